@@ -1,0 +1,52 @@
+"""FastDeploy's PaddleClasModel, used as its documentation says; it reads the same inference.yml.
+
+Only .venv310 has FastDeploy (its wheels stop at Python 3.10), with numpy<2: under numpy 2 it returns NaN silently.
+"""
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from deploy.backends.paddle_inference import model_files
+from deploy.preprocess import read_inference_config
+
+RUNTIMES = ("paddle", "ort", "openvino")
+
+
+class FastDeployBackend:
+    takes_images = True
+
+    def __init__(self, model_dir, device="cpu", batch_size=8, cpu_threads=None, runtime="paddle", gpu_id=0):
+        try:
+            import fastdeploy as fd
+        except ImportError as err:
+            raise RuntimeError(
+                f"the fastdeploy backend needs FastDeploy, which exists only for Python <= 3.10 "
+                f"(this is {sys.version.split()[0]}): run with .venv310/bin/python, built by `make setup`") from err
+        if int(np.__version__.split(".")[0]) >= 2:
+            raise RuntimeError(f"FastDeploy 1.0.7 returns NaN under numpy {np.__version__}: install numpy<2")
+        if runtime not in RUNTIMES:
+            raise ValueError(f"unknown FastDeploy runtime {runtime!r}; choose one of {', '.join(RUNTIMES)}")
+
+        pdmodel, pdiparams = model_files(model_dir)
+        option = fd.RuntimeOption()
+        if device == "gpu":
+            option.use_gpu(gpu_id)
+        else:
+            option.use_cpu()
+        if cpu_threads:
+            option.set_cpu_thread_num(cpu_threads)
+        {"paddle": option.use_paddle_infer_backend, "ort": option.use_ort_backend,
+         "openvino": option.use_openvino_backend}[runtime]()
+        self.model = fd.vision.classification.PaddleClasModel(
+            str(pdmodel), str(pdiparams), str(Path(model_dir) / "inference.yml"), runtime_option=option)
+        self.num_classes = len(read_inference_config(model_dir)["PostProcess"]["label_list"])
+
+    def run(self, images) -> np.ndarray:
+        # ClassifyResult holds the top-k (label_ids, scores); asking for every class gives the whole vector back.
+        self.model.postprocessor.topk = self.num_classes
+        results = self.model.batch_predict(list(images))
+        probs = np.zeros((len(results), self.num_classes), dtype=np.float32)
+        for row, result in zip(probs, results):
+            row[list(result.label_ids)] = result.scores
+        return probs

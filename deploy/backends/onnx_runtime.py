@@ -1,0 +1,30 @@
+"""ONNX Runtime on inference.onnx, the file tools/export_onnx.py converts from the Paddle model."""
+import os
+from pathlib import Path
+
+import numpy as np
+
+
+class OnnxRuntimeBackend:
+    takes_images = False
+
+    def __init__(self, model_dir, device="cpu", batch_size=8, cpu_threads=None, gpu_id=0):
+        try:
+            import onnxruntime as ort
+        except ImportError as err:
+            raise RuntimeError("the onnx backend needs onnxruntime: use .venv (pip install onnxruntime)") from err
+
+        path = Path(model_dir) / "inference.onnx"
+        if not path.is_file():
+            raise FileNotFoundError(f"{path} not found: convert the model with "
+                                    f"`python tools/export_onnx.py --model-dir {model_dir}`")
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = cpu_threads or os.cpu_count() or 1
+        providers = ["CPUExecutionProvider"]
+        if device == "gpu":
+            providers.insert(0, ("CUDAExecutionProvider", {"device_id": gpu_id}))
+        self.session = ort.InferenceSession(str(path), options, providers=providers)
+        self.input_name = self.session.get_inputs()[0].name
+
+    def run(self, batch: np.ndarray) -> np.ndarray:
+        return self.session.run(None, {self.input_name: batch})[0]

@@ -1,0 +1,82 @@
+"""One predictor for the CLI, the HTTP server and the benchmarks: images in, labelled probabilities out."""
+import threading
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from deploy.backends import create_backend
+from deploy.preprocess import Preprocess, as_bgr, read_inference_config
+
+
+@dataclass
+class Prediction:
+    label: str
+    score: float
+    topk: list = field(default_factory=list)  # [(label, score)], best first
+
+    def to_dict(self) -> dict:
+        return {"label": self.label, "score": self.score, "topk": [[l, s] for l, s in self.topk]}
+
+
+@dataclass
+class FacePrediction:
+    box: tuple  # (left, top, right, bottom) in the photo's pixels
+    prediction: Prediction
+
+    def to_dict(self) -> dict:
+        return {"box": list(self.box), **self.prediction.to_dict()}
+
+
+class Predictor:
+    """An exported model folder (inference.pdmodel, .pdiparams, .yml, optional .onnx) on one backend.
+
+    backend_options go to the backend: cpu_threads for all; mkldnn, gpu_id, gpu_memory_mb, tensorrt,
+    trt_precision for paddle; runtime (paddle, ort, openvino) for fastdeploy.
+    Calls are serialised by a lock: the engines' predictors are not safe to share between threads.
+    """
+
+    def __init__(self, model_dir="inference", backend="paddle", device="cpu", batch_size=8, topk=None,
+                 **backend_options):
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        config = read_inference_config(model_dir)
+        self.model_dir = model_dir
+        self.labels = [str(label) for label in config["PostProcess"]["label_list"]]
+        self.topk = min(topk or config["PostProcess"].get("topk") or len(self.labels), len(self.labels))
+        self.preprocess = Preprocess(config["PreProcess"]["transform_ops"], source=f"{model_dir}/inference.yml")
+        self.batch_size = batch_size
+        self.backend_name = backend
+        self.backend = create_backend(backend, model_dir, device=device, batch_size=batch_size, **backend_options)
+        self._lock = threading.Lock()
+
+    def predict_probs(self, images) -> np.ndarray:
+        """Probabilities [len(images), len(labels)] for gray or BGR uint8 images, in batches of batch_size."""
+        images = [as_bgr(image) for image in images]
+        chunks = []
+        for start in range(0, len(images), self.batch_size):
+            chunk = images[start:start + self.batch_size]
+            inputs = chunk if self.backend.takes_images else self.preprocess.batch(chunk)
+            with self._lock:
+                chunks.append(np.asarray(self.backend.run(inputs), dtype=np.float32))
+        probs = np.concatenate(chunks) if chunks else np.zeros((0, len(self.labels)), np.float32)
+        if probs.shape[1:] != (len(self.labels),):
+            raise RuntimeError(f"the model outputs shape {probs.shape[1:]} but inference.yml lists "
+                               f"{len(self.labels)} labels")
+        return probs
+
+    def predict(self, images) -> list:
+        return [self._prediction(row) for row in self.predict_probs(images)]
+
+    def predict_faces(self, image, upsample: int = 1) -> list:
+        """Every face dlib finds in an ordinary photo, cropped like the training data and classified."""
+        from masker.faces import crop_face, detect_faces  # dlib: only .venv has it
+
+        boxes = detect_faces(image, upsample=upsample)
+        crops = [crop_face(image, box, size=48) for box in boxes]
+        return [FacePrediction(tuple(int(v) for v in box), prediction)
+                for box, prediction in zip(boxes, self.predict(crops))]
+
+    def _prediction(self, probs: np.ndarray) -> Prediction:
+        order = np.argsort(-probs, kind="stable")[:self.topk]
+        topk = [(self.labels[i], float(probs[i])) for i in order]
+        return Prediction(label=topk[0][0], score=topk[0][1], topk=topk)
