@@ -29,3 +29,18 @@ def py310() -> Path:
     if not PY310.exists():
         pytest.skip(f"{PY310} is absent: `make setup` builds it where a Python 3.10 interpreter exists")
     return PY310
+
+
+@pytest.fixture(scope="session")
+def inference_dir(tmp_path_factory) -> Path:
+    """A real exported model (randomly initialised PPLCNet_x0_25, 48 px, 4 classes) from configs/test/tiny.yaml:
+    inference.pdmodel + inference.pdiparams + inference.yml, as tools/export_model.py writes them."""
+    from engine.config import load_config
+    from engine.export import export
+
+    root = tmp_path_factory.mktemp("inference")
+    labels = root / "label_list.txt"
+    labels.write_text("0 angry\n1 fear\n2 happy\n3 surprise\n", encoding="utf-8")
+    config = load_config(ROOT / "configs" / "test" / "tiny.yaml", [
+        f"Global.save_inference_dir={root / 'model'}", f"Infer.PostProcess.class_id_map_file={labels}"])
+    return export(config)

@@ -1,0 +1,136 @@
+"""ImageNetDataset (PaddleClas's list format) and its DataLoader, with bad data reported up front."""
+from pathlib import Path
+
+import numpy as np
+import paddle
+from paddle.io import DataLoader, Dataset, DistributedBatchSampler
+
+from .config import ConfigError
+from .transforms import apply_transforms, build_transforms
+
+
+class DataError(ValueError):
+    """Bad training data; the message names the file and what to do."""
+
+
+def read_label_map(path):
+    """PaddleClas class_id_map_file ("0 angry" per line) -> list of names indexed by id."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"label map {path} not found: point Infer.PostProcess.class_id_map_file at the "
+                        "label_list.txt that tools/make_dataset.py writes")
+    names = {}
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        parts = line.split(maxsplit=1)
+        if len(parts) != 2 or not parts[0].isdigit():
+            raise DataError(f"{path}:{number}: expected '<id> <name>', got {line!r}")
+        names[int(parts[0])] = parts[1].strip()
+    if sorted(names) != list(range(len(names))) or not names:
+        raise DataError(f"{path}: class ids must be 0..k-1 without gaps, got {sorted(names)}")
+    return [names[i] for i in range(len(names))]
+
+
+def label_list(config):
+    path = config.get("Infer", {}).get("PostProcess", {}).get("class_id_map_file")
+    if not path:
+        raise ConfigError("Infer.PostProcess.class_id_map_file is not set: the engine needs the label map")
+    labels = read_label_map(path)
+    if len(labels) != config["Arch"]["class_num"]:
+        raise ConfigError(f"Arch.class_num is {config['Arch']['class_num']} but {path} lists {len(labels)} "
+                          "classes: make them agree")
+    return labels
+
+
+class ImageNetDataset(Dataset):
+    """Images listed as "relative/path.jpg label" in cls_label_path, relative to image_root.
+
+    Returns (CHW float32 image, label, index) like PaddleClas's dataset; an image that fails to decode
+    mid-epoch returns None and is dropped and counted by `collate`, instead of stopping the run.
+    """
+
+    def __init__(self, image_root, cls_label_path, transform_ops, class_num=None, seed=0):
+        self.image_root, list_path = Path(image_root), Path(cls_label_path)
+        if not list_path.is_file():
+            raise DataError(f"list file {list_path} not found: run tools/make_dataset.py or fix cls_label_path")
+        self.files, self.labels = [], []
+        for number, line in enumerate(list_path.read_text(encoding="utf-8").splitlines(), 1):
+            if not line.strip():
+                continue
+            parts = line.rsplit(maxsplit=1)
+            if len(parts) != 2 or not parts[1].lstrip("-").isdigit():
+                raise DataError(f"{list_path}:{number}: expected '<image path> <label>', got {line!r}")
+            label = int(parts[1])
+            if class_num is not None and not 0 <= label < class_num:
+                raise DataError(f"{list_path}:{number}: label {label} is outside 0..{class_num - 1} "
+                                "(Arch.class_num): fix the list or class_num")
+            image = self.image_root / parts[0]
+            if not image.is_file():
+                raise DataError(f"{list_path}:{number}: image {image} does not exist: regenerate the list or "
+                                "fix image_root")
+            self.files.append(parts[0])
+            self.labels.append(label)
+        if not self.files:
+            raise DataError(f"list file {list_path} is empty: run tools/make_dataset.py again")
+        self.ops = build_transforms(transform_ops)
+        self.seed, self.epoch = seed, 0
+
+    def set_epoch(self, epoch):
+        self.epoch = epoch
+
+    def __len__(self):
+        return len(self.files)
+
+    def __getitem__(self, index):
+        rng = np.random.default_rng([self.seed, self.epoch, index])
+        try:
+            data = (self.image_root / self.files[index]).read_bytes()
+            img = apply_transforms(self.ops, data, rng)
+        except (OSError, ValueError):
+            return None
+        return img.transpose(2, 0, 1).astype(np.float32), np.int64(self.labels[index]), np.int64(index)
+
+
+def collate(samples):
+    """Stack the good samples; the count of skipped (unreadable) images rides along with the batch."""
+    good = [s for s in samples if s is not None]
+    skipped = np.int64(len(samples) - len(good))
+    if not good:
+        empty = np.zeros((0,), dtype=np.int64)
+        return np.zeros((0, 3, 1, 1), dtype=np.float32), empty, empty, skipped
+    images, labels, indices = zip(*good)
+    return np.stack(images), np.stack(labels), np.stack(indices), skipped
+
+
+def build_loader(config, mode):
+    """DataLoader for DataLoader.<mode> ("Train" or "Eval"); sharded across ranks by DistributedBatchSampler."""
+    section = config.get("DataLoader", {}).get(mode)
+    if not section:
+        raise ConfigError(f"the config has no DataLoader.{mode} section")
+    dataset_cfg = section["dataset"]
+    if dataset_cfg.get("name", "ImageNetDataset") != "ImageNetDataset":
+        raise ConfigError(f"DataLoader.{mode}.dataset.name: only ImageNetDataset is supported")
+    dataset = ImageNetDataset(dataset_cfg["image_root"], dataset_cfg["cls_label_path"],
+                              dataset_cfg.get("transform_ops", []), config["Arch"]["class_num"],
+                              config["Global"].get("seed", 0))
+    sampler_cfg = section.get("sampler", {})
+    if sampler_cfg.get("name", "DistributedBatchSampler") not in ("DistributedBatchSampler", "BatchSampler"):
+        raise ConfigError(f"DataLoader.{mode}.sampler.name: use DistributedBatchSampler")
+    sampler = DistributedBatchSampler(dataset, batch_size=sampler_cfg.get("batch_size", 64),
+                                      shuffle=sampler_cfg.get("shuffle", mode == "Train"),
+                                      drop_last=sampler_cfg.get("drop_last", False))
+    loader_cfg = section.get("loader", {})
+    return DataLoader(dataset, batch_sampler=sampler, collate_fn=collate,
+                      num_workers=loader_cfg.get("num_workers", 0),
+                      use_shared_memory=loader_cfg.get("use_shared_memory", False), return_list=True)
+
+
+def set_epoch(loader, epoch):
+    """Reshuffle (sampler) and re-draw augmentations (dataset) for `epoch`, deterministically."""
+    loader.batch_sampler.set_epoch(epoch)
+    loader.dataset.set_epoch(epoch)
+
+
+def to_tensors(images, labels):
+    return paddle.to_tensor(images), paddle.to_tensor(labels)

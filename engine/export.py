@@ -1,0 +1,80 @@
+"""Export to the legacy Paddle inference format plus a PaddleClas/FastDeploy `inference.yml`."""
+import logging
+import shutil
+import tempfile
+from pathlib import Path
+
+import paddle
+import yaml
+
+from .config import ConfigError, parse_number
+from .data import label_list
+from .model import build_model, load_weights
+
+log = logging.getLogger("engine")
+
+# FastDeploy's PaddleClasModel preprocessor accepts only these ops (it decodes and converts BGR->RGB itself).
+DEPLOY_OPS = ("ResizeImage", "CropImage", "NormalizeImage", "ToCHWImage")
+DEPLOY_SCALE = 1.0 / 255.0
+
+
+def deploy_transforms(config):
+    """Infer.transforms as inference.yml PreProcess ops: DecodeImage dropped, everything else checked."""
+    ops = []
+    for item in config.get("Infer", {}).get("transforms", []):
+        (name, params), = item.items()
+        params = dict(params or {})
+        if name == "DecodeImage":
+            continue
+        if name not in DEPLOY_OPS:
+            raise ConfigError(f"Infer.transforms: {name} cannot be exported; FastDeploy accepts only "
+                              f"{', '.join(DEPLOY_OPS)}")
+        if name == "NormalizeImage":
+            scale = parse_number(params.get("scale", "1.0/255.0"), "Infer NormalizeImage.scale")
+            if abs(scale - DEPLOY_SCALE) > 1e-12:
+                raise ConfigError(f"Infer NormalizeImage.scale is {scale}; deployment needs exactly 1/255")
+            params = {"scale": DEPLOY_SCALE, "mean": [float(m) for m in params.get("mean", [0.485, 0.456, 0.406])],
+                      "std": [float(s) for s in params.get("std", [0.229, 0.224, 0.225])],
+                      "order": params.get("order", "")}
+        ops.append({name: params or None})
+    if not ops or list(ops[-1]) != ["ToCHWImage"]:
+        raise ConfigError("Infer.transforms must end with ToCHWImage (the exported model takes NCHW input)")
+    return ops
+
+
+def inference_yml(config):
+    labels = label_list(config)
+    post = config["Infer"].get("PostProcess", {})
+    return {
+        "Global": {"model_name": config["Arch"]["name"]},
+        "PreProcess": {"transform_ops": deploy_transforms(config)},
+        "PostProcess": {"name": "Topk", "topk": int(post.get("topk", len(labels))), "label_list": labels},
+    }
+
+
+def export(config):
+    """Write inference.pdmodel/.pdiparams (softmax in the graph, input "x" [N,3,H,W]) and inference.yml
+    into Global.save_inference_dir; returns that directory."""
+    out = Path(config["Global"].get("save_inference_dir", "./inference"))
+    yml = inference_yml(config)  # validate before the slow part
+    model = build_model(config)
+    weights = config["Global"].get("pretrained_model")
+    if weights:
+        load_weights(model, weights)
+    else:
+        log.warning("Global.pretrained_model is not set: exporting randomly initialised weights")
+    model = paddle.nn.Sequential(model, paddle.nn.Softmax(axis=-1))
+    model.eval()
+    channels, height, width = config["Global"].get("image_shape", [3, 224, 224])
+    spec = [paddle.static.InputSpec([None, channels, height, width], "float32", name="x")]
+    out.mkdir(parents=True, exist_ok=True)
+    # Build in a temp dir beside the target, then move: an interrupted export never leaves a half model.
+    with tempfile.TemporaryDirectory(dir=out, prefix=".export-") as tmp:
+        static = paddle.jit.to_static(model, input_spec=spec, full_graph=True)
+        paddle.jit.save(static, str(Path(tmp) / "inference"))
+        with open(Path(tmp) / "inference.yml", "w", encoding="utf-8") as handle:
+            yaml.safe_dump(yml, handle, sort_keys=False, default_flow_style=None)
+        for name in ("inference.pdmodel", "inference.pdiparams", "inference.yml"):
+            shutil.move(str(Path(tmp) / name), str(out / name))
+    log.info("exported %s to %s", config["Arch"]["name"], out)
+    return out
