@@ -1,0 +1,263 @@
+"""Builds dataset/: masked 48x48 faces, PaddleClas lists, label map, manifest and contact sheet.
+
+Layout and list format: docs/architecture.md. Images are written temp-then-rename, and lists, manifest and
+contact sheet only at the end, so an interrupted run leaves whole files only; re-running the same arguments
+resumes by keeping the images already written.
+"""
+import json
+import multiprocessing
+import os
+import shutil
+import time
+import zlib
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Optional
+
+import cv2
+import numpy as np
+from PIL import Image, ImageDraw
+from tqdm import tqdm
+
+from . import SPLITS
+from .compose import apply_mask
+from .faces import crop_landmarks, shape_predictor
+from .geometry import DegenerateFace, mask_box
+from .readers import Sample, load_gray, read_inputs
+from .templates import STYLES, choose_style
+
+RUN_MARKER = ".make_dataset_run.json"
+OUTPUTS = [*SPLITS, *(f"{s}_list.txt" for s in SPLITS), "label_list.txt", "manifest.json", "contact_sheet.png",
+           RUN_MARKER]
+JPEG_QUALITY = 95
+CONTACT_PER_CLASS = 8
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything that decides the bytes written; two runs with equal configs write identical datasets."""
+    fer2013: str
+    classes: tuple
+    masks: tuple = STYLES
+    seed: int = 0
+    limit: Optional[int] = None           # at most this many inputs per split and class (first by name)
+    no_mask: bool = False
+
+    def identity(self) -> dict:
+        d = asdict(self)
+        d["classes"], d["masks"] = list(self.classes), list(self.masks)
+        return d
+
+
+@dataclass
+class Result:
+    key: str
+    relpath: Optional[str] = None          # written image, relative to the output folder
+    style: Optional[dict] = None
+    reason: Optional[str] = None           # why the input was skipped
+    resumed: bool = False
+
+
+class OutputInUse(RuntimeError):
+    pass
+
+
+def sample_rng(seed: int, sample: Sample) -> np.random.Generator:
+    """A generator for one image, from the run seed and the image's identity only (not worker or order)."""
+    return np.random.default_rng([seed, zlib.crc32(sample.key.encode())])
+
+
+def relpath_of(sample: Sample) -> str:
+    return f"{sample.split}/{sample.class_name}/{sample.name}.jpg"
+
+
+def _atomic_write_bytes(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    _atomic_write_bytes(path, text.encode())
+
+
+def mask_face(gray: np.ndarray, rng: np.random.Generator, masks=STYLES, no_mask: bool = False) -> tuple:
+    """(image, style dict) for one 48x48 face; raises DegenerateFace when no mask can be placed.
+
+    The style is drawn first, so it depends on the generator alone and a resumed run can recover it
+    without redoing the landmarks. With no_mask the landmarks still run, so masked and unmasked datasets
+    skip exactly the same faces.
+    """
+    style = choose_style(rng, masks)
+    box = mask_box(crop_landmarks(gray), gray.shape[::-1])
+    if no_mask:
+        return gray, None
+    return apply_mask(gray, box, style), style.as_dict()
+
+
+class _Worker:
+    """Processes one sample into out_dir; module-level state lets fork()ed workers share the loaded predictor."""
+
+    def __init__(self, out_dir: Path, config: RunConfig):
+        self.out_dir, self.config = out_dir, config
+
+    def __call__(self, sample: Sample) -> Result:
+        rel = relpath_of(sample)
+        target = self.out_dir / rel
+        rng = sample_rng(self.config.seed, sample)
+        if target.exists():
+            style = None if self.config.no_mask else choose_style(rng, self.config.masks).as_dict()
+            return Result(sample.key, rel, style, resumed=True)
+        try:
+            gray = load_gray(sample)
+            image, style = mask_face(gray, rng, self.config.masks, self.config.no_mask)
+        except (ValueError, DegenerateFace) as error:
+            return Result(sample.key, reason=str(error))
+        ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+        if not ok:
+            return Result(sample.key, reason="JPEG encoding failed")
+        _atomic_write_bytes(target, encoded.tobytes())
+        return Result(sample.key, rel, style)
+
+
+def prepare_output(out_dir: Path, config: RunConfig, overwrite: bool) -> None:
+    """Refuses an output folder holding a different run (unless overwrite); a same-config folder is resumed."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    marker = out_dir / RUN_MARKER
+    ours = [name for name in OUTPUTS if (out_dir / name).exists()]
+    if ours and not overwrite:
+        if not marker.exists():
+            raise OutputInUse(f"{out_dir} already holds {', '.join(ours)} from an unknown run; "
+                              "pass --overwrite to replace them or choose another --out")
+        earlier = json.loads(marker.read_text())
+        if earlier != config.identity():
+            differ = sorted(k for k in set(earlier) | set(config.identity())
+                            if earlier.get(k) != config.identity().get(k))
+            raise OutputInUse(f"{out_dir} holds a different earlier run (differs in: {', '.join(differ)}); "
+                              "pass --overwrite to replace it, or re-run with the same arguments to resume it")
+    if overwrite:
+        for name in ours:
+            path = out_dir / name
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+    _atomic_write_text(marker, json.dumps(config.identity(), indent=1))
+
+
+def select(samples: list, limit: Optional[int]) -> list:
+    samples = sorted(samples, key=lambda s: (s.split, s.class_name, s.name))
+    if limit is None:
+        return samples
+    taken = Counter()
+    chosen = []
+    for s in samples:
+        if taken[(s.split, s.class_name)] < limit:
+            taken[(s.split, s.class_name)] += 1
+            chosen.append(s)
+    return chosen
+
+
+def _results(worker: _Worker, samples: list, workers: int):
+    if workers <= 1:
+        yield from map(worker, samples)
+        return
+    shape_predictor()    # loaded once here, shared with the fork()ed workers copy-on-write
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
+        yield from pool.imap_unordered(worker, samples, chunksize=64)
+
+
+def build_dataset(config: RunConfig, out_dir, workers: int = 1, overwrite: bool = False,
+                  progress: bool = True) -> dict:
+    """Writes the dataset; returns the manifest (also written to out_dir/manifest.json)."""
+    out_dir = Path(out_dir)
+    samples, read_skips = read_inputs(config.fer2013, config.classes)
+    samples = select(samples, config.limit)
+    prepare_output(out_dir, config, overwrite)
+    for split, class_name in {(s.split, s.class_name) for s in samples}:
+        (out_dir / split / class_name).mkdir(parents=True, exist_ok=True)
+
+    worker = _Worker(out_dir, config)
+    start = time.perf_counter()
+    results = {}
+    bar = tqdm(total=len(samples), unit="img", desc="masking" if not config.no_mask else "checking faces",
+               disable=not progress, smoothing=0.05)
+    for result in _results(worker, samples, workers):
+        results[result.key] = result
+        bar.update()
+    bar.close()
+    seconds = time.perf_counter() - start
+
+    manifest = _manifest(config, samples, read_skips, results, seconds, workers, out_dir)
+    _write_lists(out_dir, config, samples, results)
+    _write_contact_sheet(out_dir, config, samples, results)
+    _atomic_write_text(out_dir / "manifest.json", json.dumps(manifest, indent=1))
+    return manifest
+
+
+def _write_lists(out_dir: Path, config: RunConfig, samples: list, results: dict) -> None:
+    label = {c: i for i, c in enumerate(config.classes)}
+    lines = {split: [] for split in SPLITS}
+    for s in samples:
+        r = results[s.key]
+        if r.relpath:
+            lines[s.split].append(f"{r.relpath} {label[s.class_name]}\n")
+    for split in SPLITS:
+        _atomic_write_text(out_dir / f"{split}_list.txt", "".join(lines[split]))
+    _atomic_write_text(out_dir / "label_list.txt", "".join(f"{i} {c}\n" for i, c in enumerate(config.classes)))
+
+
+def _manifest(config, samples, read_skips, results, seconds, workers, out_dir) -> dict:
+    inputs = {split: {c: 0 for c in config.classes} for split in SPLITS}
+    written = {split: {c: 0 for c in config.classes} for split in SPLITS}
+    skipped = [{"input": s.source, "reason": s.reason} for s in read_skips]
+    styles = {}
+    for s in samples:
+        r = results[s.key]
+        inputs[s.split][s.class_name] += 1
+        if r.relpath:
+            written[s.split][s.class_name] += 1
+            styles[r.relpath] = r.style
+        else:
+            skipped.append({"input": s.path or s.key, "reason": r.reason})
+    total_in = len(samples) + len(read_skips)
+    total_written = sum(sum(v.values()) for v in written.values())
+    processed = sum(not r.resumed for r in results.values())
+    coverage_by_split = {split: (sum(written[split].values()) / sum(inputs[split].values()))
+                         for split in SPLITS if sum(inputs[split].values())}
+    return {
+        "args": {**config.identity(), "out": str(out_dir), "workers": workers},
+        "seed": config.seed,
+        "classes": list(config.classes),
+        "labels": {i: c for i, c in enumerate(config.classes)},
+        "masks": [] if config.no_mask else list(config.masks),
+        "inputs": inputs,
+        "written": written,
+        "coverage": total_written / total_in if total_in else 0.0,
+        "coverage_by_split": coverage_by_split,
+        "skipped": skipped,
+        "mask_style": styles,
+        "timing": {"seconds": round(seconds, 3), "processed": processed, "resumed": len(results) - processed,
+                   "images_per_second": round(processed / seconds, 1) if seconds > 0 and processed else None,
+                   "workers": workers},
+    }
+
+
+def _write_contact_sheet(out_dir: Path, config: RunConfig, samples: list, results: dict) -> None:
+    """Random written samples per class (train split first), labelled, at 2x."""
+    rng = np.random.default_rng(config.seed)
+    scale, label_width = 2, 90
+    tile = 48 * scale
+    sheet = Image.new("L", (label_width + CONTACT_PER_CLASS * tile, len(config.classes) * tile), 255)
+    draw = ImageDraw.Draw(sheet)
+    for row, class_name in enumerate(config.classes):
+        written = [results[s.key].relpath for s in samples if s.class_name == class_name and results[s.key].relpath]
+        written.sort(key=lambda rel: (SPLITS.index(rel.split("/")[0]), rel))
+        pool = [r for r in written if r.startswith("train/")] or written
+        picks = rng.choice(len(pool), size=min(CONTACT_PER_CLASS, len(pool)), replace=False) if pool else []
+        draw.text((6, row * tile + tile // 2 - 6), f"{row} {class_name}", fill=0)
+        for col, index in enumerate(sorted(picks)):
+            with Image.open(out_dir / pool[index]) as face:
+                sheet.paste(face.convert("L").resize((tile, tile), Image.NEAREST),
+                            (label_width + col * tile, row * tile))
+    tmp = out_dir / f".contact_sheet.png.tmp{os.getpid()}"
+    sheet.save(tmp, format="PNG")
+    os.replace(tmp, out_dir / "contact_sheet.png")

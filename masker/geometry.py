@@ -1,0 +1,97 @@
+"""Where a mask sits on a face: a rotated box from the nose bridge to the chin and from cheek to cheek.
+
+Everything is done with one affine map from the template's own frame to image pixels, so the tilt is applied
+exactly once, in the same place the mask is drawn (no separate rotate-then-paste step to get out of sync).
+"""
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+# dlib 68-point indices (0-based).
+JAW_LEFT, JAW_RIGHT = 1, 15       # cheeks at the height of the nose
+CHIN = 8
+NOSE_BRIDGE = 28                  # upper third of the nose bridge, below the eyes
+LEFT_EYE = slice(36, 42)          # left in the image
+RIGHT_EYE = slice(42, 48)
+
+# Masks reach a little past the jaw line and below the chin, like a worn mask.
+SIDE_MARGIN = 0.06                # of the cheek-to-cheek width, each side
+CHIN_MARGIN = 0.10                # of the bridge-to-chin height
+# Smallest geometry worth masking, in pixels of the image the landmarks belong to (48 px FER2013 faces: jaw
+# width is typically 35-45 px, bridge-to-chin 20-28 px).
+MIN_WIDTH_FRACTION = 0.15
+MIN_HEIGHT_FRACTION = 0.08
+
+
+class DegenerateFace(ValueError):
+    """The landmarks do not describe a face a mask can be placed on; the message is the skip reason."""
+
+
+@dataclass(frozen=True)
+class MaskBox:
+    """A rotated rectangle in image pixels.
+
+    centre: (x, y); width along the eye line, height across it; tilt_degrees: angle of the eye line measured
+    from the image x axis towards +y (clockwise on screen, as image y points down).
+    """
+    centre: tuple
+    width: float
+    height: float
+    tilt_degrees: float
+
+    def to_image_matrix(self, template_size) -> np.ndarray:
+        """2x3 affine map from template pixel coordinates (tw x th, origin top-left) to image pixels."""
+        tw, th = template_size
+        a = math.radians(self.tilt_degrees)
+        u = np.array([math.cos(a), math.sin(a)])          # along the eye line
+        v = np.array([-math.sin(a), math.cos(a)])         # down the face
+        sx, sy = self.width / tw, self.height / th
+        linear = np.column_stack([u * sx, v * sy])
+        offset = np.asarray(self.centre) - linear @ np.array([tw / 2, th / 2])
+        return np.column_stack([linear, offset])
+
+    def corners(self) -> np.ndarray:
+        """The four corners in image pixels: top-left, top-right, bottom-right, bottom-left."""
+        m = self.to_image_matrix((1.0, 1.0))
+        unit = np.array([[0, 0, 1], [1, 0, 1], [1, 1, 1], [0, 1, 1]], dtype=float)
+        return unit @ m.T
+
+
+def eye_line_tilt(points: np.ndarray) -> float:
+    left = points[LEFT_EYE].mean(axis=0)
+    right = points[RIGHT_EYE].mean(axis=0)
+    dx, dy = right - left
+    if math.hypot(dx, dy) < 1e-6:
+        raise DegenerateFace("eye centres coincide: no head tilt can be measured")
+    return math.degrees(math.atan2(dy, dx))
+
+
+def mask_box(points: np.ndarray, image_size) -> MaskBox:
+    """The mask's box for 68 landmarks (x, y) of a face in an image of image_size = (width, height)."""
+    points = np.asarray(points, dtype=np.float64)
+    if points.shape != (68, 2) or not np.isfinite(points).all():
+        raise DegenerateFace(f"expected 68 finite landmarks, got an array of shape {points.shape}")
+    tilt = eye_line_tilt(points)
+    a = math.radians(tilt)
+    u = np.array([math.cos(a), math.sin(a)])
+    v = np.array([-math.sin(a), math.cos(a)])
+
+    # Extents measured in the face's own frame, so a tilted head gets the same mask as an upright one.
+    left, right = points[JAW_LEFT] @ u, points[JAW_RIGHT] @ u
+    top, bottom = points[NOSE_BRIDGE] @ v, points[CHIN] @ v
+    width, height = right - left, bottom - top
+    side = min(image_size)
+    if width < MIN_WIDTH_FRACTION * side:
+        raise DegenerateFace(f"cheek-to-cheek width {width:.1f} px is too small for a {side} px face")
+    if height < MIN_HEIGHT_FRACTION * side:
+        raise DegenerateFace(f"nose bridge to chin height {height:.1f} px: the nose point is on the chin")
+
+    width *= 1 + 2 * SIDE_MARGIN
+    bottom += CHIN_MARGIN * height
+    height = bottom - top
+    centre_u = (left + right) / 2
+    centre_v = (top + bottom) / 2
+    centre = centre_u * u + centre_v * v
+    return MaskBox(centre=(float(centre[0]), float(centre[1])), width=float(width), height=float(height),
+                   tilt_degrees=float(tilt))
