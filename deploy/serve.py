@@ -1,0 +1,56 @@
+"""Serve an exported model over HTTP.
+
+    python deploy/serve.py --model-dir inference/ --host 127.0.0.1 --port 8080 [--backend paddle|onnx|fastdeploy]
+        [--workers N] [--max-upload-mb N] [--max-pixels N] [--max-batch N] [--max-wait-ms MS]
+"""
+import argparse
+import dataclasses
+import json
+import os
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.setdefault("MKL_DEBUG_CPU_TYPE", "5")  # before any paddle import: fast MKL paths on AMD CPUs
+
+from deploy.server.app import SETTINGS_ENV, Settings  # noqa: E402
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    defaults = Settings(model_dir="")
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model-dir", required=True, help="exported model folder (inference.pdmodel, .yml)")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8080)
+    parser.add_argument("--backend", default=defaults.backend, choices=["paddle", "onnx", "fastdeploy"])
+    parser.add_argument("--device", default=defaults.device, help="cpu or gpu")
+    parser.add_argument("--workers", type=int, default=1, help="server processes, each with its own model")
+    parser.add_argument("--max-upload-mb", type=float, default=defaults.max_upload_mb,
+                        help="larger request bodies are refused with 413")
+    parser.add_argument("--max-pixels", type=int, default=defaults.max_pixels,
+                        help="images with more pixels (read from the header, before decoding) get 413")
+    parser.add_argument("--max-batch", type=int, default=defaults.max_batch,
+                        help="most concurrent requests classified in one batch")
+    parser.add_argument("--max-wait-ms", type=float, default=defaults.max_wait_ms,
+                        help="how long the first request of a batch waits for others")
+    parser.add_argument("--log-level", default="info")
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    model_dir = Path(args.model_dir)
+    if not (model_dir / "inference.yml").is_file():
+        sys.exit(f"error: {model_dir}/inference.yml not found; export a model first (tools/export_model.py)")
+    settings = Settings(model_dir=str(model_dir.resolve()), backend=args.backend, device=args.device,
+                        max_batch=args.max_batch, max_wait_ms=args.max_wait_ms,
+                        max_upload_mb=args.max_upload_mb, max_pixels=args.max_pixels)
+    # Worker processes rebuild the app from this variable (uvicorn's factory mode).
+    os.environ[SETTINGS_ENV] = json.dumps(dataclasses.asdict(settings))
+    import uvicorn
+    uvicorn.run("deploy.server.app:create_app_from_env", factory=True, host=args.host, port=args.port,
+                workers=args.workers, log_level=args.log_level)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,176 @@
+"""The FastAPI application: POST /predict, GET /healthz, GET /metrics."""
+import dataclasses
+import json
+import os
+from contextlib import asynccontextmanager
+from typing import Union
+
+from fastapi import FastAPI, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse, PlainTextResponse
+from pydantic import ValidationError
+
+from deploy.server.batching import MicroBatcher
+from deploy.server.images import BadImage, decode_base64, decode_image
+from deploy.server.metrics import Metrics
+from deploy.server.middleware import BodyLimit, RecordMetrics
+from deploy.server.schemas import (ErrorResponse, Face, FacesResponse, FastDeployRequest, Health, LabelScore,
+                                   PredictResponse)
+
+SETTINGS_ENV = "FER_SERVER_SETTINGS"
+PATHS = ("/predict", "/healthz", "/metrics", "/openapi.json", "/docs")
+
+
+@dataclasses.dataclass
+class Settings:
+    model_dir: str
+    backend: str = "paddle"
+    device: str = "cpu"
+    max_batch: int = 8
+    max_wait_ms: float = 2.0
+    max_upload_mb: float = 8.0
+    max_pixels: int = 40_000_000
+
+
+def load_predictor(settings: Settings):
+    # Imported here so that the server imports in environments without paddle (the fastdeploy backend's).
+    from deploy.predictor import Predictor
+    return Predictor(settings.model_dir, backend=settings.backend, device=settings.device,
+                     batch_size=settings.max_batch)
+
+
+def _topk(prediction) -> list:
+    return [LabelScore(label=label, score=float(score)) for label, score in prediction.topk]
+
+
+def predict_response(prediction, labels) -> PredictResponse:
+    fastdeploy_result = {"label_ids": [labels.index(label) for label, _ in prediction.topk],
+                         "scores": [float(score) for _, score in prediction.topk]}
+    return PredictResponse(label=prediction.label, score=float(prediction.score), topk=_topk(prediction),
+                           result=json.dumps(fastdeploy_result))
+
+
+def faces_response(face_predictions) -> FacesResponse:
+    faces = [Face(box=[int(v) for v in face.box], label=face.prediction.label,
+                  score=float(face.prediction.score), topk=_topk(face.prediction)) for face in face_predictions]
+    return FacesResponse(count=len(faces), faces=faces)
+
+
+async def read_image_bytes(request: Request) -> bytes:
+    """The uploaded image's bytes, from a multipart form, FastDeploy's JSON, or a raw image body."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type == "multipart/form-data":
+        form = await request.form()
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile):
+            raise BadImage(422, "the multipart form has no file field named 'file'; send the image as file=@photo.jpg")
+        return await upload.read()
+    if content_type == "application/json":
+        try:
+            body = json.loads(await request.body())
+        except (ValueError, UnicodeDecodeError) as err:
+            raise BadImage(400, f"the body is not valid JSON ({err}); send {{\"data\": {{\"image\": \"<base64>\"}}}}")
+        try:
+            fastdeploy_request = FastDeployRequest.model_validate(body)
+        except ValidationError as err:
+            raise RequestValidationError(err.errors(include_url=False, include_context=False))
+        return decode_base64(fastdeploy_request.data.image)
+    if content_type.startswith("image/") or content_type == "application/octet-stream":
+        return await request.body()
+    raise BadImage(415, f"unsupported content type {content_type or '(none)'!r}; send multipart/form-data with a "
+                        "'file' field, FastDeploy's JSON {\"data\": {\"image\": \"<base64>\"}}, or a raw image body")
+
+
+def _request_body_schema() -> dict:
+    return {"required": True, "content": {
+        "multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {
+            "file": {"type": "string", "format": "binary", "description": "The image file (JPEG, PNG, ...)."}}}},
+        "application/json": {"schema": {"$ref": "#/components/schemas/FastDeployRequest"}},
+        "image/*": {"schema": {"type": "string", "format": "binary"}},
+    }}
+
+
+def _error(description: str) -> dict:
+    return {"model": ErrorResponse, "description": description}
+
+
+def create_app(settings: Settings, predictor=None) -> FastAPI:
+    """The service for one model; `predictor` is loaded from `settings` at startup when not given."""
+    metrics = Metrics(PATHS)
+    state = {}
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        model = predictor if predictor is not None else await run_in_threadpool(load_predictor, settings)
+        batcher = MicroBatcher(model, settings.max_batch, settings.max_wait_ms, on_batch=metrics.observe_batch)
+        batcher.start()
+        state.update(predictor=model, batcher=batcher, labels=list(model.labels))
+        try:
+            yield
+        finally:
+            await batcher.stop()
+
+    app = FastAPI(title="Masked-face expression recognition", version="1.0.0", lifespan=lifespan,
+                  description="Classifies the facial expression of a (masked) face photo. Send a face crop to "
+                              "`/predict`, or any photo to `/predict?faces=1` to find and classify every face.")
+
+    @app.exception_handler(BadImage)
+    async def bad_image(request: Request, err: BadImage):
+        return JSONResponse(status_code=err.status, content={"detail": err.message})
+
+    @app.exception_handler(Exception)
+    async def internal_error(request: Request, err: Exception):
+        return JSONResponse(status_code=500, content={"detail": f"internal error: {type(err).__name__}: {err}"})
+
+    @app.post("/predict", response_model=Union[PredictResponse, FacesResponse],
+              summary="Classify the expression of a face, or of every face in a photo",
+              openapi_extra={"requestBody": _request_body_schema()},
+              responses={400: _error("Corrupt or truncated image, bad base64 or JSON."),
+                         413: _error("Upload over --max-upload-mb, or image over --max-pixels."),
+                         415: _error("Not an image, or an unsupported content type."),
+                         422: _error("A JSON body or form without the expected fields.")})
+    async def predict(request: Request,
+                      faces: bool = Query(False, description="Detect every face in the photo and classify each.")):
+        data = await read_image_bytes(request)
+        image = await run_in_threadpool(decode_image, data, settings.max_pixels)
+        if faces:
+            found = await state["batcher"].run_exclusive(state["predictor"].predict_faces, image)
+            return faces_response(found)
+        prediction = await state["batcher"].classify(image)
+        return predict_response(prediction, state["labels"])
+
+    @app.get("/healthz", response_model=Health, summary="Liveness and the model being served")
+    async def healthz():
+        return Health(status="ok", backend=settings.backend, model_dir=str(settings.model_dir),
+                      labels=state["labels"])
+
+    @app.get("/metrics", response_class=PlainTextResponse, summary="Request counts and latency (Prometheus)")
+    async def prometheus_metrics():
+        return PlainTextResponse(metrics.render(), media_type="text/plain; version=0.0.4")
+
+    def openapi():
+        if app.openapi_schema is None:
+            schema = get_openapi(title=app.title, version=app.version, description=app.description,
+                                 routes=app.routes)
+            request_schema = FastDeployRequest.model_json_schema(ref_template="#/components/schemas/{model}")
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            components.update(request_schema.pop("$defs", {}))
+            components["FastDeployRequest"] = request_schema
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi
+    app.add_middleware(BodyLimit, max_bytes=int(settings.max_upload_mb * 1024 * 1024))
+    app.add_middleware(RecordMetrics, metrics=metrics)  # added last = outermost: it also sees the 413s
+    return app
+
+
+def create_app_from_env() -> FastAPI:
+    """uvicorn's factory for `--workers N`: each worker process builds its own app and predictor."""
+    raw = os.environ.get(SETTINGS_ENV)
+    if not raw:
+        raise RuntimeError(f"{SETTINGS_ENV} is not set; start the server with deploy/serve.py")
+    return create_app(Settings(**json.loads(raw)))

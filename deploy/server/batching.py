@@ -1,0 +1,67 @@
+"""Micro-batching: concurrent requests are grouped into one predictor call on a single inference thread.
+
+The predictor is never called from two threads at once (Paddle Inference and FastDeploy predictors are not
+thread-safe), and under load one batch of N images costs far less than N single calls.
+"""
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+
+
+class MicroBatcher:
+    def __init__(self, predictor, max_batch: int = 8, max_wait_ms: float = 2.0, on_batch=None):
+        self.predictor = predictor
+        self.max_batch = max_batch
+        self.max_wait = max_wait_ms / 1000.0
+        self.on_batch = on_batch
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inference")
+        self._queue = None
+        self._task = None
+
+    def start(self) -> None:
+        self._queue = asyncio.Queue()
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def stop(self) -> None:
+        self._task.cancel()
+        try:
+            await self._task
+        except asyncio.CancelledError:
+            pass
+        self._executor.shutdown(wait=True)
+
+    async def classify(self, image):
+        """One image's Prediction, computed in a batch with whatever other requests arrive meanwhile."""
+        future = asyncio.get_running_loop().create_future()
+        await self._queue.put((image, future))
+        return await future
+
+    async def run_exclusive(self, function, *args):
+        """Run other predictor work (face detection) on the inference thread, between batches."""
+        return await asyncio.get_running_loop().run_in_executor(self._executor, function, *args)
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            batch = [await self._queue.get()]
+            # A short pause lets requests that arrive together share a batch; under load the queue fills up
+            # while the previous batch runs, so batches grow without any wait at all.
+            if self.max_wait > 0 and self._queue.qsize() < self.max_batch - 1:
+                await asyncio.sleep(self.max_wait)
+            while len(batch) < self.max_batch and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            batch = [(image, future) for image, future in batch if not future.cancelled()]
+            if not batch:
+                continue
+            images = [image for image, _ in batch]
+            try:
+                predictions = await loop.run_in_executor(self._executor, self.predictor.predict, images)
+            except Exception as err:  # the requests fail, the batching loop must live on
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(err)
+                continue
+            if self.on_batch is not None:
+                self.on_batch(len(batch))
+            for (_, future), prediction in zip(batch, predictions):
+                if not future.done():
+                    future.set_result(prediction)

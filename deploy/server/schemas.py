@@ -1,0 +1,52 @@
+"""Request and response bodies of the HTTP service (they make up its OpenAPI schema)."""
+from typing import List
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ImageData(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    image: str = Field(description="The image file's bytes (JPEG, PNG, ...), base64-encoded.")
+
+
+class FastDeployRequest(BaseModel):
+    """FastDeploy simple serving's request body: `{"data": {"image": "<base64>"}, "parameters": {}}`."""
+    model_config = ConfigDict(extra="forbid")
+    data: ImageData
+    parameters: dict = Field(default_factory=dict, description="Accepted for FastDeploy clients; unused.")
+
+
+class LabelScore(BaseModel):
+    label: str
+    score: float = Field(ge=0.0, le=1.0)
+
+
+class PredictResponse(BaseModel):
+    label: str = Field(description="The most probable expression.")
+    score: float = Field(ge=0.0, le=1.0, description="Its probability.")
+    topk: List[LabelScore] = Field(description="The top-k expressions, most probable first.")
+    result: str = Field(description='FastDeploy simple serving\'s result: a JSON string {"label_ids": [...], '
+                                    '"scores": [...]}, readable by fastdeploy.vision.utils.json_to_classify.')
+
+
+class Face(BaseModel):
+    box: List[int] = Field(min_length=4, max_length=4, description="[left, top, right, bottom] in pixels.")
+    label: str
+    score: float = Field(ge=0.0, le=1.0)
+    topk: List[LabelScore]
+
+
+class FacesResponse(BaseModel):
+    count: int = Field(ge=0, description="Number of faces found.")
+    faces: List[Face]
+
+
+class Health(BaseModel):
+    status: str
+    backend: str
+    model_dir: str
+    labels: List[str]
+
+
+class ErrorResponse(BaseModel):
+    detail: str = Field(description="What was wrong with the request and what to send instead.")

@@ -1,0 +1,248 @@
+"""The HTTP service, started for real (uvicorn subprocess on loopback) with the exported test model."""
+import asyncio
+import base64
+import io
+import json
+import struct
+import zlib
+
+import cv2
+import httpx
+import numpy as np
+import pytest
+from matplotlib import cbook
+
+from deploy.server.launch import running_server
+
+MAX_UPLOAD_MB = 1
+MAX_PIXELS = 4_000_000
+
+
+def jpeg(image: np.ndarray) -> bytes:
+    ok, data = cv2.imencode(".jpg", image)
+    assert ok
+    return data.tobytes()
+
+
+@pytest.fixture(scope="module")
+def server(inference_dir):
+    with running_server(inference_dir, extra_args=["--max-upload-mb", MAX_UPLOAD_MB,
+                                                   "--max-pixels", MAX_PIXELS]) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def client(server):
+    with httpx.Client(base_url=server, timeout=60) as http:
+        yield http
+
+
+@pytest.fixture(scope="module")
+def face_jpeg() -> bytes:
+    rng = np.random.default_rng(0)
+    return jpeg(rng.integers(0, 256, (48, 48), dtype=np.uint8))
+
+
+@pytest.fixture(scope="module")
+def photo() -> np.ndarray:
+    """A real portrait (Grace Hopper, shipped with matplotlib)."""
+    with cbook.get_sample_data("grace_hopper.jpg") as f:
+        return cv2.imdecode(np.frombuffer(f.read(), np.uint8), cv2.IMREAD_COLOR)
+
+
+def png_header(width: int, height: int) -> bytes:
+    """A PNG whose header claims width x height pixels, with one tiny (and wrong) data chunk: a bomb's shape."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+
+
+def check_prediction(body: dict, labels: list) -> None:
+    assert body["label"] in labels
+    assert body["label"] == body["topk"][0]["label"] and body["score"] == body["topk"][0]["score"]
+    assert sum(item["score"] for item in body["topk"]) == pytest.approx(1.0, abs=1e-4)
+    fastdeploy = json.loads(body["result"])
+    assert [labels[i] for i in fastdeploy["label_ids"]] == [item["label"] for item in body["topk"]]
+    assert fastdeploy["scores"] == pytest.approx([item["score"] for item in body["topk"]])
+
+
+def test_healthz(client):
+    body = client.get("/healthz").json()
+    assert body["status"] == "ok" and body["backend"] == "paddle"
+    assert body["labels"] == ["angry", "fear", "happy", "surprise"]
+
+
+def test_predict_upload(client, face_jpeg):
+    response = client.post("/predict", files={"file": ("face.jpg", face_jpeg, "image/jpeg")})
+    assert response.status_code == 200, response.text
+    check_prediction(response.json(), client.get("/healthz").json()["labels"])
+
+
+def test_upload_and_fastdeploy_json_agree(client, face_jpeg):
+    upload = client.post("/predict", files={"file": ("face.jpg", face_jpeg, "image/jpeg")}).json()
+    response = client.post("/predict", json={"data": {"image": base64.b64encode(face_jpeg).decode()},
+                                             "parameters": {}})
+    assert response.status_code == 200, response.text
+    assert response.json() == upload
+    raw = client.post("/predict", content=face_jpeg, headers={"content-type": "image/jpeg"})
+    assert raw.json() == upload
+
+
+def test_gray_png_and_rgba_are_accepted(client, face_jpeg):
+    gray = cv2.imdecode(np.frombuffer(face_jpeg, np.uint8), cv2.IMREAD_GRAYSCALE)
+    rgba = cv2.cvtColor(gray, cv2.COLOR_GRAY2BGRA)
+    for image in (gray, rgba):
+        ok, data = cv2.imencode(".png", image)
+        response = client.post("/predict", files={"file": ("face.png", data.tobytes(), "image/png")})
+        assert response.status_code == 200, response.text
+
+
+def test_faces_on_a_photo_with_two_people(client, photo):
+    two = np.concatenate([photo, photo[:, ::-1]], axis=1)
+    response = client.post("/predict", params={"faces": 1}, files={"file": ("two.jpg", jpeg(two), "image/jpeg")})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["count"] == 2 == len(body["faces"])
+    width = photo.shape[1]
+    left, right = sorted(body["faces"], key=lambda face: face["box"][0])
+    assert left["box"][2] <= width <= right["box"][0], "one face in each half of the photo"
+    for face in body["faces"]:
+        x1, y1, x2, y2 = face["box"]
+        assert 0 <= x1 < x2 <= two.shape[1] and 0 <= y1 < y2 <= two.shape[0]
+        assert face["label"] == face["topk"][0]["label"]
+
+
+def test_faces_on_a_photo_without_faces(client):
+    blank = np.full((200, 300, 3), 127, np.uint8)
+    response = client.post("/predict?faces=1", files={"file": ("blank.jpg", jpeg(blank), "image/jpeg")})
+    assert response.status_code == 200, response.text
+    assert response.json() == {"count": 0, "faces": []}
+
+
+@pytest.mark.parametrize("name, body, status, words", [
+    ("not an image", b"this is a text file, not a photo", 415, "not an image"),
+    ("empty", b"", 400, "empty"),
+])
+def test_bad_uploads(client, name, body, status, words):
+    response = client.post("/predict", files={"file": ("x.jpg", body, "image/jpeg")})
+    assert response.status_code == status, response.text
+    assert words in response.json()["detail"]
+
+
+def test_truncated_images(client, photo):
+    for encoded in (jpeg(photo), cv2.imencode(".png", photo)[1].tobytes()):
+        response = client.post("/predict", files={"file": ("cut.jpg", encoded[:len(encoded) // 2], "image/jpeg")})
+        assert response.status_code == 400, response.text
+        assert "truncated" in response.json()["detail"]
+
+
+def test_upload_over_the_size_limit(client):
+    body = np.random.default_rng(1).integers(0, 256, MAX_UPLOAD_MB * 1024 * 1024 + 1, dtype=np.uint8).tobytes()
+    response = client.post("/predict", files={"file": ("big.jpg", body, "image/jpeg")})
+    assert response.status_code == 413, response.text
+    assert "limit" in response.json()["detail"]
+
+
+def test_chunked_upload_over_the_size_limit(client):
+    def chunks():  # no Content-Length: the server has to count
+        for _ in range(MAX_UPLOAD_MB * 4):
+            yield b"\0" * 512 * 1024
+    response = client.post("/predict", content=chunks(), headers={"content-type": "image/jpeg"})
+    assert response.status_code == 413, response.text
+
+
+def test_huge_dimensions_are_refused_before_decoding(client):
+    bomb = png_header(100_000, 100_000)
+    assert len(bomb) < 200
+    response = client.post("/predict", files={"file": ("bomb.png", bomb, "image/png")})
+    assert response.status_code == 413, response.text
+    assert "100000x100000" in response.json()["detail"]
+
+
+@pytest.mark.parametrize("payload, status", [
+    ({"data": {"image": "not base64 at all!"}}, 400),
+    ({"data": {}}, 422),
+    ({"image": "abc"}, 422),
+    ({"data": {"image": base64.b64encode(b"plain text").decode()}}, 415),
+])
+def test_bad_json(client, payload, status):
+    response = client.post("/predict", json=payload)
+    assert response.status_code == status, response.text
+
+
+def test_bad_requests(client, face_jpeg):
+    assert client.post("/predict", content=b"{not json", headers={"content-type": "application/json"}).status_code == 400
+    assert client.post("/predict", content=b"hello", headers={"content-type": "text/plain"}).status_code == 415
+    no_file = client.post("/predict", files={"image": ("face.jpg", face_jpeg, "image/jpeg")})
+    assert no_file.status_code == 422 and "'file'" in no_file.json()["detail"]
+
+
+def test_concurrent_requests_are_all_answered(server, face_jpeg, client):
+    expected = client.post("/predict", files={"file": ("face.jpg", face_jpeg, "image/jpeg")}).json()
+    before = client.get("/metrics").text
+
+    async def burst():
+        async with httpx.AsyncClient(base_url=server, timeout=120) as http:
+            return await asyncio.gather(*[
+                http.post("/predict", files={"file": ("face.jpg", face_jpeg, "image/jpeg")}) for _ in range(32)])
+
+    responses = asyncio.run(burst())
+    assert [r.status_code for r in responses] == [200] * 32
+    for r in responses:  # batching must not mix answers up or change them
+        assert r.json()["label"] == expected["label"]
+        assert r.json()["score"] == pytest.approx(expected["score"], abs=1e-5)
+    assert client.get("/healthz").status_code == 200
+    assert metric(client.get("/metrics").text, "fer_batches_total") - metric(before, "fer_batches_total") < 32, \
+        "concurrent requests should share batches"
+
+
+def metric(text: str, name: str) -> float:
+    return sum(float(line.split()[-1]) for line in text.splitlines() if line.startswith(name + " ")
+               or line.startswith(name + "{"))
+
+
+def test_metrics(client, face_jpeg):
+    client.post("/predict", files={"file": ("x.jpg", b"nope", "image/jpeg")})
+    client.post("/predict", files={"file": ("face.jpg", face_jpeg, "image/jpeg")})
+    client.get("/no/such/path")
+    text = client.get("/metrics").text
+    assert 'fer_requests_total{path="/predict",status="200"}' in text
+    assert 'fer_requests_total{path="/predict",status="415"}' in text
+    assert 'fer_requests_total{path="other",status="404"}' in text
+    for q in ("0.5", "0.95", "0.99"):
+        assert f'fer_request_latency_seconds{{path="/predict",quantile="{q}"}}' in text
+    assert metric(text, "fer_batch_images_total") >= metric(text, "fer_batches_total") > 0
+
+
+def test_openapi_schema_is_valid(client, face_jpeg):
+    from openapi_spec_validator import validate
+
+    schema = client.get("/openapi.json").json()
+    validate(schema)
+    operation = schema["paths"]["/predict"]["post"]
+    content = operation["requestBody"]["content"]
+    assert set(content) == {"multipart/form-data", "application/json", "image/*"}
+    assert content["application/json"]["schema"]["$ref"] == "#/components/schemas/FastDeployRequest"
+    assert {"200", "400", "413", "415", "422"} <= set(operation["responses"])
+    assert [p["name"] for p in operation["parameters"]] == ["faces"]
+    # The answers follow the published schema.
+    components = schema["components"]["schemas"]
+    body = client.post("/predict", files={"file": ("face.jpg", face_jpeg, "image/jpeg")}).json()
+    assert set(body) == set(components["PredictResponse"]["properties"])
+    assert set(components["PredictResponse"]["required"]) <= set(body)
+    health = client.get("/healthz").json()
+    assert set(health) == set(components["Health"]["properties"])
+
+
+def test_fastdeploy_backend_under_python310(py310, inference_dir, face_jpeg, client):
+    paddle_answer = client.post("/predict", files={"file": ("face.jpg", face_jpeg, "image/jpeg")}).json()
+    with running_server(inference_dir, backend="fastdeploy", python=py310) as url:
+        health = httpx.get(f"{url}/healthz").json()
+        assert health["backend"] == "fastdeploy"
+        response = httpx.post(f"{url}/predict", json={"data": {"image": base64.b64encode(face_jpeg).decode()}},
+                              timeout=60)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["label"] == paddle_answer["label"]
+    assert body["score"] == pytest.approx(paddle_answer["score"], abs=1e-3)
