@@ -157,6 +157,8 @@ def select(samples: list, limit: Optional[int]) -> list:
 
 
 def _results(worker: _Worker, samples: list, workers: int):
+    # Each image is tiny: OpenCV's own thread pool only adds contention with the other workers.
+    cv2.setNumThreads(1)
     if workers <= 1:
         yield from map(worker, samples)
         return
