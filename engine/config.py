@@ -42,7 +42,7 @@ SCHEMA = {
     "Global": dict.fromkeys([
         "checkpoints", "pretrained_model", "output_dir", "device", "save_interval", "eval_during_train",
         "eval_interval", "epochs", "print_batch_step", "use_visualdl", "image_shape", "save_inference_dir",
-        "seed", "keep_checkpoints", "max_iters",
+        "seed", "keep_checkpoints",
     ]),
     "Arch": dict.fromkeys(["name", "class_num", "scale", "dropout_prob", "class_expand", "use_last_conv"]),
     "Loss": {"Train": OpList(LOSSES), "Eval": OpList(LOSSES)},

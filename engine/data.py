@@ -92,6 +92,18 @@ class ImageNetDataset(Dataset):
         return img.transpose(2, 0, 1).astype(np.float32), np.int64(self.labels[index]), np.int64(index)
 
 
+class ResumableBatchSampler(DistributedBatchSampler):
+    """DistributedBatchSampler that can skip the batches an interrupted epoch already trained on."""
+
+    skip = 0
+
+    def __iter__(self):
+        for number, batch in enumerate(super().__iter__()):
+            if number >= self.skip:
+                yield batch
+        self.skip = 0
+
+
 def collate(samples):
     """Stack the good samples; the count of skipped (unreadable) images rides along with the batch."""
     good = [s for s in samples if s is not None]
@@ -103,8 +115,9 @@ def collate(samples):
     return np.stack(images), np.stack(labels), np.stack(indices), skipped
 
 
-def build_loader(config, mode):
-    """DataLoader for DataLoader.<mode> ("Train" or "Eval"); sharded across ranks by DistributedBatchSampler."""
+def build_loader(config, mode, shard=True):
+    """DataLoader for DataLoader.<mode> ("Train" or "Eval"); sharded across ranks by DistributedBatchSampler
+    unless shard=False (evaluation on rank 0 sees the whole set, without the sampler's padding)."""
     section = config.get("DataLoader", {}).get(mode)
     if not section:
         raise ConfigError(f"the config has no DataLoader.{mode} section")
@@ -117,7 +130,8 @@ def build_loader(config, mode):
     sampler_cfg = section.get("sampler", {})
     if sampler_cfg.get("name", "DistributedBatchSampler") not in ("DistributedBatchSampler", "BatchSampler"):
         raise ConfigError(f"DataLoader.{mode}.sampler.name: use DistributedBatchSampler")
-    sampler = DistributedBatchSampler(dataset, batch_size=sampler_cfg.get("batch_size", 64),
+    ranks = {} if shard else {"num_replicas": 1, "rank": 0}
+    sampler = ResumableBatchSampler(dataset, batch_size=sampler_cfg.get("batch_size", 64), **ranks,
                                       shuffle=sampler_cfg.get("shuffle", mode == "Train"),
                                       drop_last=sampler_cfg.get("drop_last", False))
     loader_cfg = section.get("loader", {})

@@ -1,0 +1,36 @@
+"""The shared command line of tools/train.py, eval.py, infer.py and export_model.py (PaddleClas's flags)."""
+import argparse
+import json
+
+from .config import ConfigError, load_config
+from .data import DataError
+from .model import WeightsError
+
+
+def run(command, description):
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("-c", "--config", required=True, help="YAML config, e.g. configs/masked_fer/ResNet18.yaml")
+    parser.add_argument("-o", "--override", action="append", default=[], metavar="Key.sub=value",
+                        help="override a config value (YAML-parsed); repeatable")
+    args = parser.parse_args()
+    try:
+        config = load_config(args.config, args.override)
+        if command == "train":
+            from .train import train
+            train(config)
+        elif command == "eval":
+            from .evaluate import evaluate
+            evaluate(config)
+        elif command == "infer":
+            from .infer import infer
+            for result in infer(config):
+                print(json.dumps(result))
+        elif command == "export":
+            from .export import export
+            print(export(config))
+    except (ConfigError, DataError, WeightsError) as error:
+        print(f"error: {error}")
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return 0

@@ -1,0 +1,120 @@
+"""Evaluation: top-1 accuracy, report.json, confusion_matrix.png and predictions.csv."""
+import csv
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import paddle
+import paddle.nn.functional as F
+
+from .config import ConfigError
+from .data import build_loader, label_list
+from .logger import log, setup_logging
+from .model import build_model, load_weights
+
+
+@paddle.no_grad()
+def predict_loader(model, loader):
+    """Run `model` over `loader`: (indices, true labels, probabilities, number of unreadable images skipped)."""
+    model.eval()
+    indices, labels, probs, skipped = [], [], [], 0
+    for images, targets, index, bad in loader:
+        skipped += int(bad)
+        if len(index) == 0:
+            continue
+        probs.append(F.softmax(model(images), axis=-1).numpy())
+        labels.append(targets.numpy())
+        indices.append(index.numpy())
+    if not probs:
+        raise ConfigError("no evaluation image could be read")
+    return np.concatenate(indices), np.concatenate(labels), np.concatenate(probs), skipped
+
+
+def make_report(labels, preds, class_names):
+    """Accuracy, macro F1, per-class precision/recall/F1 and the confusion matrix (rows true, cols predicted)."""
+    k = len(class_names)
+    matrix = np.zeros((k, k), dtype=np.int64)
+    np.add.at(matrix, (labels, preds), 1)
+    per_class = {}
+    for c, name in enumerate(class_names):
+        tp = matrix[c, c]
+        precision = tp / matrix[:, c].sum() if matrix[:, c].sum() else 0.0
+        recall = tp / matrix[c].sum() if matrix[c].sum() else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        per_class[name] = {"precision": float(precision), "recall": float(recall), "f1": float(f1),
+                           "support": int(matrix[c].sum())}
+    return {"accuracy": float(np.trace(matrix) / matrix.sum()),
+            "macro_f1": float(np.mean([v["f1"] for v in per_class.values()])),
+            "per_class": per_class, "labels": list(class_names), "confusion_matrix": matrix.tolist(),
+            "images": int(matrix.sum())}
+
+
+def plot_confusion(report, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    matrix = np.array(report["confusion_matrix"])
+    names = report["labels"]
+    fig, ax = plt.subplots(figsize=(1.2 * len(names) + 2, 1.2 * len(names) + 1.5))
+    ax.imshow(matrix, cmap="Blues")
+    for (row, col), count in np.ndenumerate(matrix):
+        ax.text(col, row, str(count), ha="center", va="center",
+                color="white" if count > matrix.max() / 2 else "black")
+    ax.set_xticks(range(len(names)), names, rotation=45, ha="right")
+    ax.set_yticks(range(len(names)), names)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(f"accuracy {report['accuracy']:.3f}, macro F1 {report['macro_f1']:.3f}")
+    fig.tight_layout()
+    tmp = path.with_name(path.stem + ".tmp.png")
+    fig.savefig(tmp, dpi=100)
+    plt.close(fig)
+    os.replace(tmp, path)
+
+
+def write_report(report, indices, labels, probs, files, class_names, out_dir):
+    """report.json, confusion_matrix.png and predictions.csv (file,true,pred,score) into out_dir."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tmp = out_dir / "report.json.tmp"
+    tmp.write_text(json.dumps(report, indent=1), encoding="utf-8")
+    tmp.replace(out_dir / "report.json")
+    plot_confusion(report, out_dir / "confusion_matrix.png")
+    tmp = out_dir / "predictions.csv.tmp"
+    with open(tmp, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["file", "true", "pred", "score"])
+        for index, label, prob in zip(indices, labels, probs):
+            pred = int(prob.argmax())
+            writer.writerow([files[index], class_names[label], class_names[pred], f"{prob[pred]:.6f}"])
+    tmp.replace(out_dir / "predictions.csv")
+
+
+def evaluate_model(model, loader, class_names, out_dir=None):
+    indices, labels, probs, skipped = predict_loader(model, loader)
+    report = make_report(labels, probs.argmax(axis=1), class_names)
+    report["skipped_unreadable"] = skipped
+    if out_dir is not None:
+        write_report(report, indices, labels, probs, loader.dataset.files, class_names, out_dir)
+    return report
+
+
+def evaluate(config):
+    """Evaluate Global.pretrained_model on DataLoader.Eval; writes the report files into output_dir/<Arch>/."""
+    weights = config["Global"].get("pretrained_model")
+    if not weights:
+        raise ConfigError("evaluation needs -o Global.pretrained_model=<prefix>, e.g. output/ResNet18/best_model")
+    out_dir = Path(config["Global"].get("output_dir", "./output")) / config["Arch"]["name"]
+    setup_logging(out_dir / "eval.log")
+    class_names = label_list(config)
+    loader = build_loader(config, "Eval", shard=False)
+    model = build_model(config)
+    load_weights(model, weights)
+    report = evaluate_model(model, loader, class_names, out_dir)
+    log.info("eval %s: top-1 accuracy %.4f, macro F1 %.4f on %d images%s -> %s", weights, report["accuracy"],
+             report["macro_f1"], report["images"],
+             f" ({report['skipped_unreadable']} unreadable skipped)" if report["skipped_unreadable"] else "",
+             out_dir / "report.json")
+    return report

@@ -1,0 +1,60 @@
+"""Inference on images or folders with the Infer transforms and Topk post-processing."""
+from pathlib import Path
+
+import numpy as np
+import paddle
+import paddle.nn.functional as F
+
+from .config import ConfigError
+from .data import label_list
+from .model import build_model, load_weights
+from .transforms import apply_transforms, build_transforms
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
+
+
+def list_images(path):
+    path = Path(path)
+    if path.is_dir():
+        files = sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+        if not files:
+            raise ConfigError(f"Infer.infer_imgs: no images in {path}")
+        return files
+    if not path.is_file():
+        raise ConfigError(f"Infer.infer_imgs: {path} does not exist")
+    return [path]
+
+
+@paddle.no_grad()
+def infer(config):
+    """[{"file", "class_ids", "scores", "label_names"}] for each image of Infer.infer_imgs, top-k first."""
+    infer_cfg = config.get("Infer") or {}
+    if not infer_cfg.get("infer_imgs"):
+        raise ConfigError("set Infer.infer_imgs to an image or a folder")
+    names = label_list(config)
+    topk = int(infer_cfg.get("PostProcess", {}).get("topk", 1))
+    ops = build_transforms(infer_cfg.get("transforms", []))
+    model = build_model(config)
+    weights = config["Global"].get("pretrained_model")
+    if not weights:
+        raise ConfigError("inference needs -o Global.pretrained_model=<prefix>, e.g. output/ResNet18/best_model")
+    load_weights(model, weights)
+    model.eval()
+    files = list_images(infer_cfg["infer_imgs"])
+    batch_size = int(infer_cfg.get("batch_size", 16))
+    results = []
+    for start in range(0, len(files), batch_size):
+        batch = files[start:start + batch_size]
+        images = []
+        for file in batch:
+            try:
+                images.append(apply_transforms(ops, file.read_bytes()))
+            except ValueError as error:
+                raise ConfigError(f"{file}: cannot be read as an image ({error})") from None
+        probs = F.softmax(model(paddle.to_tensor(np.stack(images).astype("float32"))), axis=-1).numpy()
+        for file, prob in zip(batch, probs):
+            order = np.argsort(-prob)[:topk]
+            results.append({"file": str(file), "class_ids": order.tolist(),
+                            "scores": [round(float(prob[i]), 6) for i in order],
+                            "label_names": [names[i] for i in order]})
+    return results

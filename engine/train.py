@@ -1,0 +1,192 @@
+"""Training loop: seeded, data parallel under paddle.distributed.launch, checkpointed, resumable."""
+import random
+import time
+from pathlib import Path
+
+import numpy as np
+import paddle
+import paddle.distributed as dist
+
+from .config import ConfigError, dump_config
+from .data import build_loader, label_list, set_epoch
+from .evaluate import make_report, predict_loader, write_report
+from .logger import log, setup_logging
+from .model import build_model, load_checkpoint, load_weights, remove_checkpoint, save_checkpoint
+from .optim import build_loss, build_optimizer
+
+
+def seed_everything(seed):
+    paddle.seed(seed)
+    np.random.seed(seed % 2**32)
+    random.seed(seed)
+
+
+def set_device(device):
+    if device not in ("cpu", "gpu"):
+        raise ConfigError(f"Global.device {device!r}: use cpu or gpu")
+    if device == "gpu" and not paddle.is_compiled_with_cuda():
+        raise ConfigError("Global.device is gpu but this Paddle has no CUDA: use -o Global.device=cpu")
+    paddle.set_device(device)
+
+
+def _format_eta(seconds):
+    seconds = int(seconds)
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+class Run:
+    """State of one training run; `fit()` is the loop."""
+
+    def __init__(self, config):
+        self.config, self.glob = config, config["Global"]
+        self.epochs = int(self.glob["epochs"])
+        self.seed = int(self.glob.get("seed", 0))
+        self.rank, self.world = dist.get_rank(), dist.get_world_size()
+        self.out_dir = Path(self.glob.get("output_dir", "./output")) / config["Arch"]["name"]
+        setup_logging(self.out_dir / "train.log")
+        set_device(self.glob.get("device", "cpu"))
+        if self.world > 1:
+            dist.init_parallel_env()
+        self.class_names = label_list(config)
+        if self.rank == 0:
+            dump_config(config, self.out_dir / "config.yaml")
+
+        self.train_loader = build_loader(config, "Train")
+        self.iters_per_epoch = len(self.train_loader)
+        if self.iters_per_epoch == 0:
+            raise ConfigError("DataLoader.Train yields no batch: the list is smaller than batch_size with drop_last")
+        self.eval_loader = None
+        if self.glob.get("eval_during_train", True) and self.rank == 0:
+            self.eval_loader = build_loader(config, "Eval", shard=False)
+
+        seed_everything(self.seed)
+        self.model = build_model(config)
+        if self.glob.get("pretrained_model") and not self.glob.get("checkpoints"):
+            load_weights(self.model, self.glob["pretrained_model"])
+            log.info("fine-tuning from %s", self.glob["pretrained_model"])
+        self.optimizer = build_optimizer(config, self.model.parameters(), self.iters_per_epoch)
+        self.loss = build_loss(config, "Train")
+        self.topk = [k for item in config.get("Metric", {}).get("Train") or [{"TopkAcc": {"topk": [1]}}]
+                     for k in (item["TopkAcc"] or {}).get("topk", [1])]
+        self.net = paddle.DataParallel(self.model) if self.world > 1 else self.model
+
+        self.state = {"arch": config["Arch"]["name"], "epoch": 0, "iter_in_epoch": 0, "step": 0,
+                      "best_metric": -1.0, "best_epoch": 0}
+        if self.glob.get("checkpoints"):
+            saved = load_checkpoint(self.model, self.optimizer, self.glob["checkpoints"])
+            if saved.get("arch") != self.state["arch"]:
+                raise ConfigError(f"{self.glob['checkpoints']} is a {saved.get('arch')} checkpoint, Arch.name is "
+                                  f"{self.state['arch']}")
+            self.state.update(saved)
+            log.info("resumed from %s: epoch %d done, %d batches into the next", self.glob["checkpoints"],
+                     self.state["epoch"], self.state["iter_in_epoch"])
+
+        self.writer = None
+        if self.glob.get("use_visualdl") and self.rank == 0:
+            from visualdl import LogWriter
+            self.writer = LogWriter(logdir=str(self.out_dir / "vdl"))
+
+    def scalar(self, tag, value):
+        if self.writer:
+            self.writer.add_scalar(tag, float(value), self.state["step"])
+
+    def lr(self):
+        return self.optimizer.get_lr()
+
+    def save(self, name):
+        if self.rank == 0:
+            save_checkpoint(self.model, self.optimizer, self.state, self.out_dir / name)
+
+    def train_epoch(self, epoch):
+        """One epoch; self.state tracks progress so an interruption can be checkpointed exactly."""
+        paddle.seed(self.seed + epoch)  # dropout draws depend on the epoch only, so resuming continues exactly
+        set_epoch(self.train_loader, epoch)
+        self.train_loader.batch_sampler.skip = self.state["iter_in_epoch"]
+        self.net.train()
+        print_every = int(self.glob.get("print_batch_step", 10))
+        total_iters = self.epochs * self.iters_per_epoch
+        window_start, window_images, skipped = time.time(), 0, 0
+        for images, labels, _, bad in self.train_loader:
+            skipped += int(bad)
+            if len(labels) == 0:
+                self.state["iter_in_epoch"] += 1
+                continue
+            logits = self.net(images)
+            loss = self.loss(logits, labels)
+            loss.backward()
+            self.optimizer.step()
+            self.optimizer.clear_grad()
+            lr = self.lr()
+            if isinstance(self.optimizer._learning_rate, paddle.optimizer.lr.LRScheduler):
+                self.optimizer._learning_rate.step()
+            self.state["iter_in_epoch"] += 1
+            self.state["step"] += 1
+            window_images += len(labels) * self.world
+            if self.state["iter_in_epoch"] % print_every == 0 or self.state["iter_in_epoch"] == self.iters_per_epoch:
+                elapsed = time.time() - window_start
+                ips = window_images / elapsed if elapsed > 0 else 0.0
+                done = (epoch - 1) * self.iters_per_epoch + self.state["iter_in_epoch"]
+                seconds_per_iter = elapsed / max(1, window_images / (len(labels) * self.world))
+                accs = {k: float(paddle.metric.accuracy(logits, labels.unsqueeze(1), k=k))
+                        for k in self.topk if k <= logits.shape[1]}
+                acc_text = ", ".join(f"top{k}: {v:.4f}" for k, v in accs.items())
+                log.info("[Train][Epoch %d/%d][Iter %d/%d] loss: %.5f, %s, lr: %.6f, ips: %.1f images/s, eta: %s",
+                         epoch, self.epochs, self.state["iter_in_epoch"], self.iters_per_epoch, float(loss),
+                         acc_text, lr, ips, _format_eta((total_iters - done) * seconds_per_iter))
+                self.scalar("train/loss", float(loss))
+                self.scalar("train/lr", lr)
+                for k, v in accs.items():
+                    self.scalar(f"train/top{k}", v)
+                window_start, window_images = time.time(), 0
+        if skipped:
+            log.warning("epoch %d: %d unreadable images skipped (see DataLoader.Train list)", epoch, skipped)
+
+    def end_epoch(self, epoch):
+        self.state.update(epoch=epoch, iter_in_epoch=0)
+        if self.eval_loader is not None and epoch % int(self.glob.get("eval_interval", 1)) == 0:
+            indices, labels, probs, skipped = predict_loader(self.model, self.eval_loader)
+            report = make_report(labels, probs.argmax(axis=1), self.class_names)
+            report["skipped_unreadable"] = skipped
+            improved = report["accuracy"] > self.state["best_metric"]
+            if improved:
+                self.state.update(best_metric=report["accuracy"], best_epoch=epoch)
+            log.info("[Eval][Epoch %d] top1: %.4f, macro F1: %.4f; best top1 %.4f at epoch %d", epoch,
+                     report["accuracy"], report["macro_f1"], self.state["best_metric"], self.state["best_epoch"])
+            self.scalar("eval/top1", report["accuracy"])
+            if improved and self.rank == 0:
+                self.save("best_model")
+                # The report files describe best_model, as tools/eval.py would write them.
+                write_report(report, indices, labels, probs, self.eval_loader.dataset.files, self.class_names,
+                             self.out_dir)
+        save_interval = int(self.glob.get("save_interval", 1))
+        keep = int(self.glob.get("keep_checkpoints", 2))
+        if keep > 0 and epoch % save_interval == 0:
+            self.save(f"epoch_{epoch}")
+            old = epoch - keep * save_interval
+            if old > 0 and self.rank == 0:
+                remove_checkpoint(self.out_dir / f"epoch_{old}")
+        self.save("latest")
+
+    def fit(self):
+        log.info("training %s for %d epochs, %d iterations per epoch on %d process(es); output %s",
+                 self.state["arch"], self.epochs, self.iters_per_epoch, self.world, self.out_dir)
+        try:
+            for epoch in range(self.state["epoch"] + 1, self.epochs + 1):
+                self.train_epoch(epoch)
+                self.end_epoch(epoch)
+        except KeyboardInterrupt:
+            self.save("latest")
+            log.warning("interrupted: saved %s; resume with -o Global.checkpoints=%s", self.out_dir / "latest",
+                        self.out_dir / "latest")
+            raise
+        finally:
+            if self.writer:
+                self.writer.close()
+        log.info("done: best top1 %.4f at epoch %d; checkpoints in %s", self.state["best_metric"],
+                 self.state["best_epoch"], self.out_dir)
+        return self.out_dir
+
+
+def train(config):
+    """Train as the config says; returns the output directory (output_dir/<Arch>)."""
+    return Run(config).fit()
