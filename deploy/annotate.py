@@ -1,0 +1,42 @@
+"""Drawing predictions on copies of images: face boxes with label and score, or a label banner."""
+import cv2
+import numpy as np
+
+from deploy.preprocess import as_bgr
+
+GREEN = (60, 200, 60)
+# FER2013 crops are 48 px: text would not fit, so small images are enlarged before drawing.
+MIN_SIDE = 256
+
+
+def _text(image, text, x, y, scale):
+    thickness = max(1, int(round(scale * 2)))
+    (w, h), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
+    y = max(y, h + base)
+    cv2.rectangle(image, (x, y - h - base), (x + w, y + base // 2), GREEN, cv2.FILLED)
+    cv2.putText(image, text, (x, y - base // 2), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), thickness, cv2.LINE_AA)
+
+
+def draw_faces(image: np.ndarray, faces, fps: float = None) -> np.ndarray:
+    """A BGR copy of image with each FacePrediction's box and 'label score' above it."""
+    out = as_bgr(image).copy()
+    scale = max(0.4, min(out.shape[:2]) / 800)
+    for face in faces:
+        left, top, right, bottom = face.box
+        cv2.rectangle(out, (left, top), (right, bottom), GREEN, max(1, int(round(scale * 3))))
+        _text(out, f"{face.prediction.label} {face.prediction.score:.2f}", left, top, scale)
+    if fps is not None:
+        _text(out, f"{fps:.1f} FPS", 0, 0, scale)
+    return out
+
+
+def draw_label(image: np.ndarray, prediction) -> np.ndarray:
+    """A BGR copy of a whole-image prediction, enlarged if small, with 'label score' in the top-left corner."""
+    out = as_bgr(image)
+    factor = MIN_SIDE / min(out.shape[:2])
+    if factor > 1:
+        out = cv2.resize(out, None, fx=factor, fy=factor, interpolation=cv2.INTER_NEAREST)
+    else:
+        out = out.copy()
+    _text(out, f"{prediction.label} {prediction.score:.2f}", 0, 0, max(0.5, min(out.shape[:2]) / 500))
+    return out

@@ -1,0 +1,73 @@
+"""Latency and throughput of a Predictor on this machine, for docs/predictor.md and the project's benchmark.
+
+    python -m deploy.bench --model-dir inference/ --backend paddle      (prints one JSON line)
+
+Single-image latency runs batch 1 through the whole predict() path (preprocessing included); throughput runs
+batches of 32. Both after warm-up, repeated, and the median over repeats is reported.
+"""
+import argparse
+import json
+import os
+import statistics
+import time
+
+import numpy as np
+
+from deploy.predictor import Predictor
+
+
+def _timed(fn, runs: int) -> list:
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def benchmark(model_dir, backend: str = "paddle", batch_size: int = 32, single_runs: int = 100,
+              batch_runs: int = 10, repeats: int = 3, warmup: int = 5, images=None, **backend_options) -> dict:
+    """{'p50_ms', 'p95_ms' (batch 1), 'throughput_ips' (batch batch_size), ...}: medians over `repeats`.
+
+    images: gray or BGR uint8 faces to cycle through; by default 48x48 gray noise (timing does not depend on content).
+    """
+    predictor = Predictor(model_dir, backend=backend, batch_size=batch_size, **backend_options)
+    if images is None:
+        rng = np.random.default_rng(0)
+        images = [rng.integers(0, 256, (48, 48), dtype=np.uint8) for _ in range(batch_size)]
+    batch = [images[i % len(images)] for i in range(batch_size)]
+    for _ in range(warmup):
+        predictor.predict(batch[:1])
+        predictor.predict(batch)
+
+    p50, p95, throughput = [], [], []
+    for _ in range(repeats):
+        latencies = np.array(_timed(lambda: predictor.predict(batch[:1]), single_runs)) * 1000
+        p50.append(float(np.percentile(latencies, 50)))
+        p95.append(float(np.percentile(latencies, 95)))
+        seconds = _timed(lambda: predictor.predict(batch), batch_runs)
+        throughput.append(batch_size * batch_runs / sum(seconds))
+    return {"backend": backend, "model_dir": str(model_dir), "batch_size": batch_size,
+            "cpu_threads": backend_options.get("cpu_threads") or os.cpu_count(),
+            "p50_ms": round(statistics.median(p50), 3), "p95_ms": round(statistics.median(p95), 3),
+            "throughput_ips": round(statistics.median(throughput), 1),
+            "runs": {"single": single_runs, "batch": batch_runs, "repeats": repeats, "warmup": warmup}}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model-dir", default="inference")
+    parser.add_argument("--backend", default="paddle")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--single-runs", type=int, default=100)
+    parser.add_argument("--batch-runs", type=int, default=10)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--cpu-threads", type=int)
+    args = parser.parse_args(argv)
+    print(json.dumps(benchmark(args.model_dir, args.backend, batch_size=args.batch_size,
+                               single_runs=args.single_runs, batch_runs=args.batch_runs, repeats=args.repeats,
+                               cpu_threads=args.cpu_threads)))
+
+
+if __name__ == "__main__":
+    main()

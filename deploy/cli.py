@@ -1,0 +1,186 @@
+"""What tools/predict.py does: walk images, classify (whole images or each face), print and save the results."""
+import csv
+import json
+import os
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from deploy.annotate import draw_faces, draw_label
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".pgm", ".ppm"}
+
+
+def collect_images(paths):
+    """(image files, errors): directories are walked recursively for image suffixes; a missing path is an error."""
+    files, errors = [], []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            files.extend(sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES))
+        elif path.is_file():
+            files.append(path)
+        else:
+            errors.append({"file": str(path), "error": "no such file or directory"})
+    return files, errors
+
+
+def read_image(path: Path):
+    """BGR uint8 image, or None when the file is not a readable image (cv2 handles non-ASCII paths this way)."""
+    data = np.fromfile(str(path), dtype=np.uint8)
+    return cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+
+
+class UniqueNames:
+    """Output file names for annotated copies; two inputs with the same name do not overwrite each other."""
+
+    def __init__(self):
+        self.used = set()
+
+    def __call__(self, path: Path, suffix: str = None) -> str:
+        stem, suffix = path.stem, suffix or path.suffix
+        name, n = f"{stem}{suffix}", 1
+        while name in self.used:
+            name, n = f"{stem}_{n}{suffix}", n + 1
+        self.used.add(name)
+        return name
+
+
+def _write_image(path: Path, image):
+    # Temp then rename: an interrupted run leaves no half-written picture.
+    ok, data = cv2.imencode(path.suffix if path.suffix.lower() in IMAGE_SUFFIXES else ".png", image)
+    if not ok:
+        raise OSError(f"cannot encode an image for {path}")
+    partial = path.with_name(path.name + ".partial")
+    data.tofile(str(partial))
+    os.replace(partial, path)
+
+
+def _rows(file, prediction, face=None, box=None, **extra):
+    return {"file": str(file), "face": face, "box": list(box) if box else None, **extra, **prediction.to_dict()}
+
+
+def predict_images(predictor, files, faces=False, annotate_dir=None, progress=True):
+    """Rows (one per image, or one per face with faces=True) and error rows for unreadable files."""
+    rows, errors = [], []
+    names = UniqueNames()
+    if annotate_dir:
+        Path(annotate_dir).mkdir(parents=True, exist_ok=True)
+    bar = tqdm(total=len(files), unit="img", disable=None if progress else True, leave=False)
+    step = 1 if faces else predictor.batch_size
+    for start in range(0, len(files), step):
+        chunk = [(f, read_image(f)) for f in files[start:start + step]]
+        bar.update(len(chunk))
+        errors += [{"file": str(f), "error": "not a readable image"} for f, im in chunk if im is None]
+        chunk = [(f, im) for f, im in chunk if im is not None]
+        if faces:
+            for file, image in chunk:
+                found = predictor.predict_faces(image)
+                if not found:
+                    errors.append({"file": str(file), "error": "no face found"})
+                rows += [_rows(file, f.prediction, face=i, box=f.box) for i, f in enumerate(found)]
+                if annotate_dir:
+                    _write_image(Path(annotate_dir) / names(file), draw_faces(image, found))
+        elif chunk:
+            for (file, image), prediction in zip(chunk, predictor.predict([im for _, im in chunk])):
+                rows.append(_rows(file, prediction))
+                if annotate_dir:
+                    _write_image(Path(annotate_dir) / names(file), draw_label(image, prediction))
+    bar.close()
+    return rows, errors
+
+
+def predict_video(predictor, source, annotate_dir=None, max_frames=None, show=False, report=print):
+    """Faces classified frame by frame in a video file or a camera (int index); rows carry frame and time."""
+    capture = cv2.VideoCapture(source)
+    if not capture.isOpened():
+        raise FileNotFoundError(f"cannot open video source {source!r}: check the file path or camera index")
+    fps_in = capture.get(cv2.CAP_PROP_FPS) or 25.0
+    writer, partial, final = None, None, None
+    rows, frame_index, fps, started = [], 0, 0.0, time.perf_counter()
+    try:
+        while max_frames is None or frame_index < max_frames:
+            ok, frame = capture.read()
+            if not ok:
+                break
+            tick = time.perf_counter()
+            found = predictor.predict_faces(frame)
+            # Exponential average: steady on screen, yet follows changes within a second or so.
+            instant = 1.0 / max(time.perf_counter() - tick, 1e-6)
+            fps = instant if frame_index == 0 else 0.9 * fps + 0.1 * instant
+            t = frame_index / fps_in
+            rows += [_rows(f"{source}", f.prediction, face=i, box=f.box, frame=frame_index, time=round(t, 3))
+                     for i, f in enumerate(found)]
+            if annotate_dir or show:
+                drawn = draw_faces(frame, found, fps=fps)
+            if annotate_dir:
+                if writer is None:
+                    Path(annotate_dir).mkdir(parents=True, exist_ok=True)
+                    name = f"camera{source}" if isinstance(source, int) else Path(source).stem
+                    final = Path(annotate_dir) / f"{name}_annotated.mp4"
+                    partial = final.with_name(final.stem + ".partial.mp4")
+                    writer = cv2.VideoWriter(str(partial), cv2.VideoWriter_fourcc(*"mp4v"), fps_in,
+                                             (frame.shape[1], frame.shape[0]))
+                writer.write(drawn)
+            if show:
+                cv2.imshow("expressions (q quits)", drawn)
+                if cv2.waitKey(1) & 0xFF == ord("q"):
+                    break
+            labels = ", ".join(f"{f.prediction.label} {f.prediction.score:.2f}" for f in found) or "no face"
+            report(f"frame {frame_index:5d}  {fps:6.1f} FPS  {labels}")
+            frame_index += 1
+    finally:
+        capture.release()
+        if writer is not None:
+            writer.release()
+            os.replace(partial, final)
+        if show:
+            cv2.destroyAllWindows()
+    elapsed = time.perf_counter() - started
+    summary = {"frames": frame_index, "faces": len(rows), "fps": frame_index / elapsed if elapsed else 0.0,
+               "annotated": str(final) if final else None}
+    return rows, summary
+
+
+def format_table(rows, errors=()) -> str:
+    """The terminal table: file (face), label, score, then the rest of the top-k."""
+    lines = []
+    width = max([len(Path(r["file"]).name) + 4 for r in rows] + [len(e["file"]) for e in errors] + [4])
+    lines.append(f"{'file':<{width}}  {'label':<10} {'score':>6}  top-k")
+    for r in rows:
+        name = Path(r["file"]).name + (f" #{r['face']}" if r["face"] is not None else "")
+        if "frame" in r:
+            name = f"frame {r['frame']} #{r['face']}"
+        rest = "  ".join(f"{label} {score:.3f}" for label, score in r["topk"][1:])
+        lines.append(f"{name:<{width}}  {r['label']:<10} {r['score']:6.3f}  {rest}")
+    lines += [f"{e['file']:<{width}}  ERROR: {e['error']}" for e in errors]
+    return "\n".join(lines)
+
+
+def write_csv(path, rows, topk: int):
+    """One row per prediction: file, face, frame, box, label, score, then top{k}_label/top{k}_score."""
+    columns = ["file", "face", "frame", "left", "top", "right", "bottom", "label", "score"]
+    columns += [f"top{k}_{what}" for k in range(1, topk + 1) for what in ("label", "score")]
+    partial = Path(str(path) + ".partial")
+    with open(partial, "w", newline="") as f:
+        writer = csv.DictWriter(f, columns)
+        writer.writeheader()
+        for r in rows:
+            out = {"file": r["file"], "face": r["face"], "frame": r.get("frame"), "label": r["label"],
+                   "score": f"{r['score']:.6f}"}
+            if r["box"]:
+                out.update(zip(("left", "top", "right", "bottom"), r["box"]))
+            for k, (label, score) in enumerate(r["topk"], 1):
+                out[f"top{k}_label"], out[f"top{k}_score"] = label, f"{score:.6f}"
+            writer.writerow(out)
+    os.replace(partial, path)
+
+
+def write_json(path, rows, errors=(), **meta):
+    partial = Path(str(path) + ".partial")
+    with open(partial, "w") as f:
+        json.dump({**meta, "predictions": rows, "errors": list(errors)}, f, indent=1)
+    os.replace(partial, path)

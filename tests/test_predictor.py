@@ -1,0 +1,154 @@
+"""deploy.preprocess and deploy.predictor on the paddle backend, with real exported models and real faces."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import yaml
+
+from deploy.predictor import FacePrediction, Prediction, Predictor
+from deploy.preprocess import ConfigError, Preprocess
+from predictor_models import export_discriminating_model, fer2013_faces
+
+ROOT = Path(__file__).resolve().parents[1]
+OPS = [{"ResizeImage": {"resize_short": 48}}, {"CropImage": {"size": 48}},
+       {"NormalizeImage": {"scale": "1.0/255.0", "mean": [0.5, 0.4, 0.3], "std": [0.2, 0.25, 0.5], "order": ""}},
+       {"ToCHWImage": None}]
+
+
+@pytest.fixture(scope="module")
+def model_dir(inference_dir, tmp_path_factory):
+    return export_discriminating_model(inference_dir, tmp_path_factory.mktemp("discriminating"))
+
+
+def test_preprocess_follows_the_yml_ops_in_order():
+    rng = np.random.default_rng(0)
+    bgr = rng.integers(0, 256, (60, 96, 3), dtype=np.uint8)
+    out = Preprocess(OPS)(bgr)
+    # By hand: RGB, shorter side 60 -> 48 (96 -> 77), centre 48x48 crop, normalise, CHW.
+    rgb = cv2.resize(bgr[:, :, ::-1], (77, 48), interpolation=cv2.INTER_LINEAR)[:, 14:62]
+    expected = ((rgb / 255.0 - [0.5, 0.4, 0.3]) / [0.2, 0.25, 0.5]).transpose(2, 0, 1)
+    assert out.shape == (3, 48, 48) and out.dtype == np.float32
+    np.testing.assert_allclose(out, expected, atol=1e-5)
+
+
+def test_gray_input_becomes_three_equal_channels():
+    gray = np.arange(48 * 48, dtype=np.uint8).reshape(48, 48)
+    preprocess = Preprocess(OPS)
+    np.testing.assert_array_equal(preprocess(gray), preprocess(np.dstack([gray] * 3)))
+    np.testing.assert_array_equal(preprocess(gray), preprocess(gray[:, :, None]))
+
+
+@pytest.mark.parametrize("ops, message", [
+    ([{"RandFlipImage": {"flip_code": 1}}, {"ToCHWImage": None}], "RandFlipImage"),
+    ([{"DecodeImage": {"to_rgb": True}}] + OPS, "DecodeImage"),
+    ([{"NormalizeImage": {"scale": 1.0, "mean": [0, 0, 0], "std": [1, 1, 1]}}, {"ToCHWImage": None}], "1/255"),
+    ([{"NormalizeImage": {"scale": "one/255"}}, {"ToCHWImage": None}], "one/255"),
+    ([{"ResizeImage": {"resize_short": 48, "size": 48}}] + OPS[1:], "exactly one"),
+    (OPS[:3], "ToCHWImage"),
+    ([], "empty"),
+])
+def test_preprocess_refuses_what_it_cannot_run_the_same_way(ops, message):
+    with pytest.raises(ConfigError, match=message):
+        Preprocess(ops)
+
+
+def test_predictor_on_the_exported_fixture(inference_dir):
+    predictor = Predictor(inference_dir, batch_size=3)
+    assert predictor.labels == ["angry", "fear", "happy", "surprise"]
+    images = [np.full((48, 48), v, np.uint8) for v in (0, 60, 120, 180, 240)]
+    predictions = predictor.predict(images)
+    assert len(predictions) == 5 and all(isinstance(p, Prediction) for p in predictions)
+    for p in predictions:
+        assert [label for label, _ in p.topk][0] == p.label and p.score == p.topk[0][1]
+        assert sorted(p.topk, key=lambda item: -item[1]) == p.topk
+        assert abs(sum(score for _, score in p.topk) - 1) < 1e-4  # topk 4 of 4 classes: softmax sums to 1
+        json.dumps(p.to_dict())
+    assert predictor.predict([]) == []
+
+
+def test_batches_give_the_same_answers_as_single_images(model_dir, fer2013_dir):
+    images = [cv2.imread(str(p)) for p in fer2013_faces(fer2013_dir, 7)]
+    batched = Predictor(model_dir, batch_size=3).predict_probs(images)
+    single = np.concatenate([Predictor(model_dir, batch_size=1).predict_probs([im]) for im in images])
+    np.testing.assert_allclose(batched, single, atol=1e-5)
+    # The discriminating model really discriminates: otherwise agreement would prove nothing.
+    assert batched.std(axis=0).max() > 0.05
+
+
+def test_topk_option_and_labels(model_dir):
+    predictor = Predictor(model_dir, topk=2)
+    prediction = predictor.predict([np.zeros((48, 48, 3), np.uint8)])[0]
+    assert len(prediction.topk) == 2 and prediction.label in predictor.labels
+
+
+def test_bad_images_are_refused_with_a_reason(inference_dir):
+    predictor = Predictor(inference_dir)
+    with pytest.raises(ValueError, match="uint8"):
+        predictor.predict([np.zeros((48, 48, 3), np.float32)])
+    with pytest.raises(ValueError, match="shape"):
+        predictor.predict([np.zeros((48, 48, 5), np.uint8)])
+
+
+def test_missing_or_broken_model_folders(tmp_path, inference_dir):
+    with pytest.raises(FileNotFoundError, match="export_model"):
+        Predictor(tmp_path)
+    (tmp_path / "inference.yml").write_text((Path(inference_dir) / "inference.yml").read_text())
+    with pytest.raises(FileNotFoundError, match="inference.pdmodel"):
+        Predictor(tmp_path)
+    config = yaml.safe_load((Path(inference_dir) / "inference.yml").read_text())
+    del config["PostProcess"]["label_list"]
+    (tmp_path / "inference.yml").write_text(yaml.safe_dump(config))
+    with pytest.raises(ConfigError, match="label_list"):
+        Predictor(tmp_path)
+    with pytest.raises(ValueError, match="unknown backend"):
+        Predictor(inference_dir, backend="tensorflow")
+
+
+def test_faces_in_a_composed_photo(model_dir, fer2013_dir):
+    """Eight FER2013 faces enlarged and pasted on a canvas: each is found and classified like its own crop."""
+    from masker.faces import crop_face, detect_faces
+
+    faces = [cv2.resize(cv2.imread(str(p)), (160, 160), interpolation=cv2.INTER_CUBIC)
+             for p in fer2013_faces(fer2013_dir, 40, split="test")]
+    faces = [f for f in faces if len(detect_faces(f)) == 1][:8]
+    canvas = np.full((480, 900, 3), 200, np.uint8)
+    tiles = []
+    for i, face in enumerate(faces):
+        y, x = 20 + (i // 4) * 230, 20 + (i % 4) * 220
+        canvas[y:y + 160, x:x + 160] = face
+        tiles.append((x, y))
+    predictor = Predictor(model_dir)
+    found = predictor.predict_faces(canvas)
+    assert len(found) == len(faces) == 8 and all(isinstance(f, FacePrediction) for f in found)
+    for face in found:
+        left, top, right, bottom = face.box
+        cx, cy = (left + right) / 2, (top + bottom) / 2
+        assert sum(x <= cx <= x + 160 and y <= cy <= y + 160 for x, y in tiles) == 1
+        expected = predictor.predict([crop_face(canvas, face.box, size=48)])[0]
+        assert face.prediction.label == expected.label and abs(face.prediction.score - expected.score) < 1e-6
+        assert set(face.to_dict()) == {"box", "label", "score", "topk"}
+
+
+def test_faces_in_a_real_photo(inference_dir):
+    """matplotlib ships a real portrait (Grace Hopper): one face, found where the face is."""
+    import matplotlib.cbook
+
+    with matplotlib.cbook.get_sample_data("grace_hopper.jpg") as f:
+        photo = cv2.imdecode(np.frombuffer(f.read(), np.uint8), cv2.IMREAD_COLOR)
+    found = Predictor(inference_dir).predict_faces(photo)
+    assert len(found) == 1
+    left, top, right, bottom = found[0].box
+    assert 100 < left < right < 420 and 80 < top < bottom < 400
+    assert Predictor(inference_dir).predict_faces(np.full((300, 300, 3), 128, np.uint8)) == []
+
+
+def test_deploy_imports_without_paddle_or_onnxruntime():
+    code = ("import sys, deploy.predictor, deploy.cli, deploy.bench; "
+            "assert not {'paddle', 'onnxruntime', 'fastdeploy'} & set(sys.modules), sys.modules.keys(); "
+            "import os; assert os.environ['MKL_DEBUG_CPU_TYPE'] == '5'")
+    env = {"PATH": "/usr/bin:/bin"}
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, check=True, timeout=60)

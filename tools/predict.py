@@ -1,0 +1,96 @@
+"""Classify expressions in images, folders, photos with several faces, videos or a webcam.
+
+    python tools/predict.py --model-dir inference/ IMAGE_OR_DIR... [--backend paddle|onnx|fastdeploy]
+        [--faces] [--annotate out_dir/] [--csv out.csv] [--json out.json] [--batch-size N] [--topk K]
+    python tools/predict.py --video clip.mp4 | --camera 0  [--annotate out_dir/] [--max-frames N] [--show]
+
+Without --faces each image is taken to be a face crop like the training data; with --faces (and always for
+video) dlib finds the faces in ordinary photos and each is cropped the way the training data was.
+"""
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from deploy.backends import BACKENDS  # noqa: E402
+from deploy.cli import (collect_images, format_table, predict_images, predict_video, write_csv,  # noqa: E402
+                        write_json)
+from deploy.predictor import Predictor  # noqa: E402
+from deploy.preprocess import ConfigError  # noqa: E402
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("inputs", nargs="*", metavar="IMAGE_OR_DIR", help="image files or folders (walked)")
+    parser.add_argument("--model-dir", default="inference", help="exported model folder (default: inference/)")
+    parser.add_argument("--backend", default="paddle", choices=list(BACKENDS),
+                        help="fastdeploy runs only under .venv310 (Python 3.10)")
+    parser.add_argument("--device", default="cpu", choices=["cpu", "gpu"])
+    parser.add_argument("--tensorrt", action="store_true", help="paddle backend on gpu: use TensorRT")
+    parser.add_argument("--cpu-threads", type=int, help="default: all cores")
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--topk", type=int, help="labels per prediction (default: inference.yml's PostProcess.topk)")
+    parser.add_argument("--faces", action="store_true", help="detect faces in ordinary photos and classify each")
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--video", help="a video file, classified frame by frame (faces)")
+    source.add_argument("--camera", type=int, metavar="INDEX", help="a webcam index, e.g. 0")
+    parser.add_argument("--max-frames", type=int, help="stop video or camera after this many frames")
+    parser.add_argument("--show", action="store_true", help="show video frames in a window (needs a display)")
+    parser.add_argument("--annotate", metavar="OUT_DIR", help="write annotated copies (or an annotated video)")
+    parser.add_argument("--csv", metavar="FILE", help="write predictions as CSV")
+    parser.add_argument("--json", metavar="FILE", help="write predictions as JSON")
+    args = parser.parse_args(argv)
+    video = args.video is not None or args.camera is not None
+    if video == bool(args.inputs):
+        parser.error("give image files or folders, or one of --video / --camera")
+    if args.batch_size < 1 or (args.topk is not None and args.topk < 1):
+        parser.error("--batch-size and --topk must be at least 1")
+    return parser, args
+
+
+def main(argv=None) -> int:
+    parser, args = parse_args(argv)
+    if not Path(args.model_dir).is_dir():
+        parser.exit(2, f"error: no model folder {args.model_dir}/: train and export one with "
+                       f"`python tools/export_model.py` (see README), or pass --model-dir\n")
+    options = {"cpu_threads": args.cpu_threads}
+    if args.tensorrt:
+        options["tensorrt"] = True
+    try:
+        predictor = Predictor(args.model_dir, backend=args.backend, device=args.device, batch_size=args.batch_size,
+                              topk=args.topk, **options)
+    except (FileNotFoundError, ConfigError, RuntimeError, ValueError, TypeError) as err:
+        parser.exit(2, f"error: {err}\n")
+
+    errors, summary = [], None
+    try:
+        if args.video is not None or args.camera is not None:
+            source = args.video if args.video is not None else args.camera
+            rows, summary = predict_video(predictor, source, annotate_dir=args.annotate,
+                                          max_frames=args.max_frames, show=args.show,
+                                          report=lambda line: print(line, file=sys.stderr))
+        else:
+            files, errors = collect_images(args.inputs)
+            rows, read_errors = predict_images(predictor, files, faces=args.faces, annotate_dir=args.annotate)
+            errors += read_errors
+    except ImportError as err:  # --faces needs dlib, which .venv310 lacks
+        parser.exit(2, f"error: face detection needs dlib ({err}): use .venv for --faces and video\n")
+    except FileNotFoundError as err:
+        parser.exit(2, f"error: {err}\n")
+
+    print(format_table(rows, errors))
+    if summary:
+        print(f"{summary['frames']} frames, {summary['faces']} faces, {summary['fps']:.1f} FPS overall"
+              + (f", annotated video: {summary['annotated']}" if summary["annotated"] else ""))
+    if args.csv:
+        write_csv(args.csv, rows, predictor.topk)
+    if args.json:
+        write_json(args.json, rows, errors, model_dir=str(args.model_dir), backend=args.backend,
+                   labels=predictor.labels, **({"video": summary} if summary else {}))
+    # Unreadable files are reported, not fatal; only "nothing could be classified" fails the run.
+    return 1 if errors and not rows else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
