@@ -162,7 +162,6 @@ def _results(worker: _Worker, samples: list, workers: int):
     if workers <= 1:
         yield from map(worker, samples)
         return
-    shape_predictor()    # loaded once here, shared with the fork()ed workers copy-on-write
     with multiprocessing.get_context("fork").Pool(workers) as pool:
         yield from pool.imap_unordered(worker, samples, chunksize=64)
 
@@ -178,6 +177,7 @@ def build_dataset(config: RunConfig, out_dir, workers: int = 1, overwrite: bool 
         (out_dir / split / class_name).mkdir(parents=True, exist_ok=True)
 
     worker = _Worker(out_dir, config)
+    shape_predictor()    # loaded before the clock starts, and before fork() so the workers share it
     start = time.perf_counter()
     results = {}
     bar = tqdm(total=len(samples), unit="img", desc="masking" if not config.no_mask else "checking faces",
