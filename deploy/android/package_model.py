@@ -1,0 +1,177 @@
+"""Put an exported model into the Android app, and prove Paddle Lite can run it on an ARM phone.
+
+    python deploy/android/package_model.py --model-dir inference/ [--app deploy/android/app] [--nb-dir DIR]
+
+1. Copies inference.pdmodel / inference.pdiparams / inference.yml into the app's assets under the names
+   FastDeploy's Android SDK demo loads (models/<name>/inference.pdmodel, inference.pdiparams,
+   inference_cls.yaml) and writes the labels, one per line, to labels/<name>_labels.txt.
+2. Runs Paddle Lite's `paddle_lite_opt` (the cp310 wheel in .venv310) with --valid_targets=arm: it must list
+   every op of the model as supported, else this command fails and names the unsupported ops.
+3. Writes the optimized <name>.nb for apps that use Paddle Lite's own Java API (MobileConfig).
+"""
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+ANDROID_DIR = Path(__file__).resolve().parent
+ROOT = ANDROID_DIR.parents[1]
+sys.path.insert(0, str(ROOT))
+
+from deploy.preprocess import Preprocess, read_inference_config  # noqa: E402
+
+# The names the app (ExpressionClassifier.java) reads; tests check both sides agree.
+MODEL_NAME = "fer_expression"
+MODEL_ASSET_DIR = f"models/{MODEL_NAME}"
+LABELS_ASSET = f"labels/{MODEL_NAME}_labels.txt"
+MODEL_FILES = {"inference.pdmodel": "inference.pdmodel", "inference.pdiparams": "inference.pdiparams",
+               "inference.yml": "inference_cls.yaml"}
+
+
+class PackagingError(RuntimeError):
+    """The model cannot go to the phone as it is; the message says why and what to do."""
+
+
+@dataclass
+class OpSupport:
+    supported: dict  # op name -> targets with a kernel for it (e.g. ["kARM"]); empty list = unsupported
+    verdict: str
+
+    @property
+    def unsupported(self) -> list:
+        return sorted(op for op, targets in self.supported.items() if not targets)
+
+
+@dataclass
+class PackageResult:
+    assets: list  # paths written under the app's assets
+    nb_file: Path
+    ops: OpSupport
+
+
+def find_paddle_lite_opt() -> str:
+    """paddle_lite_opt beside this interpreter, in .venv310, or on PATH."""
+    for candidate in (Path(sys.executable).parent / "paddle_lite_opt", ROOT / ".venv310" / "bin" / "paddle_lite_opt"):
+        if candidate.is_file():
+            return str(candidate)
+    found = shutil.which("paddle_lite_opt")
+    if found:
+        return found
+    raise PackagingError("paddle_lite_opt not found: it comes with the paddlelite==2.13rc0 wheel (cp310 only); "
+                         "run `make setup` to build .venv310, or pass --paddle-lite-opt")
+
+
+def parse_model_ops(output: str) -> OpSupport:
+    """Read `paddle_lite_opt --print_model_ops=true`'s table: one row per op, a right-aligned Y per target."""
+    lines = output.splitlines()
+    header_index = next((i for i, line in enumerate(lines) if line.strip().startswith("OP_name")), None)
+    if header_index is None:
+        raise PackagingError(f"paddle_lite_opt printed no op table:\n{output[-2000:]}")
+    header = lines[header_index]
+    columns = [(match.group(), match.end()) for match in re.finditer(r"\S+", header)][1:]
+    supported = {}
+    for line in lines[header_index + 1:]:
+        if not line.strip() or not line.startswith(" "):
+            break  # the table ends at the verdict line
+        op = line.split()[0]
+        supported[op] = [name for name, end in columns if line[end - 1:end] == "Y"]
+    verdict = "\n".join(lines[header_index + 1 + len(supported):]).strip()
+    if not supported:
+        raise PackagingError(f"paddle_lite_opt listed no ops for the model:\n{output[-2000:]}")
+    return OpSupport(supported, verdict)
+
+
+def check_arm_support(opt: str, model_file: Path, params_file: Path) -> OpSupport:
+    result = subprocess.run([opt, "--print_model_ops=true", f"--model_file={model_file}",
+                             f"--param_file={params_file}", "--valid_targets=arm"],
+                            capture_output=True, text=True)
+    ops = parse_model_ops(result.stdout + result.stderr)
+    if ops.unsupported or "supports this model" not in ops.verdict:
+        raise PackagingError(f"Paddle Lite cannot run this model on ARM: unsupported ops {ops.unsupported}. "
+                             f"{ops.verdict}\nChange the architecture (configs/) to avoid these ops and export again.")
+    return ops
+
+
+def convert_to_nb(opt: str, model_file: Path, params_file: Path, nb_file: Path) -> None:
+    nb_file.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=nb_file.parent) as tmp:
+        # paddle_lite_opt appends ".nb" to --optimize_out; write aside, then rename, so no half file is left.
+        out = Path(tmp) / nb_file.stem
+        result = subprocess.run([opt, f"--model_file={model_file}", f"--param_file={params_file}",
+                                 "--valid_targets=arm", "--optimize_out_type=naive_buffer",
+                                 f"--optimize_out={out}"], capture_output=True, text=True)
+        written = out.with_suffix(".nb")
+        if result.returncode != 0 or not written.is_file() or written.stat().st_size == 0:
+            raise PackagingError(f"paddle_lite_opt failed (exit code {result.returncode}):\n"
+                                 f"{(result.stdout + result.stderr)[-2000:]}")
+        os.replace(written, nb_file)
+
+
+def copy_assets(model_dir: Path, assets: Path, labels: list) -> list:
+    target = assets / MODEL_ASSET_DIR
+    target.mkdir(parents=True, exist_ok=True)
+    written = []
+    for source_name, asset_name in MODEL_FILES.items():
+        tmp = target / f".{asset_name}.tmp"
+        shutil.copyfile(model_dir / source_name, tmp)
+        os.replace(tmp, target / asset_name)
+        written.append(target / asset_name)
+    labels_file = assets / LABELS_ASSET
+    labels_file.parent.mkdir(parents=True, exist_ok=True)
+    tmp = labels_file.with_suffix(".tmp")
+    tmp.write_text("".join(f"{label}\n" for label in labels), encoding="utf-8")
+    os.replace(tmp, labels_file)
+    written.append(labels_file)
+    return written
+
+
+def package_model(model_dir, app_dir=ANDROID_DIR / "app", nb_dir=ANDROID_DIR / "paddle_lite",
+                  paddle_lite_opt=None) -> PackageResult:
+    model_dir, app_dir = Path(model_dir), Path(app_dir)
+    for name in MODEL_FILES:
+        if not (model_dir / name).is_file():
+            raise PackagingError(f"{model_dir / name} not found; export the model first "
+                                 f"(python tools/export_model.py -c CONFIG)")
+    if not (app_dir / "src" / "main" / "AndroidManifest.xml").is_file():
+        raise PackagingError(f"{app_dir} is not the app module (no src/main/AndroidManifest.xml); "
+                             "pass --app deploy/android/app")
+    # FastDeploy's PaddleClasModel runs the same ops as deploy/: refuse files it would read differently.
+    config = read_inference_config(model_dir)
+    Preprocess(config["PreProcess"]["transform_ops"], source=str(model_dir / "inference.yml"))
+    labels = [str(label) for label in config["PostProcess"]["label_list"]]
+
+    opt = paddle_lite_opt or find_paddle_lite_opt()
+    model_file, params_file = model_dir / "inference.pdmodel", model_dir / "inference.pdiparams"
+    ops = check_arm_support(opt, model_file, params_file)
+    nb_file = Path(nb_dir) / f"{MODEL_NAME}.nb"
+    convert_to_nb(opt, model_file, params_file, nb_file)
+    assets = copy_assets(model_dir, app_dir / "src" / "main" / "assets", labels)
+    return PackageResult(assets, nb_file, ops)
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model-dir", required=True, help="exported model folder (tools/export_model.py)")
+    parser.add_argument("--app", default=str(ANDROID_DIR / "app"), help="the Android app module")
+    parser.add_argument("--nb-dir", default=str(ANDROID_DIR / "paddle_lite"),
+                        help=f"where {MODEL_NAME}.nb (Paddle Lite's ARM model) is written")
+    parser.add_argument("--paddle-lite-opt", help="path of paddle_lite_opt (default: .venv310's)")
+    args = parser.parse_args(argv)
+    try:
+        result = package_model(args.model_dir, args.app, args.nb_dir, args.paddle_lite_opt)
+    except (PackagingError, FileNotFoundError, ValueError) as err:
+        sys.exit(f"error: {err}")
+    print(f"Paddle Lite (ARM) supports all {len(result.ops.supported)} op types of the model: "
+          + ", ".join(sorted(result.ops.supported)))
+    for path in result.assets:
+        print(f"asset   {path}")
+    print(f"nb      {result.nb_file} ({result.nb_file.stat().st_size} bytes)")
+
+
+if __name__ == "__main__":
+    main()

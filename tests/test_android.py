@@ -1,0 +1,146 @@
+"""The Android side: packaging the exported model into the app, Paddle Lite's ARM conversion, and static checks
+that the app's Java source and resources agree with what the packager writes (the app itself cannot be built
+here: no Android SDK or FastDeploy AAR can be downloaded)."""
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from deploy.android import package_model as packager
+from masker.faces import FER2013_FACE_BOX
+
+ROOT = Path(__file__).resolve().parents[1]
+ANDROID = ROOT / "deploy" / "android"
+APP = ANDROID / "app"
+JAVA = APP / "src" / "main" / "java" / "com" / "maskedfer" / "expression"
+
+
+def java_constant(source: str, name: str) -> str:
+    match = re.search(rf"static final \w+(?:\[\])? {name} = (.+?);", source, re.S)
+    assert match, f"{name} is not declared"
+    return match.group(1)
+
+
+@pytest.fixture(scope="module")
+def packaged(py310, inference_dir, tmp_path_factory):
+    """The real command, in a copy of the app (the tree's own assets stay untouched)."""
+    work = tmp_path_factory.mktemp("android")
+    app = work / "app"
+    shutil.copytree(APP, app, ignore=shutil.ignore_patterns("assets", "*.aar"))
+    result = subprocess.run([sys.executable, str(ANDROID / "package_model.py"), "--model-dir", str(inference_dir),
+                             "--app", str(app), "--nb-dir", str(work / "nb")], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return app / "src" / "main" / "assets", work / "nb", result.stdout
+
+
+def test_assets_have_the_names_and_formats_the_sdk_expects(packaged, inference_dir):
+    assets, _, _ = packaged
+    model = assets / "models" / "fer_expression"
+    assert sorted(p.name for p in model.iterdir()) == ["inference.pdiparams", "inference.pdmodel",
+                                                      "inference_cls.yaml"]
+    for name in ("inference.pdmodel", "inference.pdiparams"):
+        assert (model / name).read_bytes() == (inference_dir / name).read_bytes()
+    config = yaml.safe_load((model / "inference_cls.yaml").read_text())
+    assert config == yaml.safe_load((inference_dir / "inference.yml").read_text())
+    ops = [next(iter(op)) for op in config["PreProcess"]["transform_ops"]]
+    assert set(ops) <= {"ResizeImage", "CropImage", "NormalizeImage", "ToCHWImage"}
+    assert config["PostProcess"]["name"] == "Topk"
+    labels = (assets / "labels" / "fer_expression_labels.txt").read_text(encoding="utf-8").splitlines()
+    assert labels == config["PostProcess"]["label_list"] == ["angry", "fear", "happy", "surprise"]
+
+
+def test_paddle_lite_supports_every_op_on_arm_and_writes_the_nb(packaged):
+    _, nb_dir, stdout = packaged
+    nb = nb_dir / "fer_expression.nb"
+    assert nb.is_file() and nb.stat().st_size > 100_000  # the tiny model's weights alone are ~1 MB
+    assert "supports all" in stdout
+    for op in ("conv2d", "softmax", "feed", "fetch"):
+        assert op in stdout
+    assert not [p for p in nb_dir.iterdir() if p.name != nb.name], "no temporary files are left behind"
+
+
+UNSUPPORTED = """OPs in the input model include:
+                                        OP_name  kARM  kHost
+                                         conv2d     Y       
+                                          fetch            Y
+                                   grid_sampler             
+Error: This model is not supported, because 1 ops are not supported on 'arm'. These unsupported ops are: 'grid_sampler'.
+"""
+
+
+def test_op_table_parsing():
+    ops = packager.parse_model_ops(UNSUPPORTED)
+    assert ops.supported == {"conv2d": ["kARM"], "fetch": ["kHost"], "grid_sampler": []}
+    assert ops.unsupported == ["grid_sampler"]
+    assert "not supported" in ops.verdict
+    with pytest.raises(packager.PackagingError, match="no op table"):
+        packager.parse_model_ops("Segmentation fault")
+
+
+def test_unsupported_ops_fail_clearly(tmp_path, inference_dir):
+    fake_opt = tmp_path / "paddle_lite_opt"
+    fake_opt.write_text(f"#!/bin/sh\ncat <<'END'\n{UNSUPPORTED}END\n")
+    fake_opt.chmod(0o755)
+    app = tmp_path / "app"
+    (app / "src" / "main").mkdir(parents=True)
+    (app / "src" / "main" / "AndroidManifest.xml").write_text("<manifest/>")
+    with pytest.raises(packager.PackagingError, match="grid_sampler"):
+        packager.package_model(inference_dir, app, tmp_path / "nb", paddle_lite_opt=str(fake_opt))
+    assert not (app / "src" / "main" / "assets").exists(), "nothing is copied when the model cannot run on ARM"
+
+
+def test_missing_model_is_a_clear_error(tmp_path):
+    result = subprocess.run([sys.executable, str(ANDROID / "package_model.py"), "--model-dir", str(tmp_path)],
+                            capture_output=True, text=True)
+    assert result.returncode != 0
+    assert "inference.pdmodel not found" in result.stderr and "export" in result.stderr
+
+
+def test_java_reads_the_asset_names_the_packager_writes():
+    source = (JAVA / "ExpressionClassifier.java").read_text()
+    assert java_constant(source, "MODEL_ASSET_DIR") == f'"{packager.MODEL_ASSET_DIR}"'
+    assert java_constant(source, "LABELS_ASSET") == f'"{packager.LABELS_ASSET}"'
+    java_files = {java_constant(source, name).strip('"') for name in ("MODEL_FILE", "PARAMS_FILE", "CONFIG_FILE")}
+    assert java_files == set(packager.MODEL_FILES.values())
+    # The SDK calls the demo uses.
+    assert "import com.baidu.paddle.fastdeploy.vision.classification.PaddleClasModel;" in source
+    assert "model.init(" in source and "model.predict(" in source and "mLabelIds" in source
+
+
+def test_java_crops_faces_like_the_training_data():
+    source = (JAVA / "ExpressionAnalyzer.java").read_text()
+    assert int(java_constant(source, "CROP_SIZE")) == 48
+    numbers = [float(v.rstrip("f")) for v in re.findall(r"[\d.]+f", java_constant(source, "FER2013_FACE_BOX"))]
+    assert numbers == pytest.approx(list(FER2013_FACE_BOX))
+    gray = re.findall(r"0\.\d+f", java_constant(source, "GRAY"))[:3]
+    assert [float(v[:-1]) for v in gray] == [0.299, 0.587, 0.114], "OpenCV's BGR2GRAY weights"
+
+
+def test_resources_the_activity_uses_exist():
+    layout = (APP / "src" / "main" / "res" / "layout" / "activity_main.xml").read_text()
+    strings = (APP / "src" / "main" / "res" / "values" / "strings.xml").read_text()
+    manifest = (APP / "src" / "main" / "AndroidManifest.xml").read_text()
+    ids = set(re.findall(r'@\+id/(\w+)', layout))
+    names = set(re.findall(r'<string name="(\w+)"', strings))
+    code = "".join(p.read_text() for p in JAVA.glob("*.java"))
+    assert set(re.findall(r"R\.id\.(\w+)", code)) <= ids
+    assert set(re.findall(r"R\.string\.(\w+)", code)) <= names
+    assert set(re.findall(r"@string/(\w+)", layout + manifest)) <= names
+    assert 'android:name=".MainActivity"' in manifest and "android.permission.CAMERA" in manifest
+    assert "com.maskedfer.expression.OverlayView" in layout
+    for java in JAVA.glob("*.java"):
+        assert java.read_text().startswith("package com.maskedfer.expression;"), java.name
+
+
+def test_java_sources_parse(tmp_path):
+    javac = shutil.which("javac")
+    if javac is None:
+        pytest.skip("no javac on this machine")
+    # Parse only: the Android and FastDeploy classes are not available here to type-check against.
+    result = subprocess.run([javac, "-XDshould-stop.ifNoError=PARSE", "-d", str(tmp_path),
+                             *map(str, JAVA.glob("*.java"))], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
