@@ -165,6 +165,7 @@ def write_csv(path, rows, topk: int):
     columns = ["file", "face", "frame", "left", "top", "right", "bottom", "label", "score"]
     columns += [f"top{k}_{what}" for k in range(1, topk + 1) for what in ("label", "score")]
     partial = Path(str(path) + ".partial")
+    partial.parent.mkdir(parents=True, exist_ok=True)
     with open(partial, "w", newline="") as f:
         writer = csv.DictWriter(f, columns)
         writer.writeheader()
@@ -181,6 +182,7 @@ def write_csv(path, rows, topk: int):
 
 def write_json(path, rows, errors=(), **meta):
     partial = Path(str(path) + ".partial")
+    partial.parent.mkdir(parents=True, exist_ok=True)
     with open(partial, "w") as f:
         json.dump({**meta, "predictions": rows, "errors": list(errors)}, f, indent=1)
     os.replace(partial, path)

@@ -38,6 +38,10 @@ class FastDeployBackend:
             option.set_cpu_thread_num(cpu_threads)
         {"paddle": option.use_paddle_infer_backend, "ort": option.use_ort_backend,
          "openvino": option.use_openvino_backend}[runtime]()
+        if runtime == "paddle":
+            # With its default MKLDNN settings, FastDeploy 1.0.7's Paddle Inference answers wrongly (off by up to
+            # 0.3) for every batch size other than the first it ran; a shape cache makes it right (tested).
+            option.paddle_infer_option.mkldnn_cache_size = 10
         self.model = fd.vision.classification.PaddleClasModel(
             str(pdmodel), str(pdiparams), str(Path(model_dir) / "inference.yml"), runtime_option=option)
         self.num_classes = len(read_inference_config(model_dir)["PostProcess"]["label_list"])
