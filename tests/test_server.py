@@ -246,3 +246,24 @@ def test_fastdeploy_backend_under_python310(py310, inference_dir, face_jpeg, cli
     body = response.json()
     assert body["label"] == paddle_answer["label"]
     assert body["score"] == pytest.approx(paddle_answer["score"], abs=1e-3)
+
+
+def test_loadtest_reports_throughput_and_percentiles(server):
+    from deploy.loadtest import markdown_table, run_loadtest
+
+    results = run_loadtest(server, concurrencies=(1, 4), requests=12, seconds=30, warmup=1)
+    assert [r["concurrency"] for r in results] == [1, 4]
+    for r in results:
+        assert r["requests"] == r["ok"] == 12 and r["errors"] == 0
+        assert r["throughput_rps"] > 0 and 0 < r["p50_ms"] <= r["p95_ms"] <= r["p99_ms"]
+    assert markdown_table(results).count("\n") == 3
+    with pytest.raises(ValueError, match="loopback"):
+        run_loadtest("http://example.com:8080", requests=1)
+
+
+def test_several_worker_processes(inference_dir, face_jpeg):
+    with running_server(inference_dir, extra_args=["--workers", "2"]) as url:
+        responses = [httpx.post(f"{url}/predict", files={"file": ("face.jpg", face_jpeg, "image/jpeg")},
+                                timeout=60) for _ in range(6)]
+    assert [r.status_code for r in responses] == [200] * 6
+    assert len({r.json()["label"] for r in responses}) == 1
