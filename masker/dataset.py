@@ -136,6 +136,9 @@ def prepare_output(out_dir: Path, config: RunConfig, overwrite: bool) -> None:
                             if earlier.get(k) != config.identity().get(k))
             raise OutputInUse(f"{out_dir} holds a different earlier run (differs in: {', '.join(differ)}); "
                               "pass --overwrite to replace it, or re-run with the same arguments to resume it")
+    for split in SPLITS:
+        for stale in (out_dir / split).glob("*/.*.tmp*"):     # an interrupted write; the image is redone
+            stale.unlink()
     if overwrite:
         for name in ours:
             path = out_dir / name
