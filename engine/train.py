@@ -1,11 +1,13 @@
 """Training loop: seeded, data parallel under paddle.distributed.launch, checkpointed, resumable."""
 import random
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
 import paddle
 import paddle.distributed as dist
+from paddle.base.unique_name import UniqueNameGenerator
 
 from .config import ConfigError, dump_config
 from .data import build_loader, label_list, set_epoch
@@ -13,6 +15,10 @@ from .evaluate import make_report, predict_loader, write_report
 from .logger import log, setup_logging
 from .model import build_model, load_checkpoint, load_weights, remove_checkpoint, save_checkpoint
 from .optim import build_loss, build_optimizer
+
+
+# Paddle warns on every BatchNorm in train mode that it tracks global statistics, which is what we want.
+warnings.filterwarnings("ignore", message="When training, we now always track global mean and variance")
 
 
 def seed_everything(seed):
@@ -65,6 +71,9 @@ class Run:
             load_weights(self.model, self.glob["pretrained_model"])
             log.info("fine-tuning from %s", self.glob["pretrained_model"])
         self.optimizer = build_optimizer(config, self.model.parameters(), self.iters_per_epoch)
+        # Optimizer accumulators are named lazily at the first step from a global counter; a private name
+        # scope keeps them "<param>_velocity_0" so a checkpoint loads in any process, even after another model.
+        self.names = UniqueNameGenerator()
         self.loss = build_loss(config, "Train")
         self.topk = [k for item in config.get("Metric", {}).get("Train") or [{"TopkAcc": {"topk": [1]}}]
                      for k in (item["TopkAcc"] or {}).get("topk", [1])]
@@ -99,7 +108,6 @@ class Run:
 
     def train_epoch(self, epoch):
         """One epoch; self.state tracks progress so an interruption can be checkpointed exactly."""
-        paddle.seed(self.seed + epoch)  # dropout draws depend on the epoch only, so resuming continues exactly
         set_epoch(self.train_loader, epoch)
         self.train_loader.batch_sampler.skip = self.state["iter_in_epoch"]
         self.net.train()
@@ -111,10 +119,13 @@ class Run:
             if len(labels) == 0:
                 self.state["iter_in_epoch"] += 1
                 continue
+            # Dropout draws depend only on the step, so a run resumed mid-epoch continues exactly.
+            paddle.seed(self.seed * 1_000_003 + self.state["step"])
             logits = self.net(images)
             loss = self.loss(logits, labels)
             loss.backward()
-            self.optimizer.step()
+            with paddle.utils.unique_name.guard(self.names):
+                self.optimizer.step()
             self.optimizer.clear_grad()
             lr = self.lr()
             if isinstance(self.optimizer._learning_rate, paddle.optimizer.lr.LRScheduler):

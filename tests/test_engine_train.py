@@ -1,0 +1,148 @@
+"""Training, resuming, evaluation, inference and bad-data errors on a tiny generated dataset."""
+import csv
+import json
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import paddle
+import pytest
+
+from engine.config import ConfigError, load_config
+from engine.data import DataError
+from engine.evaluate import evaluate
+from engine.infer import infer
+from engine.model import WeightsError, build_model
+from engine.train import train
+from engine_data import CLASSES, make_dataset, overrides
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ROOT / "configs" / "test" / "tiny.yaml"
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    return make_dataset(tmp_path_factory.mktemp("data"))
+
+
+@pytest.fixture(scope="module")
+def trained(data, tmp_path_factory):
+    """One 2-epoch run shared by the tests that only read its outputs."""
+    out = tmp_path_factory.mktemp("out")
+    config = load_config(TINY, overrides(data, out, ["Global.keep_checkpoints=2"]))
+    return train(config), config
+
+
+def weights(prefix):
+    return paddle.load(str(prefix) + ".pdparams")
+
+
+def test_training_writes_checkpoints_logs_and_config(trained):
+    run_dir, _ = trained
+    for name in ("latest", "best_model", "epoch_1", "epoch_2"):
+        for suffix in (".pdparams", ".pdopt", ".json"):
+            assert (run_dir / (name + suffix)).is_file(), name + suffix
+    state = json.loads((run_dir / "latest.json").read_text())
+    assert state["epoch"] == 2 and state["iter_in_epoch"] == 0 and state["step"] == 12
+    log = (run_dir / "train.log").read_text()
+    assert "ips:" in log and "eta:" in log and "lr:" in log and "[Eval][Epoch 2]" in log
+    resolved = load_config(run_dir / "config.yaml")
+    assert resolved["Global"]["output_dir"] == str(run_dir.parent)
+
+
+def test_keep_checkpoints_bounds_the_epoch_snapshots(data, tmp_path):
+    run_dir = train(load_config(TINY, overrides(data, tmp_path, ["Global.epochs=3", "Global.eval_during_train=False"])))
+    assert sorted(p.name for p in run_dir.glob("epoch_*.pdparams")) == ["epoch_3.pdparams"]
+
+
+def test_resume_continues_exactly(data, trained, tmp_path):
+    run_dir, _ = trained
+    resumed = train(load_config(TINY, overrides(data, tmp_path, [
+        f"Global.checkpoints={run_dir / 'epoch_1'}", "Global.keep_checkpoints=2"])))
+    expected, got = weights(run_dir / "latest"), weights(resumed / "latest")
+    for key in expected:
+        np.testing.assert_array_equal(got[key].numpy(), expected[key].numpy(), err_msg=key)
+    assert json.loads((resumed / "latest.json").read_text())["step"] == 12
+
+
+def test_interrupted_run_saves_and_resumes_mid_epoch(data, trained, tmp_path):
+    run_dir, _ = trained
+    command = [sys.executable, str(ROOT / "tools" / "train.py"), "-c", str(TINY)]
+    for item in overrides(data, tmp_path, ["Global.keep_checkpoints=2", "Global.print_batch_step=1"]):
+        command += ["-o", item]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
+    for line in process.stdout:
+        if "[Epoch 2/2][Iter 2/6]" in line:
+            process.send_signal(signal.SIGINT)
+            break
+    output = process.communicate(timeout=120)[0]
+    assert process.returncode == 130, output
+    state = json.loads((tmp_path / "PPLCNet_x0_25" / "latest.json").read_text())
+    assert state["epoch"] == 1 and 2 <= state["iter_in_epoch"] < 6
+    subprocess.run(command + ["-o", f"Global.checkpoints={tmp_path / 'PPLCNet_x0_25' / 'latest'}"], check=True,
+                   cwd=ROOT, capture_output=True)
+    expected, got = weights(run_dir / "latest"), weights(tmp_path / "PPLCNet_x0_25" / "latest")
+    for key in expected:
+        np.testing.assert_array_equal(got[key].numpy(), expected[key].numpy(), err_msg=key)
+
+
+def test_evaluate_writes_report_png_and_predictions(trained, data, tmp_path):
+    run_dir, config = trained
+    config = load_config(TINY, overrides(data, tmp_path, [f"Global.pretrained_model={run_dir / 'best_model'}"]))
+    report = evaluate(config)
+    out = tmp_path / "PPLCNet_x0_25"
+    saved = json.loads((out / "report.json").read_text())
+    assert saved["accuracy"] == report["accuracy"]
+    assert set(saved) >= {"accuracy", "macro_f1", "per_class", "confusion_matrix"}
+    assert set(saved["per_class"]) == set(CLASSES)
+    assert sum(map(sum, saved["confusion_matrix"])) == 16
+    assert (out / "confusion_matrix.png").read_bytes()[:4] == b"\x89PNG"
+    rows = list(csv.DictReader(open(out / "predictions.csv")))
+    assert len(rows) == 16 and set(rows[0]) == {"file", "true", "pred", "score"}
+    accuracy = np.mean([row["true"] == row["pred"] for row in rows])
+    assert accuracy == pytest.approx(report["accuracy"])
+
+
+def test_infer_returns_topk_labels(trained, data):
+    run_dir, config = trained
+    config = load_config(TINY, overrides(data, run_dir.parent, [
+        f"Global.pretrained_model={run_dir / 'best_model'}", f"Infer.infer_imgs={data / 'eval' / 'happy'}"]))
+    results = infer(config)
+    assert len(results) == 4
+    assert sorted(results[0]["label_names"]) == sorted(CLASSES)
+    assert results[0]["scores"] == sorted(results[0]["scores"], reverse=True)
+
+
+def test_corrupt_image_mid_epoch_is_skipped_and_counted(data, tmp_path):
+    broken = make_dataset(tmp_path / "data")
+    (broken / "train" / "fear" / "train_3.jpg").write_bytes(b"not a jpeg")
+    run_dir = train(load_config(TINY, overrides(broken, tmp_path, ["Global.epochs=1"])))
+    assert "1 unreadable images skipped" in (run_dir / "train.log").read_text()
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda d: (d / "train_list.txt").unlink(), "train_list.txt not found"),
+    (lambda d: (d / "train_list.txt").write_text(""), "train_list.txt is empty"),
+    (lambda d: (d / "train" / "happy" / "train_0.jpg").unlink(), "train_0.jpg does not exist"),
+    (lambda d: (d / "label_list.txt").write_text("0 angry\n1 fear\n2 happy\n"), "Arch.class_num is 4"),
+])
+def test_bad_data_is_a_clear_error(tmp_path, damage, message):
+    data = make_dataset(tmp_path / "data", per_class=(2, 1))
+    damage(data)
+    with pytest.raises((DataError, ConfigError), match=message):
+        train(load_config(TINY, overrides(data, tmp_path)))
+
+
+def test_pretrained_of_another_architecture_names_the_file(data, tmp_path):
+    other = load_config(TINY, overrides(data, tmp_path, ["Arch.name=ResNet18"]))
+    paddle.save(build_model(other).state_dict(), str(tmp_path / "resnet.pdparams"))
+    config = load_config(TINY, overrides(data, tmp_path, [f"Global.pretrained_model={tmp_path / 'resnet'}"]))
+    with pytest.raises(WeightsError, match="resnet.pdparams.*another architecture"):
+        train(config)
+    variant = load_config(TINY, overrides(data, tmp_path, ["Arch.name=PPLCNet_x0_35"]))
+    paddle.save(build_model(variant).state_dict(), str(tmp_path / "lcnet35.pdparams"))
+    config["Global"]["pretrained_model"] = str(tmp_path / "lcnet35")
+    with pytest.raises(WeightsError, match="lcnet35.pdparams does not fit the model, shapes differ"):
+        train(config)
