@@ -133,13 +133,13 @@ def apply_override(config, override):
         raise ConfigError(f"override {override!r}: the value is not valid YAML ({error})") from None
     node, schema, where = config, SCHEMA, ""
     for depth, key in enumerate(keys):
-        if isinstance(schema, OpList) or schema is LEAF:
-            raise ConfigError(f"override {override!r}: '{where.rstrip('.')}' is a list or a value; edit it in the YAML")
         if key not in schema:
             raise _unknown(key, schema, where)
         if depth == len(keys) - 1:
             node[key] = value
         else:
+            if not isinstance(schema[key], dict):
+                raise ConfigError(f"override {override!r}: '{where}{key}' is a list or a value; edit it in the YAML")
             node = node.setdefault(key, {})
             if not isinstance(node, dict):
                 raise ConfigError(f"override {override!r}: '{where}{key}' is not a mapping")
