@@ -1,7 +1,7 @@
 """Load test the HTTP service on loopback: throughput and latency percentiles at a few concurrency levels.
 
     python deploy/loadtest.py --model-dir inference/ [--concurrency 1 4 16] [--requests 200] [--seconds 20]
-        [--image face.jpg] [--json results.json] [-- server options, e.g. --workers 2]
+        [--backend B] [--server-python PY] [--image face.jpg] [--json results.json] [-- server options, e.g. --workers 2]
     python deploy/loadtest.py --url http://127.0.0.1:8080 ...      (a server that is already running)
 
 Each level sends at most --requests requests and stops after --seconds; only loopback addresses are accepted.
@@ -87,6 +87,8 @@ def main(argv=None) -> None:
     target.add_argument("--model-dir", help="start deploy/serve.py on a free loopback port with this model")
     target.add_argument("--url", help="a running server on loopback")
     parser.add_argument("--backend", default="paddle", help="with --model-dir")
+    parser.add_argument("--server-python", help="with --model-dir: the interpreter to run the server with "
+                                                "(.venv310/bin/python for --backend fastdeploy)")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 4, 16])
     parser.add_argument("--requests", type=int, default=200, help="most requests per concurrency level")
     parser.add_argument("--seconds", type=float, default=20.0, help="longest time per concurrency level")
@@ -102,7 +104,8 @@ def main(argv=None) -> None:
         results = run(args.url)
     else:
         from deploy.server.launch import running_server
-        with running_server(args.model_dir, backend=args.backend, extra_args=server_args) as url:
+        with running_server(args.model_dir, backend=args.backend, python=args.server_python,
+                            extra_args=server_args) as url:
             results = run(url)
     print(markdown_table(results))
     if args.json:

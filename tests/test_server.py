@@ -4,6 +4,7 @@ import base64
 import io
 import json
 import struct
+import subprocess
 import zlib
 
 import cv2
@@ -246,6 +247,13 @@ def test_fastdeploy_backend_under_python310(py310, inference_dir, face_jpeg, cli
     body = response.json()
     assert body["label"] == paddle_answer["label"]
     assert body["score"] == pytest.approx(paddle_answer["score"], abs=1e-3)
+    # FastDeploy's own client reads the "result" field as its simple serving documents.
+    script = ("import json, sys; import fastdeploy as fd; "
+              "r = fd.vision.utils.json_to_classify(json.loads(sys.argv[1])); print(json.dumps(list(r.label_ids)))")
+    read = subprocess.run([str(py310), "-c", script, body["result"]], capture_output=True, text=True)
+    assert read.returncode == 0, read.stderr
+    labels = health["labels"]
+    assert [labels[i] for i in json.loads(read.stdout.splitlines()[-1])] == [t["label"] for t in body["topk"]]
 
 
 def test_loadtest_reports_throughput_and_percentiles(server):
