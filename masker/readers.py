@@ -10,6 +10,7 @@ from typing import Optional
 
 import numpy as np
 from PIL import Image
+from tqdm import tqdm
 
 from . import FER2013_CLASSES, USAGE_TO_SPLIT
 
@@ -59,7 +60,7 @@ def read_csv(path, classes) -> tuple:
         if header is None or [h.strip() for h in header[:3]] != ["emotion", "pixels", "Usage"]:
             raise ValueError(f"{path}: expected the header 'emotion,pixels,Usage', got {header!r}; "
                              "is this FER2013's fer2013.csv?")
-        for row in reader:
+        for row in tqdm(reader, desc=f"reading {Path(path).name}", unit="row", leave=False):
             line = reader.line_num
             source = f"{path}:{line}"
             if len(row) != 3:
@@ -80,7 +81,7 @@ def read_csv(path, classes) -> tuple:
                 skips.append(Skip(source, f"{len(values)} pixel values instead of {PIXELS}"))
                 continue
             try:
-                array = np.array([int(v) for v in values])
+                array = np.array(values, dtype=np.int64)
             except ValueError:
                 skips.append(Skip(source, "pixel values are not all integers"))
                 continue

@@ -65,6 +65,24 @@ def test_layout_lists_manifest_and_contact_sheet(raw, tmp_path):
     assert sheet.shape[0] == 4 * 96 and sheet.std() > 10
 
 
+def test_csv_input_gives_the_same_layout(raw, tmp_path):
+    rows = ["emotion,pixels,Usage"]
+    for usage, folder in (("Training", "train"), ("PublicTest", "test")):
+        for path in sorted((raw / folder).glob("*/*.jpg")):
+            code = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral").index(path.parent.name)
+            pixels = " ".join(map(str, cv2.imread(str(path), cv2.IMREAD_GRAYSCALE).ravel()))
+            rows.append(f"{code},{pixels},{usage}")
+    rows.append("3,1 2 3,Training")
+    (tmp_path / "fer2013.csv").write_text("\n".join(rows) + "\n")
+    manifest = build_dataset(RunConfig(fer2013=str(tmp_path / "fer2013.csv"), classes=CLASSES), tmp_path / "out",
+                             progress=False)
+    check_layout(tmp_path / "out")
+    assert manifest["written"]["train"] == {c: 6 for c in CLASSES}
+    assert manifest["written"]["eval"] == {c: 2 for c in CLASSES}
+    assert manifest["coverage"] == 32 / 33
+    assert manifest["skipped"] == [{"input": f"{tmp_path / 'fer2013.csv'}:34", "reason": "3 pixel values instead of 2304"}]
+
+
 def test_output_does_not_depend_on_worker_count(raw, tmp_path):
     build_dataset(config_for(raw), tmp_path / "one", workers=1, progress=False)
     build_dataset(config_for(raw), tmp_path / "two", workers=2, progress=False)
