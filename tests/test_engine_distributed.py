@@ -1,0 +1,25 @@
+"""Data parallel training under paddle.distributed.launch with two CPU processes (gloo)."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from engine_data import make_dataset, overrides
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_two_cpu_processes_train_data_parallel(tmp_path):
+    data = make_dataset(tmp_path / "data")
+    command = [sys.executable, "-m", "paddle.distributed.launch", "--nproc_per_node", "2",
+               "--log_dir", str(tmp_path / "log"), str(ROOT / "tools" / "train.py"),
+               "-c", str(ROOT / "configs" / "test" / "tiny.yaml")]
+    for item in overrides(data, tmp_path / "out", ["Global.epochs=1"]):
+        command += ["-o", item]
+    result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    log = (tmp_path / "log" / "workerlog.0").read_text()
+    assert result.returncode == 0, result.stdout[-3000:] + log[-3000:]
+    # 48 images, batch 8 per rank: each of the 2 ranks takes 3 of the 6 batches.
+    assert "3 iterations per epoch on 2 process(es)" in log
+    state = json.loads((tmp_path / "out" / "PPLCNet_x0_25" / "latest.json").read_text())
+    assert state["epoch"] == 1 and state["step"] == 3
