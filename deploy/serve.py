@@ -1,7 +1,7 @@
 """Serve an exported model over HTTP.
 
     python deploy/serve.py --model-dir inference/ --host 127.0.0.1 --port 8080 [--backend paddle|onnx|fastdeploy]
-        [--workers N] [--max-upload-mb N] [--max-pixels N] [--max-batch N] [--max-wait-ms MS]
+        [--workers N] [--max-upload-mb N] [--max-pixels N] [--max-aspect R] [--max-batch N] [--max-wait-ms MS]
 """
 import argparse
 import dataclasses
@@ -29,6 +29,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="larger request bodies are refused with 413")
     parser.add_argument("--max-pixels", type=int, default=defaults.max_pixels,
                         help="images with more pixels (read from the header, before decoding) get 413")
+    parser.add_argument("--max-aspect", type=float, default=defaults.max_aspect,
+                        help="without faces=1, images whose long side exceeds this many short sides get 422")
     parser.add_argument("--max-batch", type=int, default=defaults.max_batch,
                         help="most concurrent requests classified in one batch")
     parser.add_argument("--max-wait-ms", type=float, default=defaults.max_wait_ms,
@@ -44,7 +46,8 @@ def main(argv=None) -> None:
         sys.exit(f"error: {model_dir}/inference.yml not found; export a model first (tools/export_model.py)")
     settings = Settings(model_dir=str(model_dir.resolve()), backend=args.backend, device=args.device,
                         max_batch=args.max_batch, max_wait_ms=args.max_wait_ms,
-                        max_upload_mb=args.max_upload_mb, max_pixels=args.max_pixels)
+                        max_upload_mb=args.max_upload_mb, max_pixels=args.max_pixels,
+                        max_aspect=args.max_aspect)
     # Worker processes rebuild the app from this variable (uvicorn's factory mode).
     os.environ[SETTINGS_ENV] = json.dumps(dataclasses.asdict(settings))
     import uvicorn

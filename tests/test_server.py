@@ -161,6 +161,14 @@ def test_huge_dimensions_are_refused_before_decoding(client):
     assert "100000x100000" in response.json()["detail"]
 
 
+def test_strips_are_refused_as_face_crops_but_not_as_photos(client):
+    strip = cv2.imencode(".png", np.full((4, 4000), 128, np.uint8))[1].tobytes()
+    response = client.post("/predict", files={"file": ("strip.png", strip, "image/png")})
+    assert response.status_code == 422 and "4000x4" in response.json()["detail"]
+    response = client.post("/predict?faces=1", files={"file": ("strip.png", strip, "image/png")})
+    assert response.status_code == 200 and response.json()["count"] == 0
+
+
 @pytest.mark.parametrize("payload, status", [
     ({"data": {"image": "not base64 at all!"}}, 400),
     ({"data": {}}, 422),

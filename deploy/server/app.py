@@ -33,6 +33,7 @@ class Settings:
     max_wait_ms: float = 2.0
     max_upload_mb: float = 8.0
     max_pixels: int = 40_000_000
+    max_aspect: float = 10.0
 
 
 def load_predictor(settings: Settings):
@@ -131,11 +132,13 @@ def create_app(settings: Settings, predictor=None) -> FastAPI:
               responses={400: _error("Corrupt or truncated image, bad base64 or JSON."),
                          413: _error("Upload over --max-upload-mb, or image over --max-pixels."),
                          415: _error("Not an image, or an unsupported content type."),
-                         422: _error("A JSON body or form without the expected fields.")})
+                         422: _error("A JSON body or form without the expected fields, or (without faces=1) "
+                                     "an image far from square.")})
     async def predict(request: Request,
                       faces: bool = Query(False, description="Detect every face in the photo and classify each.")):
         data = await read_image_bytes(request)
-        image = await run_in_threadpool(decode_image, data, settings.max_pixels)
+        image = await run_in_threadpool(decode_image, data, settings.max_pixels,
+                                        None if faces else settings.max_aspect)
         if faces:
             found = await state["batcher"].run_exclusive(state["predictor"].predict_faces, image)
             return faces_response(found)

@@ -27,11 +27,12 @@ def decode_base64(text: str) -> bytes:
         raise BadImage(400, f"data.image is not valid base64 ({err}); send the image file's bytes base64-encoded")
 
 
-def decode_image(data: bytes, max_pixels: int) -> np.ndarray:
+def decode_image(data: bytes, max_pixels: int, max_aspect: float = None) -> np.ndarray:
     """Decode an encoded image (JPEG, PNG, BMP, ...) to an HxWx3 BGR uint8 array, as OpenCV would load it.
 
-    The dimensions are read from the header and checked against `max_pixels` before any pixel is decoded,
-    so a small file that claims 100000x100000 pixels (a decompression bomb) costs nothing.
+    The dimensions are read from the header and checked against `max_pixels` (and `max_aspect`, the longest
+    side over the shortest) before any pixel is decoded, so a small file that claims 100000x100000 pixels
+    (a decompression bomb) costs nothing.
     """
     if not data:
         raise BadImage(400, "the upload is empty; send an image file (JPEG, PNG, BMP, ...)")
@@ -47,6 +48,11 @@ def decode_image(data: bytes, max_pixels: int) -> np.ndarray:
     if width * height > max_pixels:
         raise BadImage(413, f"the image is {width}x{height} = {width * height} pixels, over the limit of "
                             f"{max_pixels}; downscale it (faces are classified at 48x48)")
+    if max_aspect is not None and max(width, height) > max_aspect * min(width, height):
+        # Resizing the short side to the model's input would blow a 2x20000 strip up to tens of megapixels.
+        raise BadImage(422, f"the image is {width}x{height}, more than {max_aspect:g} times longer than wide; "
+                            "/predict classifies one face crop (about square): send a crop, or a photo to "
+                            "/predict?faces=1")
     try:
         image.load()
         image = ImageOps.exif_transpose(image)  # phone photos store their rotation in EXIF
