@@ -6,10 +6,13 @@ Single-image latency runs batch 1 through the whole predict() path (preprocessin
 batches of 32. Both after warm-up, repeated, and the median over repeats is reported.
 """
 import argparse
+import importlib.util
 import json
 import os
 import statistics
+import subprocess
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -51,7 +54,32 @@ def benchmark(model_dir, backend: str = "paddle", batch_size: int = 32, single_r
             "cpu_threads": backend_options.get("cpu_threads") or os.cpu_count(),
             "p50_ms": round(statistics.median(p50), 3), "p95_ms": round(statistics.median(p95), 3),
             "throughput_ips": round(statistics.median(throughput), 1),
-            "runs": {"single": single_runs, "batch": batch_runs, "repeats": repeats, "warmup": warmup}}
+            "runs": {"single": single_runs, "batch": batch_runs, "repeats": repeats, "warmup": warmup},
+            # Timings on a shared CPU mean little without the load they ran under.
+            "load_avg_1min": round(os.getloadavg()[0], 2)}
+
+
+def benchmark_backends(model_dir, backends=("paddle", "onnx", "fastdeploy"), py310=None, **kwargs) -> list:
+    """benchmark() for each backend; fastdeploy runs in the Python 3.10 environment (py310, default
+    .venv310/bin/python) when this interpreter has no FastDeploy. onnx needs MODEL_DIR/inference.onnx."""
+    results = []
+    for backend in backends:
+        if backend == "fastdeploy" and importlib.util.find_spec("fastdeploy") is None:
+            py310 = Path(py310 or Path(__file__).resolve().parents[1] / ".venv310" / "bin" / "python")
+            if not py310.exists():
+                raise FileNotFoundError(f"{py310} not found: FastDeploy needs the Python 3.10 environment "
+                                        f"(`make setup`)")
+            args = [str(py310), "-m", "deploy.bench", "--model-dir", str(model_dir), "--backend", backend]
+            for key, value in kwargs.items():
+                args += [f"--{key.replace('_', '-')}", str(value)]
+            done = subprocess.run(args, cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True,
+                                  check=False)
+            if done.returncode:
+                raise RuntimeError(f"fastdeploy benchmark failed in {py310}:\n{done.stderr[-2000:]}")
+            results.append(json.loads(done.stdout.strip().splitlines()[-1]))
+        else:
+            results.append(benchmark(model_dir, backend, **kwargs))
+    return results
 
 
 def main(argv=None):
@@ -62,11 +90,12 @@ def main(argv=None):
     parser.add_argument("--single-runs", type=int, default=100)
     parser.add_argument("--batch-runs", type=int, default=10)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--cpu-threads", type=int)
     args = parser.parse_args(argv)
     print(json.dumps(benchmark(args.model_dir, args.backend, batch_size=args.batch_size,
                                single_runs=args.single_runs, batch_runs=args.batch_runs, repeats=args.repeats,
-                               cpu_threads=args.cpu_threads)))
+                               warmup=args.warmup, cpu_threads=args.cpu_threads)))
 
 
 if __name__ == "__main__":

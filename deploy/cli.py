@@ -59,7 +59,7 @@ def _write_image(path: Path, image):
     os.replace(partial, path)
 
 
-def _rows(file, prediction, face=None, box=None, **extra):
+def _row(file, prediction, face=None, box=None, **extra):
     return {"file": str(file), "face": face, "box": list(box) if box else None, **extra, **prediction.to_dict()}
 
 
@@ -81,12 +81,12 @@ def predict_images(predictor, files, faces=False, annotate_dir=None, progress=Tr
                 found = predictor.predict_faces(image)
                 if not found:
                     errors.append({"file": str(file), "error": "no face found"})
-                rows += [_rows(file, f.prediction, face=i, box=f.box) for i, f in enumerate(found)]
+                rows += [_row(file, f.prediction, face=i, box=f.box) for i, f in enumerate(found)]
                 if annotate_dir:
                     _write_image(Path(annotate_dir) / names(file), draw_faces(image, found))
         elif chunk:
             for (file, image), prediction in zip(chunk, predictor.predict([im for _, im in chunk])):
-                rows.append(_rows(file, prediction))
+                rows.append(_row(file, prediction))
                 if annotate_dir:
                     _write_image(Path(annotate_dir) / names(file), draw_label(image, prediction))
     bar.close()
@@ -112,7 +112,7 @@ def predict_video(predictor, source, annotate_dir=None, max_frames=None, show=Fa
             instant = 1.0 / max(time.perf_counter() - tick, 1e-6)
             fps = instant if frame_index == 0 else 0.9 * fps + 0.1 * instant
             t = frame_index / fps_in
-            rows += [_rows(f"{source}", f.prediction, face=i, box=f.box, frame=frame_index, time=round(t, 3))
+            rows += [_row(f"{source}", f.prediction, face=i, box=f.box, frame=frame_index, time=round(t, 3))
                      for i, f in enumerate(found)]
             if annotate_dir or show:
                 drawn = draw_faces(frame, found, fps=fps)

@@ -48,7 +48,7 @@ class ResizeImage:
     def __init__(self, resize_short=None, size=None, interpolation=None, backend="cv2"):
         if (resize_short is None) == (size is None):
             raise ConfigError("ResizeImage needs exactly one of resize_short or size")
-        if interpolation not in (None, 1, "bilinear", "linear") or backend != "cv2":
+        if interpolation not in (None, "bilinear") or backend != "cv2":
             raise ConfigError("ResizeImage: only the default bilinear cv2 resize is supported (FastDeploy's)")
         self.resize_short = resize_short
         self.size = (size, size) if isinstance(size, int) else tuple(size) if size is not None else None

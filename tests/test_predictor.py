@@ -152,3 +152,12 @@ def test_deploy_imports_without_paddle_or_onnxruntime():
             "import os; assert os.environ['MKL_DEBUG_CPU_TYPE'] == '5'")
     env = {"PATH": "/usr/bin:/bin"}
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, check=True, timeout=60)
+
+
+def test_benchmark_reports_latency_and_throughput(inference_dir):
+    from deploy.bench import benchmark_backends
+
+    result, = benchmark_backends(inference_dir, backends=["paddle"], batch_size=4, single_runs=5, batch_runs=2,
+                                 repeats=2, warmup=1)
+    assert 0 < result["p50_ms"] <= result["p95_ms"] and result["throughput_ips"] > 0
+    assert result["backend"] == "paddle" and result["batch_size"] == 4
