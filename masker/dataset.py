@@ -97,7 +97,8 @@ def mask_face(gray: np.ndarray, rng: np.random.Generator, masks=STYLES, no_mask:
 
 
 class _Worker:
-    """Processes one sample into out_dir; module-level state lets fork()ed workers share the loaded predictor."""
+    """Processes one sample into out_dir (a picklable callable for the pool; the dlib models are a per-process
+    cache in masker.faces, loaded before fork() so the workers share them)."""
 
     def __init__(self, out_dir: Path, config: RunConfig):
         self.out_dir, self.config = out_dir, config
