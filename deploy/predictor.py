@@ -2,6 +2,7 @@
 import threading
 from dataclasses import dataclass, field
 
+import cv2
 import numpy as np
 
 from deploy.backends import create_backend
@@ -67,14 +68,20 @@ class Predictor:
     def predict(self, images) -> list:
         return [self._prediction(row) for row in self.predict_probs(images)]
 
-    def predict_faces(self, image, upsample: int = 1) -> list:
-        """Every face dlib finds in an ordinary photo, cropped like the training data and classified."""
+    def predict_faces(self, image, upsample: int = 1, detect_max_side: int = 1280) -> list:
+        """Every face dlib finds in an ordinary photo, cropped like the training data and classified.
+
+        Detection runs on a copy shrunk to detect_max_side (dlib's time grows with the pixel count, and with
+        upsample=1 it still finds faces down to about 40 px there); crops come from the full-size photo.
+        """
         from masker.faces import crop_face, detect_faces  # dlib: only .venv has it
 
-        boxes = detect_faces(image, upsample=upsample)
+        image = as_bgr(image)
+        factor = min(1.0, detect_max_side / max(image.shape[:2]))
+        small = image if factor == 1.0 else cv2.resize(image, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
+        boxes = [tuple(int(round(v / factor)) for v in box) for box in detect_faces(small, upsample=upsample)]
         crops = [crop_face(image, box, size=48) for box in boxes]
-        return [FacePrediction(tuple(int(v) for v in box), prediction)
-                for box, prediction in zip(boxes, self.predict(crops))]
+        return [FacePrediction(box, prediction) for box, prediction in zip(boxes, self.predict(crops))]
 
     def _prediction(self, probs: np.ndarray) -> Prediction:
         order = np.argsort(-probs, kind="stable")[:self.topk]

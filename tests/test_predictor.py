@@ -161,3 +161,19 @@ def test_benchmark_reports_latency_and_throughput(inference_dir):
                                  repeats=2, warmup=1)
     assert 0 < result["p50_ms"] <= result["p95_ms"] and result["throughput_ips"] > 0
     assert result["backend"] == "paddle" and result["batch_size"] == 4
+
+
+def test_large_photos_are_searched_on_a_smaller_copy(inference_dir):
+    import matplotlib.cbook
+
+    with matplotlib.cbook.get_sample_data("grace_hopper.jpg") as f:
+        photo = cv2.imdecode(np.frombuffer(f.read(), np.uint8), cv2.IMREAD_COLOR)
+    big = cv2.resize(photo, None, fx=4, fy=4, interpolation=cv2.INTER_CUBIC)  # 2048x2400
+    predictor = Predictor(inference_dir)
+    small_box = predictor.predict_faces(photo)[0].box
+    big_box = predictor.predict_faces(big)[0].box
+    # Boxes come back in the full photo's pixels: about 4x the small photo's (dlib's scale steps differ).
+    l, t, r, b = (4 * v for v in small_box)
+    overlap = max(0, min(r, big_box[2]) - max(l, big_box[0])) * max(0, min(b, big_box[3]) - max(t, big_box[1]))
+    union = (r - l) * (b - t) + (big_box[2] - big_box[0]) * (big_box[3] - big_box[1]) - overlap
+    assert overlap / union > 0.7
