@@ -4,6 +4,7 @@ import json
 
 from .config import ConfigError, load_config
 from .data import DataError
+from .logger import setup_logging
 from .model import WeightsError
 
 
@@ -13,6 +14,7 @@ def run(command, description):
     parser.add_argument("-o", "--override", action="append", default=[], metavar="Key.sub=value",
                         help="override a config value (YAML-parsed); repeatable")
     args = parser.parse_args()
+    setup_logging()
     try:
         config = load_config(args.config, args.override)
         if command == "train":
