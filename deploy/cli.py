@@ -63,8 +63,10 @@ def _row(file, prediction, face=None, box=None, **extra):
     return {"file": str(file), "face": face, "box": list(box) if box else None, **extra, **prediction.to_dict()}
 
 
-def predict_images(predictor, files, faces=False, annotate_dir=None, progress=True):
-    """Rows (one per image, or one per face with faces=True) and error rows for unreadable files."""
+def predict_images(predictor, files, faces=False, annotate_dir=None, progress=True, **face_options):
+    """Rows (one per image, or one per face with faces=True) and error rows for unreadable files.
+
+    face_options go to Predictor.predict_faces (upsample, detect_max_side)."""
     rows, errors = [], []
     names = UniqueNames()
     if annotate_dir:
@@ -78,7 +80,7 @@ def predict_images(predictor, files, faces=False, annotate_dir=None, progress=Tr
         chunk = [(f, im) for f, im in chunk if im is not None]
         if faces:
             for file, image in chunk:
-                found = predictor.predict_faces(image)
+                found = predictor.predict_faces(image, **face_options)
                 if not found:
                     errors.append({"file": str(file), "error": "no face found"})
                 rows += [_row(file, f.prediction, face=i, box=f.box) for i, f in enumerate(found)]
@@ -93,7 +95,8 @@ def predict_images(predictor, files, faces=False, annotate_dir=None, progress=Tr
     return rows, errors
 
 
-def predict_video(predictor, source, annotate_dir=None, max_frames=None, show=False, report=print):
+def predict_video(predictor, source, annotate_dir=None, max_frames=None, show=False, report=print,
+                  **face_options):
     """Faces classified frame by frame in a video file or a camera (int index); rows carry frame and time."""
     capture = cv2.VideoCapture(source)
     if not capture.isOpened():
@@ -107,7 +110,7 @@ def predict_video(predictor, source, annotate_dir=None, max_frames=None, show=Fa
             if not ok:
                 break
             tick = time.perf_counter()
-            found = predictor.predict_faces(frame)
+            found = predictor.predict_faces(frame, **face_options)
             # Exponential average: steady on screen, yet follows changes within a second or so.
             instant = 1.0 / max(time.perf_counter() - tick, 1e-6)
             fps = instant if frame_index == 0 else 0.9 * fps + 0.1 * instant

@@ -55,11 +55,13 @@ def image_files(tmp_path, fer2013_dir):
 
 @pytest.mark.parametrize("which, runtime", [("fixture", "paddle"), ("discriminating", "paddle"),
                                            ("discriminating", "ort")])
-def test_fastdeploy_scores_match_paddle_inference(which, runtime, py310, inference_dir, model_dir, fer2013_dir, tmp_path):
+def test_fastdeploy_scores_match_paddle_inference(which, runtime, py310, inference_dir, model_dir, fer2013_dir,
+                                                  tmp_path):
     folder = inference_dir if which == "fixture" else model_dir
     files = image_files(tmp_path, fer2013_dir)
     out = tmp_path / "fastdeploy.npy"
-    report = json.loads(run_py310(py310, "-c", FASTDEPLOY_SCRIPT, runtime, folder, out, *files).strip().splitlines()[-1])
+    stdout = run_py310(py310, "-c", FASTDEPLOY_SCRIPT, runtime, folder, out, *files)
+    report = json.loads(stdout.strip().splitlines()[-1])
     assert not report["paddle_imported"] and report["numpy"].startswith("1.")
     fastdeploy_probs = np.load(out)
     images = [cv2.imread(f, cv2.IMREAD_UNCHANGED) for f in files]

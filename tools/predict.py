@@ -32,6 +32,10 @@ def parse_args(argv=None):
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--topk", type=int, help="labels per prediction (default: inference.yml's PostProcess.topk)")
     parser.add_argument("--faces", action="store_true", help="detect faces in ordinary photos and classify each")
+    parser.add_argument("--upsample", type=int, default=1,
+                        help="dlib upsampling for face detection: 1 finds faces down to ~40 px, 0 is ~4x faster")
+    parser.add_argument("--detect-max-side", type=int, default=1280,
+                        help="detect faces on a copy shrunk to this longer side (speed); crops use full size")
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--video", help="a video file, classified frame by frame (faces)")
     source.add_argument("--camera", type=int, metavar="INDEX", help="a webcam index, e.g. 0")
@@ -44,8 +48,10 @@ def parse_args(argv=None):
     video = args.video is not None or args.camera is not None
     if video == bool(args.inputs):
         parser.error("give image files or folders, or one of --video / --camera")
-    if args.batch_size < 1 or (args.topk is not None and args.topk < 1):
-        parser.error("--batch-size and --topk must be at least 1")
+    if args.batch_size < 1 or (args.topk is not None and args.topk < 1) or args.detect_max_side < 1:
+        parser.error("--batch-size, --topk and --detect-max-side must be at least 1")
+    if args.upsample < 0:
+        parser.error("--upsample must be 0 or more")
     return parser, args
 
 
@@ -64,15 +70,17 @@ def main(argv=None) -> int:
         parser.exit(2, f"error: {err}\n")
 
     errors, summary = [], None
+    face_options = {"upsample": args.upsample, "detect_max_side": args.detect_max_side}
     try:
         if args.video is not None or args.camera is not None:
             source = args.video if args.video is not None else args.camera
             rows, summary = predict_video(predictor, source, annotate_dir=args.annotate,
                                           max_frames=args.max_frames, show=args.show,
-                                          report=lambda line: print(line, file=sys.stderr))
+                                          report=lambda line: print(line, file=sys.stderr), **face_options)
         else:
             files, errors = collect_images(args.inputs)
-            rows, read_errors = predict_images(predictor, files, faces=args.faces, annotate_dir=args.annotate)
+            rows, read_errors = predict_images(predictor, files, faces=args.faces, annotate_dir=args.annotate,
+                                               **face_options)
             errors += read_errors
     except ImportError as err:  # --faces needs dlib, which .venv310 lacks
         parser.exit(2, f"error: face detection needs dlib ({err}): use .venv for --faces and video\n")
