@@ -1,7 +1,8 @@
 """Load test the HTTP service on loopback: throughput and latency percentiles at a few concurrency levels.
 
     python deploy/loadtest.py --model-dir inference/ [--concurrency 1 4 16] [--requests 200] [--seconds 20]
-        [--backend B] [--server-python PY] [--image face.jpg] [--json results.json] [-- server options, e.g. --workers 2]
+        [--backend B] [--server-python PY] [--image face.jpg] [--json results.json]
+        [-- server options, e.g. --workers 2]
     python deploy/loadtest.py --url http://127.0.0.1:8080 ...      (a server that is already running)
 
 Each level sends at most --requests requests and stops after --seconds; only loopback addresses are accepted.

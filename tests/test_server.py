@@ -1,7 +1,6 @@
 """The HTTP service, started for real (uvicorn subprocess on loopback) with the exported test model."""
 import asyncio
 import base64
-import io
 import json
 import struct
 import subprocess
@@ -181,7 +180,8 @@ def test_bad_json(client, payload, status):
 
 
 def test_bad_requests(client, face_jpeg):
-    assert client.post("/predict", content=b"{not json", headers={"content-type": "application/json"}).status_code == 400
+    not_json = client.post("/predict", content=b"{not json", headers={"content-type": "application/json"})
+    assert not_json.status_code == 400 and "not valid JSON" in not_json.json()["detail"]
     assert client.post("/predict", content=b"hello", headers={"content-type": "text/plain"}).status_code == 415
     no_file = client.post("/predict", files={"image": ("face.jpg", face_jpeg, "image/jpeg")})
     assert no_file.status_code == 422 and "'file'" in no_file.json()["detail"]
@@ -251,6 +251,9 @@ def test_fastdeploy_backend_under_python310(py310, inference_dir, face_jpeg, cli
         assert health["backend"] == "fastdeploy"
         response = httpx.post(f"{url}/predict", json={"data": {"image": base64.b64encode(face_jpeg).decode()}},
                               timeout=60)
+        no_dlib = httpx.post(f"{url}/predict?faces=1", files={"file": ("face.jpg", face_jpeg, "image/jpeg")},
+                             timeout=60)
+    assert no_dlib.status_code == 501 and "dlib" in no_dlib.json()["detail"]
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["label"] == paddle_answer["label"]

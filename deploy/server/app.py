@@ -5,13 +5,13 @@ import os
 from contextlib import asynccontextmanager
 from typing import Union
 
-from fastapi import FastAPI, Query, Request
+from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from starlette.datastructures import UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import ValidationError
+from starlette.datastructures import UploadFile
 
 from deploy.server.batching import MicroBatcher
 from deploy.server.images import BadImage, decode_base64, decode_image
@@ -67,7 +67,8 @@ async def read_image_bytes(request: Request) -> bytes:
         form = await request.form()
         upload = form.get("file")
         if not isinstance(upload, UploadFile):
-            raise BadImage(422, "the multipart form has no file field named 'file'; send the image as file=@photo.jpg")
+            raise BadImage(422, "the multipart form has no file field named 'file'; "
+                                "send the image as file=@photo.jpg")
         return await upload.read()
     if content_type == "application/json":
         try:
@@ -133,14 +134,19 @@ def create_app(settings: Settings, predictor=None) -> FastAPI:
                          413: _error("Upload over --max-upload-mb, or image over --max-pixels."),
                          415: _error("Not an image, or an unsupported content type."),
                          422: _error("A JSON body or form without the expected fields, or (without faces=1) "
-                                     "an image far from square.")})
+                                     "an image far from square."),
+                         501: _error("?faces=1 on a server whose environment has no dlib.")})
     async def predict(request: Request,
                       faces: bool = Query(False, description="Detect every face in the photo and classify each.")):
         data = await read_image_bytes(request)
         image = await run_in_threadpool(decode_image, data, settings.max_pixels,
                                         None if faces else settings.max_aspect)
         if faces:
-            found = await state["batcher"].run_exclusive(state["predictor"].predict_faces, image)
+            try:
+                found = await state["batcher"].run_exclusive(state["predictor"].predict_faces, image)
+            except ImportError as err:  # dlib is in .venv only; the fastdeploy backend runs in .venv310
+                raise HTTPException(501, f"face detection is not available in this server's environment ({err}); "
+                                         "run the server from .venv for ?faces=1")
             return faces_response(found)
         prediction = await state["batcher"].classify(image)
         return predict_response(prediction, state["labels"])
