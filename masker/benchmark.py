@@ -1,6 +1,7 @@
 """Throughput and coverage of the masker on FER2013's Training images, with the machine they ran on."""
 import os
 import platform
+import resource
 import tempfile
 from pathlib import Path
 
@@ -24,11 +25,17 @@ def machine_description() -> dict:
             "python": platform.python_version(), "dlib": dlib.__version__, "opencv": cv2.__version__}
 
 
+def _cpu_seconds() -> float:
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 def run_benchmark(fer2013_dir, workers=(1, 2), classes=DEFAULT_CLASSES, limit=None, progress=True) -> list:
     """Masks the Training split of the image-folder layout once per worker count, into a temporary folder.
 
     The Training folder is linked (never copied) into a temporary root so only Training images are read.
-    Returns one row per worker count: images, written, coverage, seconds, images_per_second.
+    Returns one row per worker count: images, written, coverage, seconds, images_per_second, and
+    cpu_ms_per_image (CPU time of this process and its workers, which other jobs on a shared CPU barely change).
     """
     train = Path(fer2013_dir).resolve() / "train"
     if not train.is_dir():
@@ -40,10 +47,13 @@ def run_benchmark(fer2013_dir, workers=(1, 2), classes=DEFAULT_CLASSES, limit=No
         (root / "train").symlink_to(train, target_is_directory=True)
         for n in workers:
             config = RunConfig(fer2013=str(root), classes=tuple(classes), limit=limit)
+            cpu = _cpu_seconds()
             manifest = build_dataset(config, Path(tmp) / f"out_{n}", workers=n, progress=progress)
+            cpu = _cpu_seconds() - cpu
             inputs = sum(manifest["inputs"]["train"].values())
             rows.append({"workers": n, "images": inputs, "written": sum(manifest["written"]["train"].values()),
                          "coverage": manifest["coverage"], "seconds": manifest["timing"]["seconds"],
                          "images_per_second": manifest["timing"]["images_per_second"],
+                         "cpu_ms_per_image": 1000 * cpu / inputs if inputs else None,
                          "skipped": manifest["skipped"]})
     return rows

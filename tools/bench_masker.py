@@ -32,10 +32,10 @@ def main(argv=None) -> int:
     print(f"machine: {machine['cpu']}, {machine['cores']} cores, load average at start "
           f"{', '.join(f'{x:.2f}' for x in machine['load_average'] or [])}; python {machine['python']}, "
           f"dlib {machine['dlib']}, opencv {machine['opencv']} (CPU shared with other jobs: numbers vary)")
-    print("| workers | images | written | coverage | seconds | images/s |\n|---|---|---|---|---|---|")
+    print("| workers | images | written | coverage | seconds | images/s | CPU ms/image |\n|---|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['workers']} | {r['images']} | {r['written']} | {r['coverage']:.4%} | {r['seconds']:.1f} "
-              f"| {r['images_per_second']:.0f} |")
+              f"| {r['images_per_second']:.0f} | {r['cpu_ms_per_image']:.2f} |")
     skipped = rows[-1]["skipped"] if rows else []
     if skipped:
         print(f"skipped ({len(skipped)}), first ones: " + json.dumps(skipped[:5]))
