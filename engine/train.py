@@ -17,10 +17,6 @@ from .model import build_model, load_checkpoint, load_weights, remove_checkpoint
 from .optim import build_loss, build_optimizer
 
 
-# Paddle warns on every BatchNorm in train mode that it tracks global statistics, which is what we want.
-warnings.filterwarnings("ignore", message="When training, we now always track global mean and variance")
-
-
 def seed_everything(seed):
     paddle.seed(seed)
     np.random.seed(seed % 2**32)
@@ -200,4 +196,6 @@ class Run:
 
 def train(config):
     """Train as the config says; returns the output directory (output_dir/<Arch>)."""
+    # Paddle warns on every BatchNorm in train mode that it tracks global statistics, which is what we want.
+    warnings.filterwarnings("ignore", message="When training, we now always track global mean and variance")
     return Run(config).fit()

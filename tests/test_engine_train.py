@@ -31,7 +31,7 @@ def data(tmp_path_factory):
 def trained(data, tmp_path_factory):
     """One 2-epoch run shared by the tests that only read its outputs."""
     out = tmp_path_factory.mktemp("out")
-    config = load_config(TINY, overrides(data, out, ["Global.keep_checkpoints=2"]))
+    config = load_config(TINY, overrides(data, out, ["Global.keep_checkpoints=2", "Global.use_visualdl=True"]))
     return train(config), config
 
 
@@ -48,6 +48,7 @@ def test_training_writes_checkpoints_logs_and_config(trained):
     assert state["epoch"] == 2 and state["iter_in_epoch"] == 0 and state["step"] == 12
     log = (run_dir / "train.log").read_text()
     assert "ips:" in log and "eta:" in log and "lr:" in log and "[Eval][Epoch 2]" in log
+    assert list((run_dir / "vdl").glob("vdlrecords.*.log"))
     resolved = load_config(run_dir / "config.yaml")
     assert resolved["Global"]["output_dir"] == str(run_dir.parent)
 
