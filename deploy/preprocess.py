@@ -11,6 +11,8 @@ import numpy as np
 import yaml
 
 SUPPORTED_OPS = ("ResizeImage", "CropImage", "NormalizeImage", "ToCHWImage")
+EXPORT_HINT = ("export a trained model with `python tools/export_model.py -c configs/masked_fer/ResNet18.yaml "
+               "-o Global.pretrained_model=output/ResNet18/best_model -o Global.save_inference_dir=inference/`")
 
 
 class ConfigError(ValueError):
@@ -146,8 +148,7 @@ def read_inference_config(model_dir) -> dict:
     """inference.yml of an exported model folder, checked for what the predictor needs."""
     path = Path(model_dir) / "inference.yml"
     if not path.is_file():
-        raise FileNotFoundError(f"{path} not found: export a model with `python tools/export_model.py` "
-                                f"(it writes inference.pdmodel, inference.pdiparams and inference.yml)")
+        raise FileNotFoundError(f"{path} not found: {EXPORT_HINT}")
     with open(path) as f:
         config = yaml.safe_load(f) or {}
     post = config.get("PostProcess") or {}

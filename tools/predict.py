@@ -17,7 +17,7 @@ from deploy.backends import BACKENDS  # noqa: E402
 from deploy.cli import (collect_images, format_table, predict_images, predict_video, write_csv,  # noqa: E402
                         write_json)
 from deploy.predictor import Predictor  # noqa: E402
-from deploy.preprocess import ConfigError  # noqa: E402
+from deploy.preprocess import EXPORT_HINT, ConfigError  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -58,8 +58,7 @@ def parse_args(argv=None):
 def main(argv=None) -> int:
     parser, args = parse_args(argv)
     if not Path(args.model_dir).is_dir():
-        parser.exit(2, f"error: no model folder {args.model_dir}/: train and export one with "
-                       f"`python tools/export_model.py` (see README), or pass --model-dir\n")
+        parser.exit(2, f"error: no model folder {args.model_dir}/: {EXPORT_HINT}, or pass --model-dir\n")
     options = {"cpu_threads": args.cpu_threads}
     if args.tensorrt:
         options["tensorrt"] = True

@@ -4,13 +4,15 @@ from pathlib import Path
 
 import numpy as np
 
+from deploy.preprocess import EXPORT_HINT
+
 
 def model_files(model_dir):
     model_dir = Path(model_dir)
     files = model_dir / "inference.pdmodel", model_dir / "inference.pdiparams"
     for path in files:
         if not path.is_file():
-            raise FileNotFoundError(f"{path} not found: export a model with `python tools/export_model.py`")
+            raise FileNotFoundError(f"{path} not found: {EXPORT_HINT}")
     return files
 
 
