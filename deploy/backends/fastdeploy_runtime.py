@@ -44,6 +44,8 @@ class FastDeployBackend:
             option.paddle_infer_option.mkldnn_cache_size = 10
         self.model = fd.vision.classification.PaddleClasModel(
             str(pdmodel), str(pdiparams), str(Path(model_dir) / "inference.yml"), runtime_option=option)
+        if not self.model.initialized:
+            raise RuntimeError(f"FastDeploy could not load the model in {model_dir} (its log above says why)")
         self.num_classes = len(read_inference_config(model_dir)["PostProcess"]["label_list"])
 
     def run(self, images) -> np.ndarray:
