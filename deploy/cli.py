@@ -73,26 +73,38 @@ def predict_images(predictor, files, faces=False, annotate_dir=None, progress=Tr
         Path(annotate_dir).mkdir(parents=True, exist_ok=True)
     bar = tqdm(total=len(files), unit="img", disable=None if progress else True, leave=False)
     step = 1 if faces else predictor.batch_size
-    for start in range(0, len(files), step):
-        chunk = [(f, read_image(f)) for f in files[start:start + step]]
-        bar.update(len(chunk))
-        errors += [{"file": str(f), "error": "not a readable image"} for f, im in chunk if im is None]
-        chunk = [(f, im) for f, im in chunk if im is not None]
-        if faces:
-            for file, image in chunk:
-                found = predictor.predict_faces(image, **face_options)
-                if not found:
-                    errors.append({"file": str(file), "error": "no face found"})
-                rows += [_row(file, f.prediction, face=i, box=f.box) for i, f in enumerate(found)]
-                if annotate_dir:
-                    _write_image(Path(annotate_dir) / names(file), draw_faces(image, found))
-        elif chunk:
-            for (file, image), prediction in zip(chunk, predictor.predict([im for _, im in chunk])):
-                rows.append(_row(file, prediction))
-                if annotate_dir:
-                    _write_image(Path(annotate_dir) / names(file), draw_label(image, prediction))
-    bar.close()
+    done = 0
+    try:
+        for start in range(0, len(files), step):
+            chunk = [(f, read_image(f)) for f in files[start:start + step]]
+            errors += [{"file": str(f), "error": "not a readable image"} for f, im in chunk if im is None]
+            _classify(predictor, [(f, im) for f, im in chunk if im is not None], faces, annotate_dir, names, rows,
+                      errors, face_options)
+            done = start + len(chunk)
+            bar.update(len(chunk))
+    except KeyboardInterrupt:
+        # Ctrl-C keeps what is done: the caller still prints and writes it.
+        errors.append({"file": str(files[done]), "error": f"interrupted: this and {len(files) - done - 1} more "
+                                                          f"files were not classified"})
+    finally:
+        bar.close()
     return rows, errors
+
+
+def _classify(predictor, chunk, faces, annotate_dir, names, rows, errors, face_options):
+    if faces:
+        for file, image in chunk:
+            found = predictor.predict_faces(image, **face_options)
+            if not found:
+                errors.append({"file": str(file), "error": "no face found"})
+            rows += [_row(file, f.prediction, face=i, box=f.box) for i, f in enumerate(found)]
+            if annotate_dir:
+                _write_image(Path(annotate_dir) / names(file), draw_faces(image, found))
+    elif chunk:
+        for (file, image), prediction in zip(chunk, predictor.predict([im for _, im in chunk])):
+            rows.append(_row(file, prediction))
+            if annotate_dir:
+                _write_image(Path(annotate_dir) / names(file), draw_label(image, prediction))
 
 
 def predict_video(predictor, source, annotate_dir=None, max_frames=None, show=False, report=print,
@@ -135,6 +147,8 @@ def predict_video(predictor, source, annotate_dir=None, max_frames=None, show=Fa
             labels = ", ".join(f"{f.prediction.label} {f.prediction.score:.2f}" for f in found) or "no face"
             report(f"frame {frame_index:5d}  {fps:6.1f} FPS  {labels}")
             frame_index += 1
+    except KeyboardInterrupt:  # the usual way to stop a camera: keep what was seen
+        report(f"interrupted after {frame_index} frames")
     finally:
         capture.release()
         if writer is not None:

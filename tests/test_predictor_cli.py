@@ -123,3 +123,24 @@ def test_the_script_runs_as_a_command(inference_dir, fer2013_dir):
                             cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert face.name in result.stdout
+
+
+def test_an_interrupted_run_keeps_what_was_done(inference_dir, fer2013_dir):
+    from deploy.cli import predict_images
+    from deploy.predictor import Predictor
+
+    predictor = Predictor(inference_dir, batch_size=2)
+    real_predict = predictor.predict
+    calls = []
+
+    def predict_then_ctrl_c(images):
+        calls.append(len(images))
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real_predict(images)
+
+    predictor.predict = predict_then_ctrl_c  # stands in for the user pressing Ctrl-C during the third batch
+    files = fer2013_faces(fer2013_dir, 7)
+    rows, errors = predict_images(predictor, files, progress=False)
+    assert len(rows) == 4
+    assert errors == [{"file": str(files[4]), "error": "interrupted: this and 2 more files were not classified"}]
