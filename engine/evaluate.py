@@ -31,8 +31,18 @@ def predict_loader(model, loader):
     return np.concatenate(indices), np.concatenate(labels), np.concatenate(probs), skipped
 
 
-def make_report(labels, preds, class_names):
-    """Accuracy, macro F1, per-class precision/recall/F1 and the confusion matrix (rows true, cols predicted)."""
+def metric_topk(config):
+    """The k of Metric.Eval's TopkAcc (PaddleClas's name), within the number of classes."""
+    items = config.get("Metric", {}).get("Eval") or [{"TopkAcc": {"topk": [1]}}]
+    ks = [k for item in items for k in (item.get("TopkAcc") or {}).get("topk", [1])]
+    return [k for k in ks if k <= config["Arch"]["class_num"]]
+
+
+def make_report(labels, probs, class_names, topk=(1,)):
+    """Accuracy, top-k accuracies, macro F1, per-class precision/recall/F1 and the confusion matrix
+    (rows true, columns predicted)."""
+    preds = probs.argmax(axis=1)
+    ranked = np.argsort(-probs, axis=1)
     k = len(class_names)
     matrix = np.zeros((k, k), dtype=np.int64)
     np.add.at(matrix, (labels, preds), 1)
@@ -45,6 +55,7 @@ def make_report(labels, preds, class_names):
         per_class[name] = {"precision": float(precision), "recall": float(recall), "f1": float(f1),
                            "support": int(matrix[c].sum())}
     return {"accuracy": float(np.trace(matrix) / matrix.sum()),
+            "topk": {f"top{n}": float(np.mean([lab in row[:n] for lab, row in zip(labels, ranked)])) for n in topk},
             "macro_f1": float(np.mean([v["f1"] for v in per_class.values()])),
             "per_class": per_class, "labels": list(class_names), "confusion_matrix": matrix.tolist(),
             "images": int(matrix.sum())}
@@ -92,9 +103,9 @@ def write_report(report, indices, labels, probs, files, class_names, out_dir):
     tmp.replace(out_dir / "predictions.csv")
 
 
-def evaluate_model(model, loader, class_names, out_dir=None):
+def evaluate_model(model, loader, class_names, out_dir=None, topk=(1,)):
     indices, labels, probs, skipped = predict_loader(model, loader)
-    report = make_report(labels, probs.argmax(axis=1), class_names)
+    report = make_report(labels, probs, class_names, topk)
     report["skipped_unreadable"] = skipped
     if out_dir is not None:
         write_report(report, indices, labels, probs, loader.dataset.files, class_names, out_dir)
@@ -112,7 +123,7 @@ def evaluate(config):
     loader = build_loader(config, "Eval", shard=False)
     model = build_model(config)
     load_weights(model, weights)
-    report = evaluate_model(model, loader, class_names, out_dir)
+    report = evaluate_model(model, loader, class_names, out_dir, metric_topk(config))
     log.info("eval %s: top-1 accuracy %.4f, macro F1 %.4f on %d images%s -> %s", weights, report["accuracy"],
              report["macro_f1"], report["images"],
              f" ({report['skipped_unreadable']} unreadable skipped)" if report["skipped_unreadable"] else "",

@@ -11,7 +11,7 @@ from paddle.base.unique_name import UniqueNameGenerator
 
 from .config import ConfigError, dump_config
 from .data import build_loader, label_list, set_epoch
-from .evaluate import make_report, predict_loader, write_report
+from .evaluate import make_report, metric_topk, predict_loader, write_report
 from .logger import log, setup_logging
 from .model import build_model, load_checkpoint, load_weights, remove_checkpoint, save_checkpoint
 from .optim import build_loss, build_optimizer
@@ -34,6 +34,26 @@ def set_device(device):
 def _format_eta(seconds):
     seconds = int(seconds)
     return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+class Window:
+    """Averages of loss and accuracy, and throughput, since the last progress line."""
+
+    def __init__(self):
+        self.start, self.iters, self.images, self.loss, self.accs = time.time(), 0, 0, 0.0, {}
+
+    def add(self, loss, accs, images):
+        self.iters += 1
+        self.images += images
+        self.loss += loss * images
+        for k, v in accs.items():
+            self.accs[k] = self.accs.get(k, 0.0) + v * images
+
+    def summary(self):
+        """(mean loss, {k: mean top-k accuracy}, images/s, seconds per iteration)."""
+        elapsed = max(time.time() - self.start, 1e-9)
+        return (self.loss / self.images, {k: v / self.images for k, v in self.accs.items()},
+                self.images / elapsed, elapsed / self.iters)
 
 
 class Run:
@@ -109,7 +129,8 @@ class Run:
         self.net.train()
         print_every = int(self.glob.get("print_batch_step", 10))
         total_iters = self.epochs * self.iters_per_epoch
-        window_start, window_images, skipped = time.time(), 0, 0
+        window = Window()
+        skipped = 0
         for images, labels, _, bad in self.train_loader:
             skipped += int(bad)
             if len(labels) == 0:
@@ -128,23 +149,20 @@ class Run:
                 self.optimizer._learning_rate.step()
             self.state["iter_in_epoch"] += 1
             self.state["step"] += 1
-            window_images += len(labels) * self.world
+            window.add(float(loss), {k: float(paddle.metric.accuracy(logits, labels.unsqueeze(1), k=k))
+                                     for k in self.topk if k <= logits.shape[1]}, len(labels) * self.world)
             if self.state["iter_in_epoch"] % print_every == 0 or self.state["iter_in_epoch"] == self.iters_per_epoch:
-                elapsed = time.time() - window_start
-                ips = window_images / elapsed if elapsed > 0 else 0.0
                 done = (epoch - 1) * self.iters_per_epoch + self.state["iter_in_epoch"]
-                seconds_per_iter = elapsed / max(1, window_images / (len(labels) * self.world))
-                accs = {k: float(paddle.metric.accuracy(logits, labels.unsqueeze(1), k=k))
-                        for k in self.topk if k <= logits.shape[1]}
+                loss_avg, accs, ips, seconds_per_iter = window.summary()
                 acc_text = ", ".join(f"top{k}: {v:.4f}" for k, v in accs.items())
                 log.info("[Train][Epoch %d/%d][Iter %d/%d] loss: %.5f, %s, lr: %.6f, ips: %.1f images/s, eta: %s",
-                         epoch, self.epochs, self.state["iter_in_epoch"], self.iters_per_epoch, float(loss),
+                         epoch, self.epochs, self.state["iter_in_epoch"], self.iters_per_epoch, loss_avg,
                          acc_text, lr, ips, _format_eta((total_iters - done) * seconds_per_iter))
-                self.scalar("train/loss", float(loss))
+                self.scalar("train/loss", loss_avg)
                 self.scalar("train/lr", lr)
                 for k, v in accs.items():
                     self.scalar(f"train/top{k}", v)
-                window_start, window_images = time.time(), 0
+                window = Window()
         if skipped:
             log.warning("epoch %d: %d unreadable images skipped (see DataLoader.Train list)", epoch, skipped)
 
@@ -152,7 +170,7 @@ class Run:
         self.state.update(epoch=epoch, iter_in_epoch=0)
         if self.eval_loader is not None and epoch % int(self.glob.get("eval_interval", 1)) == 0:
             indices, labels, probs, skipped = predict_loader(self.model, self.eval_loader)
-            report = make_report(labels, probs.argmax(axis=1), self.class_names)
+            report = make_report(labels, probs, self.class_names, metric_topk(self.config))
             report["skipped_unreadable"] = skipped
             improved = report["accuracy"] > self.state["best_metric"]
             if improved:

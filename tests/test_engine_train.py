@@ -97,6 +97,7 @@ def test_evaluate_writes_report_png_and_predictions(trained, data, tmp_path):
     saved = json.loads((out / "report.json").read_text())
     assert saved["accuracy"] == report["accuracy"]
     assert set(saved) >= {"accuracy", "macro_f1", "per_class", "confusion_matrix"}
+    assert saved["topk"]["top1"] == saved["accuracy"] and saved["topk"]["top2"] >= saved["accuracy"]
     assert set(saved["per_class"]) == set(CLASSES)
     assert sum(map(sum, saved["confusion_matrix"])) == 16
     assert (out / "confusion_matrix.png").read_bytes()[:4] == b"\x89PNG"
