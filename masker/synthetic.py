@@ -150,7 +150,8 @@ def write_synthetic_fer2013(out_dir, per_class: int, seed: int = 0, classes=SYNT
     """Writes out_dir/train/<class>/Training_<id>.jpg and out_dir/test/<class>/PublicTest_<id>.jpg.
 
     test_per_class defaults to a quarter of per_class (at least 1). Every image comes from its own generator
-    (seed, class, split, index), so the output is the same for the same arguments. Returns the counts written.
+    (seed, class, split, index), so the output is the same for the same arguments; generated faces left in
+    out_dir by an earlier call with larger counts are removed. Returns the counts written.
     """
     unknown = [c for c in classes if c not in EXPRESSIONS]
     if unknown:
@@ -168,6 +169,7 @@ def write_synthetic_fer2013(out_dir, per_class: int, seed: int = 0, classes=SYNT
             class_index = list(EXPRESSIONS).index(class_name)
             class_dir = out_dir / folder / class_name
             class_dir.mkdir(parents=True, exist_ok=True)
+            written = set()
             for i in range(n):
                 rng = np.random.default_rng([seed, class_index, split_index, i])
                 face = synthetic_face(class_name, rng)
@@ -176,5 +178,10 @@ def write_synthetic_fer2013(out_dir, per_class: int, seed: int = 0, classes=SYNT
                 tmp = target.with_name(f".{target.name}.tmp{os.getpid()}")
                 tmp.write_bytes(encoded.tobytes())
                 os.replace(tmp, target)
+                written.add(target.name)
+            # Faces left by an earlier, larger call would silently join this sample.
+            for stale in class_dir.glob(f"{usage}_*.jpg"):
+                if stale.name not in written:
+                    stale.unlink()
             counts[folder][class_name] = n
     return counts

@@ -30,6 +30,14 @@ def test_same_seed_same_bytes_other_seed_other_faces(tmp_path):
     assert read(tmp_path / "a") != read(tmp_path / "c")
 
 
+def test_a_smaller_second_call_leaves_only_its_own_faces(tmp_path):
+    write_synthetic_fer2013(tmp_path, per_class=6, seed=0)
+    (tmp_path / "train" / "angry" / "mine.txt").write_text("not generated: kept")
+    write_synthetic_fer2013(tmp_path, per_class=2, seed=0)
+    assert len(list(tmp_path.glob("train/*/*.jpg"))) == 8 and len(list(tmp_path.glob("test/*/*.jpg"))) == 4
+    assert (tmp_path / "train" / "angry" / "mine.txt").exists()
+
+
 def test_faces_vary_within_a_class():
     faces = np.stack([synthetic_face("fear", np.random.default_rng(i)).astype(float) for i in range(20)])
     assert faces.std(axis=0).mean() > 15
