@@ -4,7 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from engine_data import make_dataset, overrides
+from test_engine_data import make_dataset, overrides
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -16,7 +16,7 @@ from engine.evaluate import evaluate
 from engine.infer import infer
 from engine.model import WeightsError, build_model
 from engine.train import train
-from engine_data import CLASSES, make_dataset, overrides
+from test_engine_data import CLASSES, make_dataset, overrides
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "configs" / "test" / "tiny.yaml"

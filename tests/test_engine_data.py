@@ -1,4 +1,4 @@
-"""Generated data for the engine tests: tiny 48x48 gray faces-like images in the dataset/ layout."""
+"""Generated data for the engine tests (tiny 48x48 gray images in the dataset/ layout), and the dataset itself."""
 from pathlib import Path
 
 import cv2
@@ -30,3 +30,20 @@ def overrides(data, out, extra=()):
     return [f"DataLoader.Train.dataset.image_root={data}", f"DataLoader.Train.dataset.cls_label_path={data}/train_list.txt",
             f"DataLoader.Eval.dataset.image_root={data}", f"DataLoader.Eval.dataset.cls_label_path={data}/eval_list.txt",
             f"Infer.PostProcess.class_id_map_file={data}/label_list.txt", f"Global.output_dir={out}", *extra]
+
+
+def test_dataset_returns_normalised_chw_and_reproducible_augmentation(tmp_path):
+    from engine.config import load_config
+    from engine.data import build_loader
+
+    data = make_dataset(tmp_path, per_class=(2, 1))
+    config = load_config(Path(__file__).resolve().parents[1] / "configs" / "test" / "tiny.yaml", overrides(data, tmp_path))
+    dataset = build_loader(config, "Train").dataset
+    image, label, index = dataset[5]
+    assert image.shape == (3, 48, 48) and image.dtype == np.float32
+    assert -1.0 <= image.min() and image.max() <= 1.0 and label == 2 and index == 5
+    again = dataset[5][0]
+    dataset.set_epoch(1)
+    other_epoch = dataset[5][0]
+    np.testing.assert_array_equal(image, again)
+    assert not np.array_equal(image, other_epoch)
