@@ -2,7 +2,6 @@
 from pathlib import Path
 
 import numpy as np
-import paddle
 from paddle.io import DataLoader, Dataset, DistributedBatchSampler
 
 from .config import ConfigError
@@ -144,7 +143,3 @@ def set_epoch(loader, epoch):
     """Reshuffle (sampler) and re-draw augmentations (dataset) for `epoch`, deterministically."""
     loader.batch_sampler.set_epoch(epoch)
     loader.dataset.set_epoch(epoch)
-
-
-def to_tensors(images, labels):
-    return paddle.to_tensor(images), paddle.to_tensor(labels)
