@@ -61,11 +61,11 @@ def run_study(models, masked_dir, unmasked_dir):
     for name, scorer in models.items():
         for condition, data_dir, paths, labels in (("masked", masked_dir, masked_paths, masked_labels),
                                                    ("unmasked", unmasked_dir, unmasked_paths, unmasked_labels)):
-            preds = score_images(scorer, data_dir, paths, desc=f"{name}, {condition}").argmax(axis=1)
-            report = make_report(labels, preds, classes)
+            scores = score_images(scorer, data_dir, paths, desc=f"{name}, {condition}")
+            report = make_report(labels, scores, classes)
             rows.append({"model": name, "eval faces": condition, **report})
             if condition == "masked":
-                by_style[name] = accuracy_by_style(paths, labels, preds, manifest)
+                by_style[name] = accuracy_by_style(paths, labels, scores.argmax(axis=1), manifest)
     return {"rows": rows, "by_style": by_style, "classes": classes}
 
 
