@@ -44,7 +44,9 @@ SCHEMA = {
         "eval_interval", "epochs", "print_batch_step", "use_visualdl", "image_shape", "save_inference_dir",
         "seed", "keep_checkpoints",
     ]),
-    "Arch": dict.fromkeys(["name", "class_num", "scale", "dropout_prob", "class_expand", "use_last_conv"]),
+    # stride_list / max_pool (PPLCNet, ResNet): fewer early downsamplings keep detail in 48 px faces.
+    "Arch": dict.fromkeys(["name", "class_num", "scale", "dropout_prob", "class_expand", "use_last_conv",
+                           "stride_list", "max_pool"]),
     "Loss": {"Train": OpList(LOSSES), "Eval": OpList(LOSSES)},
     "Optimizer": {
         "name": LEAF, "momentum": LEAF, "beta1": LEAF, "beta2": LEAF, "epsilon": LEAF,
