@@ -1,0 +1,27 @@
+"""Draw training curves from engine train.log files.
+
+    python tools/plot_curves.py --run masked=output/masked/PPLCNet_x1_0/train.log \
+        --run unmasked=output/unmasked/PPLCNet_x1_0/train.log --out docs/training_curves.png
+"""
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from engine.curves import plot_curves  # noqa: E402
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--run", action="append", required=True, metavar="NAME=TRAIN_LOG")
+    p.add_argument("--out", default="docs/training_curves.png")
+    p.add_argument("--title", default="PPLCNet_x1_0 on FER2013's four classes")
+    args = p.parse_args(argv)
+    runs = dict(item.split("=", 1) for item in args.run)
+    print(plot_curves(runs, args.out, args.title))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
