@@ -1,7 +1,8 @@
 # Two commands set up and run the main job:  make setup && make demo
 # One more runs the tests:                   make test
 PYTHON311 ?= python3.11
-PYTHON310 ?= $(shell command -v python3.10 2>/dev/null || ls $$(pyenv root 2>/dev/null)/versions/3.10*/bin/python3.10 2>/dev/null | head -n 1)
+# The first Python 3.10 that really runs (a pyenv shim exists even when 3.10 is not the active version).
+PYTHON310 ?= $(shell for p in $$(ls -d $$(pyenv root 2>/dev/null)/versions/3.10*/bin/python3.10 2>/dev/null) python3.10; do $$p -c 'import sys; assert sys.version_info[:2] == (3, 10)' 2>/dev/null && echo $$p && break; done)
 VENV := .venv
 VENV310 := .venv310
 PY := $(VENV)/bin/python
