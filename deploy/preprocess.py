@@ -11,8 +11,9 @@ import numpy as np
 import yaml
 
 SUPPORTED_OPS = ("ResizeImage", "CropImage", "NormalizeImage", "ToCHWImage")
-EXPORT_HINT = ("export a trained model with `python tools/export_model.py -c configs/masked_fer/ResNet18.yaml "
-               "-o Global.pretrained_model=output/ResNet18/best_model -o Global.save_inference_dir=inference/`")
+EXPORT_HINT = ("export a trained model with `python tools/export_model.py -c configs/masked_fer/PPLCNet_x1_0_cpu.yaml "
+               "-o Global.pretrained_model=output/masked/PPLCNet_x1_0/best_model -o Global.save_inference_dir=inference/`"
+               " (or `make default-model`)")
 
 
 class ConfigError(ValueError):
