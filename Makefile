@@ -8,7 +8,8 @@ VENV310 := .venv310
 PY := $(VENV)/bin/python
 export MKL_DEBUG_CPU_TYPE ?= 5
 
-FER2013 ?= ../shared/fer2013
+# `make data` reads FER2013 from here unless FER2013=... is given; `make demo` uses FER2013 only when given.
+FER2013_DATA := $(or $(FER2013),../shared/fer2013)
 CPU_CONFIG := configs/masked_fer/PPLCNet_x1_0_cpu.yaml
 UNMASKED := -o Global.output_dir=./output/unmasked -o DataLoader.Train.dataset.image_root=./dataset/unmasked/ \
 	-o DataLoader.Train.dataset.cls_label_path=./dataset/unmasked/train_list.txt \
@@ -43,8 +44,8 @@ bench:
 
 # The real data, masked and unmasked (same faces): ~2 and ~6 minutes here.
 data:
-	$(PY) tools/make_dataset.py --fer2013 $(FER2013) --out dataset/masked --workers 2
-	$(PY) tools/make_dataset.py --fer2013 $(FER2013) --out dataset/unmasked --workers 2 --no-mask
+	$(PY) tools/make_dataset.py --fer2013 $(FER2013_DATA) --out dataset/masked --workers 2
+	$(PY) tools/make_dataset.py --fer2013 $(FER2013_DATA) --out dataset/unmasked --workers 2 --no-mask
 
 # The shipped model in inference/. One thread per process is as fast as two here, so `make -j2 default-model
 # unmasked-model` trains both at full speed side by side.
