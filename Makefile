@@ -10,13 +10,13 @@ export MKL_DEBUG_CPU_TYPE ?= 5
 
 # `make data` reads FER2013 from here unless FER2013=... is given; `make demo` uses FER2013 only when given.
 FER2013_DATA := $(or $(FER2013),../shared/fer2013)
-CPU_CONFIG := configs/masked_fer/PPLCNet_x1_0_cpu.yaml
+CPU_CONFIG := configs/masked_fer/FaceCNN_cpu.yaml
 UNMASKED := -o Global.output_dir=./output/unmasked -o DataLoader.Train.dataset.image_root=./dataset/unmasked/ \
 	-o DataLoader.Train.dataset.cls_label_path=./dataset/unmasked/train_list.txt \
 	-o DataLoader.Eval.dataset.image_root=./dataset/unmasked/ \
 	-o DataLoader.Eval.dataset.cls_label_path=./dataset/unmasked/eval_list.txt
-MASKED_BEST := output/masked/PPLCNet_x1_0/best_model
-UNMASKED_BEST := output/unmasked/PPLCNet_x1_0/best_model
+MASKED_BEST := output/masked/FaceCNN_x1_0/best_model
+UNMASKED_BEST := output/unmasked/FaceCNN_x1_0/best_model
 
 .PHONY: setup demo test bench clean data default-model unmasked-model study
 
@@ -64,8 +64,8 @@ study:
 	$(PY) tools/study.py --masked-data dataset/masked --unmasked-data dataset/unmasked \
 		--model "trained on masked faces=inference" \
 		--model "trained on unmasked faces=output/unmasked/inference" --out docs/study.md
-	$(PY) tools/plot_curves.py --run "trained on masked faces=output/masked/PPLCNet_x1_0/train.log" \
-		--run "trained on unmasked faces=output/unmasked/PPLCNet_x1_0/train.log" --out docs/training_curves.png
+	$(PY) tools/plot_curves.py --run "trained on masked faces=output/masked/FaceCNN_x1_0/train.log" \
+		--run "trained on unmasked faces=output/unmasked/FaceCNN_x1_0/train.log" --out docs/training_curves.png
 
 clean:
 	rm -rf output dataset/demo

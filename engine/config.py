@@ -45,8 +45,9 @@ SCHEMA = {
         "seed", "keep_checkpoints",
     ]),
     # stride_list / max_pool (PPLCNet, ResNet): fewer early downsamplings keep detail in 48 px faces.
+    # infer_blur_sigma (FaceCNN): blur evaluation and deployed faces as the training faces were (engine/backbones.py).
     "Arch": dict.fromkeys(["name", "class_num", "scale", "dropout_prob", "class_expand", "use_last_conv",
-                           "stride_list", "max_pool"]),
+                           "stride_list", "max_pool", "infer_blur_sigma"]),
     "Loss": {"Train": OpList(LOSSES), "Eval": OpList(LOSSES)},
     "Optimizer": {
         "name": LEAF, "momentum": LEAF, "beta1": LEAF, "beta2": LEAF, "epsilon": LEAF,

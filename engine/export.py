@@ -7,15 +7,12 @@ from pathlib import Path
 import paddle
 import yaml
 
-from .config import ConfigError, parse_number
+from .config import ConfigError
 from .data import label_list
 from .model import build_model, load_weights
+from .transforms import DEPLOY_SCALE, check_deployable
 
 log = logging.getLogger("engine")
-
-# FastDeploy's PaddleClasModel preprocessor accepts only these ops (it decodes and converts BGR->RGB itself).
-DEPLOY_OPS = ("ResizeImage", "CropImage", "NormalizeImage", "ToCHWImage")
-DEPLOY_SCALE = 1.0 / 255.0
 
 
 def deploy_transforms(config):
@@ -26,13 +23,8 @@ def deploy_transforms(config):
         params = dict(params or {})
         if name == "DecodeImage":
             continue
-        if name not in DEPLOY_OPS:
-            raise ConfigError(f"Infer.transforms: {name} cannot be exported; FastDeploy accepts only "
-                              f"{', '.join(DEPLOY_OPS)}")
+        check_deployable(name, params, "Infer.transforms")
         if name == "NormalizeImage":
-            scale = parse_number(params.get("scale", "1.0/255.0"), "Infer NormalizeImage.scale")
-            if abs(scale - DEPLOY_SCALE) > 1e-12:
-                raise ConfigError(f"Infer NormalizeImage.scale is {scale}; deployment needs exactly 1/255")
             params = {"scale": DEPLOY_SCALE, "mean": [float(m) for m in params.get("mean", [0.485, 0.456, 0.406])],
                       "std": [float(s) for s in params.get("std", [0.229, 0.224, 0.225])],
                       "order": params.get("order", "")}

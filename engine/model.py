@@ -6,7 +6,9 @@ from pathlib import Path
 import paddle
 from paddleclas.ppcls.arch import backbone
 
+from .backbones import BACKBONES
 from .config import ConfigError
+from .logger import log
 
 
 class WeightsError(ValueError):
@@ -14,15 +16,19 @@ class WeightsError(ValueError):
 
 
 def build_model(config):
-    """The Arch backbone, built in a fresh name scope so the same architecture can be built twice per process."""
+    """The Arch backbone (the project's small-face ones, then paddleclas's), built in a fresh name scope so the
+    same architecture can be built twice per process."""
     arch = dict(config["Arch"])
     name = arch.pop("name")
-    factory = getattr(backbone, name, None)
+    factory = BACKBONES.get(name) or getattr(backbone, name, None)
     if not callable(factory) or name.startswith("_"):
-        names = [n for n in dir(backbone) if not n.startswith("_") and n[0].isupper()]
+        names = list(BACKBONES) + [n for n in dir(backbone) if not n.startswith("_") and n[0].isupper()]
         close = difflib.get_close_matches(name, names, n=1)
-        raise ConfigError(f"Arch.name {name!r} is not a paddleclas backbone"
+        raise ConfigError(f"Arch.name {name!r} is neither a FaceCNN nor a paddleclas backbone"
                           + (f"; did you mean '{close[0]}'?" if close else ""))
+    if arch.get("infer_blur_sigma") and name not in BACKBONES:
+        # paddleclas's factories swallow unknown keyword arguments: the blur would silently not happen.
+        raise ConfigError(f"Arch.infer_blur_sigma is a FaceCNN parameter; {name} does not accept it")
     with paddle.utils.unique_name.guard():
         try:
             return factory(pretrained=False, **arch)
@@ -35,8 +41,13 @@ def _params_file(prefix):
     return Path(prefix if prefix.endswith(".pdparams") else prefix + ".pdparams")
 
 
-def load_weights(model, prefix):
-    """Load `prefix`.pdparams into `model`; any missing key or shape mismatch is an error naming the file."""
+def load_weights(model, prefix, finetune=False):
+    """Load `prefix`.pdparams into `model`; any missing key or shape mismatch is an error naming the file.
+
+    finetune=True (Global.pretrained_model in training) keeps the model's own initial values for parameters whose
+    shapes differ, as PaddleClas does, so that a model trained on other classes (another class_num) starts a new
+    head; it returns the names of those parameters.
+    """
     path = _params_file(prefix)
     if not path.is_file():
         raise WeightsError(f"weights file {path} not found (give the prefix, e.g. output/ResNet18/best_model)")
@@ -49,13 +60,17 @@ def load_weights(model, prefix):
     if missing:
         raise WeightsError(f"{path} lacks {len(missing)} of the model's parameters (first: {missing[0]}): "
                            "it was saved from another architecture or variant")
-    wrong = [f"{k} {list(state[k].shape)} vs {list(v.shape)}" for k, v in own.items()
-             if list(state[k].shape) != list(v.shape)]
-    if wrong:
-        raise WeightsError(f"{path} does not fit the model, shapes differ (file vs model): {wrong[0]}"
+    wrong = [k for k, v in own.items() if list(state[k].shape) != list(v.shape)]
+    described = [f"{k} {list(state[k].shape)} vs {list(own[k].shape)}" for k in wrong]
+    if wrong and (not finetune or len(wrong) > len(own) // 2):
+        raise WeightsError(f"{path} does not fit the model, shapes differ (file vs model): {described[0]}"
                            f"{f' and {len(wrong) - 1} more' if len(wrong) > 1 else ''}: check Arch.class_num "
                            "and Arch.name")
-    model.set_state_dict({k: state[k] for k in own})
+    if wrong:
+        log.warning("%s: %d parameter(s) of another shape keep their initial values (a new head): %s", path,
+                    len(wrong), "; ".join(described))
+    model.set_state_dict({k: state[k] for k in own if k not in wrong})
+    return wrong
 
 
 def save_checkpoint(model, optimizer, state, prefix):

@@ -84,7 +84,7 @@ class Run:
         seed_everything(self.seed)
         self.model = build_model(config)
         if self.glob.get("pretrained_model") and not self.glob.get("checkpoints"):
-            load_weights(self.model, self.glob["pretrained_model"])
+            load_weights(self.model, self.glob["pretrained_model"], finetune=True)
             log.info("fine-tuning from %s", self.glob["pretrained_model"])
         self.optimizer = build_optimizer(config, self.model.parameters(), self.iters_per_epoch)
         # Optimizer accumulators are named lazily at the first step from a global counter; a private name

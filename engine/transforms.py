@@ -122,6 +122,30 @@ OPS = {op.__name__: op for op in (DecodeImage, ResizeImage, CropImage, RandCropI
                                   NormalizeImage, ToCHWImage)}
 
 
+# What FastDeploy's PaddleClasModel preprocessor runs (it decodes and converts BGR to RGB itself): an exported
+# inference.yml may hold only these ops, with these parameters, or FastDeploy would compute other tensors.
+DEPLOY_OPS = ("ResizeImage", "CropImage", "NormalizeImage", "ToCHWImage")
+DEPLOY_SCALE = 1.0 / 255.0
+
+
+def check_deployable(name, params, where="inference.yml"):
+    """Raise ConfigError unless op `name` with `params` is one FastDeploy would run exactly as these ops do."""
+    params = params or {}
+    if name not in DEPLOY_OPS:
+        raise ConfigError(f"{where}: transform op {name!r} cannot be deployed; FastDeploy's PaddleClasModel runs "
+                          f"only {', '.join(DEPLOY_OPS)}")
+    if name == "ResizeImage" and (params.get("interpolation") not in (None, "bilinear")
+                                  or params.get("backend", "cv2") != "cv2"):
+        raise ConfigError(f"{where}: ResizeImage must use the default bilinear cv2 resize (FastDeploy's)")
+    if name == "NormalizeImage":
+        scale = parse_number(params.get("scale", "1.0/255.0"), f"{where}: NormalizeImage.scale")
+        if abs(scale - DEPLOY_SCALE) > 1e-9:
+            raise ConfigError(f"{where}: NormalizeImage.scale is {scale}; deployment needs exactly 1/255")
+        if params.get("order", "") not in ("", "hwc"):
+            raise ConfigError(f"{where}: NormalizeImage.order is {params['order']!r}; deployment needs '' (HWC), "
+                              "ToCHWImage transposes afterwards")
+
+
 def build_transforms(op_list):
     """[{Name: params}, ...] -> a list of callables `op(img, rng)`."""
     return [OPS[name](**(params or {})) for item in op_list for name, params in item.items()]

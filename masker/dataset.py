@@ -24,6 +24,7 @@ from . import SPLITS
 from .compose import apply_mask
 from .faces import crop_landmarks, shape_predictor
 from .geometry import DegenerateFace, mask_box
+from .quality import blur_warning, split_sharpness
 from .readers import Sample, load_gray, read_inputs
 from .templates import STYLES, choose_style
 
@@ -193,6 +194,8 @@ def build_dataset(config: RunConfig, out_dir, workers: int = 1, overwrite: bool 
     seconds = time.perf_counter() - start
 
     manifest = _manifest(config, samples, read_skips, results, seconds, workers, out_dir)
+    manifest["sharpness"] = split_sharpness(samples, config.seed)
+    manifest["warnings"] = [w for w in [blur_warning(manifest["sharpness"])] if w]
     _write_lists(out_dir, config, samples, results)
     _write_contact_sheet(out_dir, config, samples, results)
     _atomic_write_text(out_dir / "manifest.json", json.dumps(manifest, indent=1))

@@ -14,7 +14,7 @@ from engine.config import ConfigError, load_config
 from engine.data import DataError
 from engine.evaluate import evaluate
 from engine.infer import infer
-from engine.model import WeightsError, build_model
+from engine.model import WeightsError, build_model, load_weights
 from engine.train import train
 from test_engine_data import CLASSES, make_dataset, overrides
 
@@ -148,3 +148,21 @@ def test_pretrained_of_another_architecture_names_the_file(data, tmp_path):
     config["Global"]["pretrained_model"] = str(tmp_path / "lcnet35")
     with pytest.raises(WeightsError, match="lcnet35.pdparams does not fit the model, shapes differ"):
         train(config)
+
+
+def test_finetuning_from_a_model_with_other_classes_starts_a_new_head(data, tmp_path):
+    seven = load_config(TINY, overrides(data, tmp_path, ["Arch.class_num=7"]))
+    source = build_model(seven).state_dict()
+    paddle.save(source, str(tmp_path / "seven.pdparams"))
+    config = load_config(TINY, overrides(data, tmp_path, [f"Global.pretrained_model={tmp_path / 'seven'}",
+                                                          "Global.epochs=1"]))
+    model = build_model(config)
+    head = load_weights(model, tmp_path / "seven", finetune=True)
+    assert head and all(list(source[k].shape)[-1] == 7 or list(source[k].shape)[0] == 7 for k in head)
+    for name, value in model.state_dict().items():
+        if name not in head:
+            np.testing.assert_array_equal(value.numpy(), source[name].numpy(), err_msg=name)
+    with pytest.raises(WeightsError, match="seven.pdparams does not fit the model"):
+        load_weights(build_model(config), tmp_path / "seven")          # eval / export need the exact model
+    run_dir = train(config)
+    assert "keep their initial values (a new head)" in (run_dir / "train.log").read_text()

@@ -184,3 +184,22 @@ def test_real_faces_coverage_lists_and_lower_face_masked(fer2013_dir, tmp_path):
     # Measured on 1,200 Training faces: 99.8% and 98.8% of the images pass these.
     assert np.mean(np.array(lower_covered) > 0.5) > 0.97
     assert np.mean(np.array(upper_untouched) < 0.1) > 0.95
+
+
+def test_a_blurred_training_split_is_measured_and_reported(raw, tmp_path):
+    blurred = tmp_path / "raw"
+    for image in raw.rglob("*.jpg"):
+        target = blurred / image.relative_to(raw)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        face = cv2.imread(str(image), cv2.IMREAD_GRAYSCALE)
+        cv2.imwrite(str(target), cv2.GaussianBlur(face, (0, 0), 3) if "Training_" in image.name else face)
+    sharp = build_dataset(config_for(raw), tmp_path / "sharp", workers=1, progress=False)
+    assert sharp["warnings"] == [] and set(sharp["sharpness"]) == {"train", "eval"}
+    out = tmp_path / "out"
+    result = subprocess.run([sys.executable, str(ROOT / "tools" / "make_dataset.py"), "--fer2013", str(blurred),
+                             "--out", str(out)], capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["sharpness"]["eval"] > 4 * manifest["sharpness"]["train"]
+    assert "training faces are much blurrier than the evaluation faces" in result.stderr
+    assert manifest["warnings"] and manifest["warnings"][0] in result.stderr

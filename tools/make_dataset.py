@@ -55,6 +55,8 @@ def main(argv=None) -> int:
     print(f"written {json.dumps(manifest['written'])}\ncoverage {manifest['coverage']:.4f}, "
           f"{len(manifest['skipped'])} skipped, {t['processed']} processed in {t['seconds']} s "
           f"({t['images_per_second']} img/s), {t['resumed']} resumed -> {args.out}")
+    for warning in manifest["warnings"]:
+        print(f"make_dataset: warning: {warning}", file=sys.stderr)
     return 0
 
 
