@@ -44,6 +44,7 @@ class RunConfig:
     seed: int = 0
     limit: Optional[int] = None           # at most this many inputs per split and class (first by name)
     no_mask: bool = False
+    train_mask_blur: float = 0.0          # Gaussian sigma (px) of the masks drawn on train faces only
 
     def identity(self) -> dict:
         d = asdict(self)
@@ -83,7 +84,8 @@ def _atomic_write_text(path: Path, text: str) -> None:
     _atomic_write_bytes(path, text.encode())
 
 
-def mask_face(gray: np.ndarray, rng: np.random.Generator, masks=STYLES, no_mask: bool = False) -> tuple:
+def mask_face(gray: np.ndarray, rng: np.random.Generator, masks=STYLES, no_mask: bool = False,
+              blur: float = 0.0) -> tuple:
     """(image, style dict) for one 48x48 face; raises DegenerateFace when no mask can be placed.
 
     The style is drawn first, so it depends on the generator alone and a resumed run can recover it
@@ -94,7 +96,7 @@ def mask_face(gray: np.ndarray, rng: np.random.Generator, masks=STYLES, no_mask:
     box = mask_box(crop_landmarks(gray), gray.shape[::-1])
     if no_mask:
         return gray, None
-    return apply_mask(gray, box, style), style.as_dict()
+    return apply_mask(gray, box, style, blur), style.as_dict()
 
 
 class _Worker:
@@ -113,7 +115,8 @@ class _Worker:
             return Result(sample.key, rel, style, resumed=True)
         try:
             gray = load_gray(sample)
-            image, style = mask_face(gray, rng, self.config.masks, self.config.no_mask)
+            blur = self.config.train_mask_blur if sample.split == "train" else 0.0
+            image, style = mask_face(gray, rng, self.config.masks, self.config.no_mask, blur)
         except (ValueError, DegenerateFace) as error:
             return Result(sample.key, reason=str(error))
         ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])

@@ -8,7 +8,7 @@ from tools import demo
 def test_demo_runs_every_stage(tmp_path, capsys):
     out = tmp_path / "demo"
     assert demo.main(["--out", str(out), "--per-class", "12", "--epochs", "1", "--workers", "1"]) == 0
-    data, run = out / "dataset", out / "output" / "PPLCNet_x0_25"
+    data, run = out / "dataset", out / "output" / "FaceCNN_x0_5"
     manifest = json.loads((data / "manifest.json").read_text())
     assert manifest["coverage"] == 1.0 and (data / "contact_sheet.png").stat().st_size > 0
     assert len((data / "train_list.txt").read_text().splitlines()) == 48

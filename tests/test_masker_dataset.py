@@ -203,3 +203,17 @@ def test_a_blurred_training_split_is_measured_and_reported(raw, tmp_path):
     assert manifest["sharpness"]["eval"] > 4 * manifest["sharpness"]["train"]
     assert "training faces are much blurrier than the evaluation faces" in result.stderr
     assert manifest["warnings"] and manifest["warnings"][0] in result.stderr
+
+
+def test_train_mask_blur_softens_train_masks_only(raw, tmp_path):
+    build_dataset(config_for(raw), tmp_path / "sharp", workers=1, progress=False)
+    build_dataset(config_for(raw, train_mask_blur=3.0), tmp_path / "soft", workers=1, progress=False)
+    sharp, soft = files_of(tmp_path / "sharp"), files_of(tmp_path / "soft")
+    assert sharp.keys() == soft.keys()
+    for rel in sharp:
+        if rel.startswith("eval/"):
+            assert sharp[rel] == soft[rel], rel
+            continue
+        a, b = (cv2.imdecode(np.frombuffer(x[rel], np.uint8), cv2.IMREAD_GRAYSCALE) for x in (sharp, soft))
+        lower = slice(30, 46)         # the mask covers the lower face
+        assert cv2.Laplacian(b[lower], cv2.CV_64F).var() < 0.8 * cv2.Laplacian(a[lower], cv2.CV_64F).var(), rel

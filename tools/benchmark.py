@@ -20,7 +20,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-TRAIN_CONFIGS = ("configs/masked_fer/PPLCNet_x1_0.yaml", "configs/masked_fer/ResNet18.yaml")
+TRAIN_CONFIGS = ("configs/masked_fer/FaceCNN_cpu.yaml", "configs/masked_fer/PPLCNet_x1_0.yaml",
+                 "configs/masked_fer/ResNet18.yaml")
 
 
 def parse_args(argv=None):
@@ -102,7 +103,7 @@ def main(argv=None) -> int:
              f"Machine: {machine()}.\n"]
     sections = (("Masking (FER2013 Training faces of the four classes)", lambda: masking_rows(args.fer2013,
                                                                                              args.mask_limit)),
-                ("Training step (forward, backward, update; random 48x48 input)", training_rows),
+                ("Training step (forward, backward, update; random input of the config's size)", training_rows),
                 (f"Predictor on `{args.model_dir}` (whole predict() path, preprocessing included)",
                  lambda: predictor_rows(args.model_dir)),
                 (f"HTTP server on `{args.model_dir}` (paddle backend, loopback, 48x48 JPEG uploads)",

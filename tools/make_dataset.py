@@ -27,6 +27,9 @@ def parse_args(argv=None):
     p.add_argument("--limit", type=int, help="at most N inputs per split and class (first N by file name)")
     p.add_argument("--no-mask", action="store_true",
                    help="write the same layout without masks (same faces kept and skipped as the masked run)")
+    p.add_argument("--train-mask-blur", type=float, default=0.0, metavar="SIGMA",
+                   help="draw the masks of the train split blurred by SIGMA px, to match training faces that are "
+                        "that blurred (make_dataset warns when they are; docs/masker.md#sharpness)")
     p.add_argument("--overwrite", action="store_true", help="replace an earlier run with other arguments in --out")
     p.add_argument("--synthetic", type=int, metavar="N",
                    help="instead: write N generated faces per class and split in FER2013's folder layout to --out")
@@ -46,7 +49,8 @@ def main(argv=None) -> int:
             print(json.dumps(counts))
             return 0
         config = RunConfig(fer2013=str(Path(args.fer2013).resolve()), classes=classes,
-                           masks=parse_styles(args.masks), seed=args.seed, limit=args.limit, no_mask=args.no_mask)
+                           masks=parse_styles(args.masks), seed=args.seed, limit=args.limit, no_mask=args.no_mask,
+                           train_mask_blur=args.train_mask_blur)
         manifest = build_dataset(config, args.out, workers=args.workers, overwrite=args.overwrite)
     except (ValueError, OutputInUse, FileNotFoundError) as error:
         print(f"make_dataset: error: {error}", file=sys.stderr)
