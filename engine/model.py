@@ -69,7 +69,7 @@ def load_weights(model, prefix, finetune=False):
     if wrong:
         log.warning("%s: %d parameter(s) of another shape keep their initial values (a new head): %s", path,
                     len(wrong), "; ".join(described))
-    model.set_state_dict({k: state[k] for k in own if k not in wrong})
+    model.set_state_dict({k: own[k] if k in wrong else state[k] for k in own})
     return wrong
 
 
