@@ -1,7 +1,7 @@
 """Draw training curves from engine train.log files.
 
-    python tools/plot_curves.py --run masked=output/masked/PPLCNet_x1_0/train.log \
-        --run unmasked=output/unmasked/PPLCNet_x1_0/train.log --out docs/training_curves.png
+    python tools/plot_curves.py --run masked=output/masked/FaceCNN_x1_0/train.log \
+        --run unmasked=output/unmasked/FaceCNN_x1_0/train.log --out docs/training_curves.png
 """
 import argparse
 import sys
@@ -16,7 +16,7 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--run", action="append", required=True, metavar="NAME=TRAIN_LOG")
     p.add_argument("--out", default="docs/training_curves.png")
-    p.add_argument("--title", default="PPLCNet_x1_0 on FER2013's four classes")
+    p.add_argument("--title", default="FaceCNN_x1_0 on FER2013's four classes")
     args = p.parse_args(argv)
     runs = dict(item.split("=", 1) for item in args.run)
     print(plot_curves(runs, args.out, args.title))
