@@ -3,8 +3,8 @@
 paddleclas's ImageNet backbones halve the input in their first two layers (stem stride and max pool), so a 48 px
 face is 12 px before any real feature is learned; from scratch on a CPU budget they stayed at majority-class
 level here. FaceCNN is the VGG-style network that FER2013 work uses instead: four stages of two 3x3
-conv-BN-ReLU layers, each stage closing with a 2x2 max pool (48 -> 24 -> 12 -> 6 -> 3), global average pooling,
-dropout and one linear layer. It uses only ops that Paddle Inference, FastDeploy and Paddle Lite all run.
+conv-BN-ReLU layers, each stage closing with a 2x2 max pool (a 48 px input: 48 -> 24 -> 12 -> 6 -> 3), global
+average pooling, dropout and one linear layer. It uses only ops that Paddle Inference, FastDeploy and Paddle Lite all run.
 """
 import math
 
@@ -70,3 +70,9 @@ def FaceCNN_x1_0(pretrained=False, **kwargs):
 
 
 BACKBONES = {"FaceCNN_x0_5": FaceCNN_x0_5, "FaceCNN_x1_0": FaceCNN_x1_0}
+
+
+def derived_buffers(model):
+    """State-dict keys that the config computes (blur kernels), not training: never loaded from a weights file, so
+    a model trained without a blur can be evaluated or exported with one, or with another sigma."""
+    return {f"{name}.kernel" for name, layer in model.named_sublayers() if isinstance(layer, GaussianBlur)}

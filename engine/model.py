@@ -6,7 +6,7 @@ from pathlib import Path
 import paddle
 from paddleclas.ppcls.arch import backbone
 
-from .backbones import BACKBONES
+from .backbones import BACKBONES, derived_buffers
 from .config import ConfigError
 from .logger import log
 
@@ -26,7 +26,10 @@ def build_model(config):
         close = difflib.get_close_matches(name, names, n=1)
         raise ConfigError(f"Arch.name {name!r} is neither a FaceCNN nor a paddleclas backbone"
                           + (f"; did you mean '{close[0]}'?" if close else ""))
-    if arch.get("infer_blur_sigma") and name not in BACKBONES:
+    sigma = arch.get("infer_blur_sigma")
+    if sigma is not None and (isinstance(sigma, bool) or not isinstance(sigma, (int, float)) or sigma < 0):
+        raise ConfigError(f"Arch.infer_blur_sigma is {sigma!r}: give a blur in pixels >= 0 (0: no blur)")
+    if sigma and name not in BACKBONES:
         # paddleclas's factories swallow unknown keyword arguments: the blur would silently not happen.
         raise ConfigError(f"Arch.infer_blur_sigma is a FaceCNN parameter; {name} does not accept it")
     with paddle.utils.unique_name.guard():
@@ -52,7 +55,8 @@ def load_weights(model, prefix, finetune=False):
     if not path.is_file():
         raise WeightsError(f"weights file {path} not found (give the prefix, e.g. output/ResNet18/best_model)")
     state = paddle.load(str(path))
-    own = model.state_dict()
+    current, derived = model.state_dict(), derived_buffers(model)
+    own = {k: v for k, v in current.items() if k not in derived}
     missing = [k for k in own if k not in state]
     if len(missing) == len(own):
         raise WeightsError(f"{path} holds weights of another architecture (none of {type(model).__name__}'s "
@@ -69,7 +73,8 @@ def load_weights(model, prefix, finetune=False):
     if wrong:
         log.warning("%s: %d parameter(s) of another shape keep their initial values (a new head): %s", path,
                     len(wrong), "; ".join(described))
-    model.set_state_dict({k: own[k] if k in wrong else state[k] for k in own})
+    keep = set(wrong) | derived
+    model.set_state_dict({k: v if k in keep else state[k] for k, v in current.items()})
     return wrong
 
 

@@ -10,8 +10,10 @@ import numpy as np
 
 from .readers import load_gray
 
-SHARPNESS_SAMPLE = 400         # faces per split: the median is stable to a few percent at this size
-BLUR_RATIO_WARNING = 4.0       # sigma 1 px of Gaussian blur already divides the median by about 5
+# Faces per split: on ../shared's PublicTest, 400 gave a median of 2228 against 2150 over all 3,589.
+SHARPNESS_SAMPLE = 400
+# A Gaussian blur of sigma 0.5 px divides the PublicTest median by 2.2, of 1 px by 14.5: 4x is a visible blur.
+BLUR_RATIO_WARNING = 4.0
 
 
 def sharpness(gray: np.ndarray) -> float:

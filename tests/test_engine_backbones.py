@@ -105,3 +105,17 @@ def test_fastdeploy_and_paddle_lite_run_the_exported_blur(exported, py310, tmp_p
     assert not support.unsupported, support.unsupported
     packager.convert_to_nb(opt, exported / "inference.pdmodel", exported / "inference.pdiparams", tmp_path / "m.nb")
     assert (tmp_path / "m.nb").stat().st_size > 100_000
+
+
+def test_the_config_sets_the_blur_not_the_weights_file(tmp_path):
+    sharp = load_config(SHIPPED, ["Arch.infer_blur_sigma=0"])
+    paddle.save(build_model(sharp).state_dict(), str(tmp_path / "sharp.pdparams"))
+    for sigma in (1.5, 2.5):
+        model = build_model(load_config(SHIPPED, [f"Arch.infer_blur_sigma={sigma}"]))
+        expected = model.infer_blur.kernel.numpy()
+        load_weights(model, tmp_path / "sharp")
+        np.testing.assert_array_equal(model.infer_blur.kernel.numpy(), expected)
+    paddle.save(model.state_dict(), str(tmp_path / "blurred.pdparams"))
+    load_weights(build_model(sharp), tmp_path / "blurred")          # the file's kernel is simply not used
+    with pytest.raises(ConfigError, match="infer_blur_sigma is -1"):
+        build_model(load_config(SHIPPED, ["Arch.infer_blur_sigma=-1"]))

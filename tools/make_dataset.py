@@ -36,6 +36,8 @@ def parse_args(argv=None):
     args = p.parse_args(argv)
     if args.synthetic is None and not args.fer2013:
         p.error("give --fer2013 PATH (or --synthetic N)")
+    if args.train_mask_blur < 0:
+        p.error(f"--train-mask-blur is a blur in pixels >= 0, got {args.train_mask_blur}")
     return args
 
 
