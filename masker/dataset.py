@@ -11,9 +11,9 @@ import shutil
 import time
 import zlib
 from collections import Counter
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Union
 
 import cv2
 import numpy as np
@@ -24,7 +24,7 @@ from . import SPLITS
 from .compose import apply_mask
 from .faces import crop_landmarks, shape_predictor
 from .geometry import DegenerateFace, mask_box
-from .quality import blur_warning, split_sharpness
+from .quality import blur_warning, matching_blur_sigma, split_sharpness
 from .readers import Sample, load_gray, read_inputs
 from .templates import STYLES, choose_style
 
@@ -44,7 +44,9 @@ class RunConfig:
     seed: int = 0
     limit: Optional[int] = None           # at most this many inputs per split and class (first by name)
     no_mask: bool = False
-    train_mask_blur: float = 0.0          # Gaussian sigma (px) of the masks drawn on train faces only
+    # Gaussian sigma (px) of the masks drawn on train faces only; "auto": the blur that makes the eval faces as
+    # blurred as the train faces (masker.quality.matching_blur_sigma), resolved before the run starts.
+    train_mask_blur: Union[float, str] = 0.0
 
     def identity(self) -> dict:
         d = asdict(self)
@@ -180,6 +182,8 @@ def build_dataset(config: RunConfig, out_dir, workers: int = 1, overwrite: bool 
     out_dir = Path(out_dir)
     samples, read_skips = read_inputs(config.fer2013, config.classes)
     samples = select(samples, config.limit)
+    if config.train_mask_blur == "auto":
+        config = replace(config, train_mask_blur=matching_blur_sigma(samples, config.seed))
     prepare_output(out_dir, config, overwrite)
     for split, class_name in {(s.split, s.class_name) for s in samples}:
         (out_dir / split / class_name).mkdir(parents=True, exist_ok=True)
@@ -198,7 +202,7 @@ def build_dataset(config: RunConfig, out_dir, workers: int = 1, overwrite: bool 
 
     manifest = _manifest(config, samples, read_skips, results, seconds, workers, out_dir)
     manifest["sharpness"] = split_sharpness(samples, config.seed)
-    manifest["warnings"] = [w for w in [blur_warning(manifest["sharpness"])] if w]
+    manifest["warnings"] = [w for w in [blur_warning(manifest["sharpness"], samples, config)] if w]
     _write_lists(out_dir, config, samples, results)
     _write_contact_sheet(out_dir, config, samples, results)
     _atomic_write_text(out_dir / "manifest.json", json.dumps(manifest, indent=1))

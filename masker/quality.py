@@ -5,6 +5,8 @@ show: if the training split is far blurrier than the evaluation split (or than t
 tested on detail it never saw. Measured here on ../shared/fer2013: Training median 6.2, PublicTest 2150, which
 is what a Gaussian blur of sigma 3 px does to the PublicTest faces (median 6.4).
 """
+from typing import Optional
+
 import cv2
 import numpy as np
 
@@ -20,31 +22,62 @@ def sharpness(gray: np.ndarray) -> float:
     return float(cv2.Laplacian(gray, cv2.CV_64F).var())
 
 
-def split_sharpness(samples, seed: int = 0) -> dict:
-    """{split: median sharpness} over up to SHARPNESS_SAMPLE readable source faces per split."""
+def _sample_faces(samples, seed: int) -> dict:
+    """{split: up to SHARPNESS_SAMPLE readable source faces}, drawn with a fixed seed."""
     by_split = {}
     for sample in samples:
         by_split.setdefault(sample.split, []).append(sample)
     rng = np.random.default_rng(seed)
-    medians = {}
+    faces = {}
     for split, members in sorted(by_split.items()):
         chosen = rng.choice(len(members), min(SHARPNESS_SAMPLE, len(members)), replace=False)
-        values = []
+        faces[split] = []
         for index in chosen:
             try:
-                values.append(sharpness(load_gray(members[index])))
+                faces[split].append(load_gray(members[index]))
             except ValueError:
                 continue
-        if values:
-            medians[split] = round(float(np.median(values)), 1)
-    return medians
+    return faces
 
 
-def blur_warning(medians: dict):
+def _median_sharpness(faces) -> float:
+    return float(np.median([sharpness(face) for face in faces]))
+
+
+def split_sharpness(samples, seed: int = 0) -> dict:
+    """{split: median sharpness} over up to SHARPNESS_SAMPLE readable source faces per split."""
+    return {split: round(_median_sharpness(faces), 1) for split, faces in _sample_faces(samples, seed).items()
+            if faces}
+
+
+def matching_blur_sigma(samples, seed: int = 0) -> float:
+    """The Gaussian sigma (px, one decimal) that makes the eval faces as blurred as the train faces (equal median
+    sharpness); 0.0 unless the train faces are BLUR_RATIO_WARNING times blurrier. On ../shared/fer2013: 3.0."""
+    faces = _sample_faces(samples, seed)
+    train, evaluation = faces.get("train"), faces.get("eval")
+    if not train or not evaluation:
+        return 0.0
+    target = _median_sharpness(train)
+    if _median_sharpness(evaluation) < BLUR_RATIO_WARNING * target:
+        return 0.0
+    low, high = 0.0, 8.0             # sharpness falls as sigma grows: bisect for the crossing
+    for _ in range(12):
+        middle = (low + high) / 2
+        blurred = [cv2.GaussianBlur(face, (0, 0), middle) for face in evaluation]
+        low, high = (middle, high) if _median_sharpness(blurred) > target else (low, middle)
+    return round((low + high) / 2, 1)
+
+
+def blur_warning(medians: dict, samples, config) -> Optional[str]:
     """A sentence for the user when the train split is much blurrier than the eval split, else None."""
     train, evaluation = medians.get("train"), medians.get("eval")
     if not train or not evaluation or evaluation / train < BLUR_RATIO_WARNING:
         return None
+    if config.train_mask_blur:
+        advice = f"their masks were drawn blurred by {config.train_mask_blur} px"
+    else:
+        advice = (f"a blur of sigma {matching_blur_sigma(samples, config.seed)} px makes the evaluation faces as "
+                  f"blurred: pass --train-mask-blur auto to draw the training masks that blurred")
     return (f"the training faces are much blurrier than the evaluation faces (median Laplacian variance "
-            f"{train} vs {evaluation}, {evaluation / train:.0f}x): a model trained on them sees sharper faces "
-            f"than it learned from at evaluation and in use; docs/masker.md#sharpness says what to do")
+            f"{train} vs {evaluation}, {evaluation / train:.0f}x): {advice}, and blur the model's inputs after "
+            f"training to match (Arch.infer_blur_sigma; docs/masker.md#sharpness)")

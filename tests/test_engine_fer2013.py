@@ -24,7 +24,8 @@ def test_shipped_recipe_on_masked_fer2013(fer2013_dir, tmp_path):
     data = Path(os.environ.get("MASKED_DATASET", tmp_path / "dataset"))
     if not (data / "train_list.txt").is_file():
         subprocess.run([sys.executable, str(ROOT / "tools" / "make_dataset.py"), "--fer2013", str(fer2013_dir),
-                        "--out", str(data), "--workers", "2"], check=True, cwd=ROOT)
+                        "--out", str(data), "--workers", "2", "--train-mask-blur", "3"],   # as `make data`
+                       check=True, cwd=ROOT)
     config = load_config(ROOT / "configs" / "masked_fer" / "FaceCNN_cpu.yaml", [
         f"DataLoader.Train.dataset.image_root={data}", f"DataLoader.Train.dataset.cls_label_path={data}/train_list.txt",
         f"DataLoader.Eval.dataset.image_root={data}", f"DataLoader.Eval.dataset.cls_label_path={data}/eval_list.txt",

@@ -13,6 +13,8 @@ import numpy as np
 import pytest
 
 from masker.dataset import OutputInUse, RunConfig, build_dataset
+from masker.quality import matching_blur_sigma
+from masker.readers import read_inputs
 from masker.synthetic import write_synthetic_fer2013
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -202,7 +204,22 @@ def test_a_blurred_training_split_is_measured_and_reported(raw, tmp_path):
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["sharpness"]["eval"] > 4 * manifest["sharpness"]["train"]
     assert "training faces are much blurrier than the evaluation faces" in result.stderr
+    assert "--train-mask-blur auto" in result.stderr
     assert manifest["warnings"] and manifest["warnings"][0] in result.stderr
+
+    # auto finds the blur that was applied, and draws the training masks that blurred
+    auto = build_dataset(config_for(blurred, train_mask_blur="auto"), tmp_path / "auto", workers=1, progress=False)
+    assert 2.0 <= auto["args"]["train_mask_blur"] <= 4.0, auto["args"]
+    assert "masks were drawn blurred by" in auto["warnings"][0]
+    assert build_dataset(config_for(raw, train_mask_blur="auto"), tmp_path / "auto_sharp", workers=1,
+                         progress=False)["args"]["train_mask_blur"] == 0.0
+
+
+def test_matching_blur_sigma_of_shared_fer2013(fer2013_dir):
+    samples, _ = read_inputs(str(fer2013_dir), CLASSES)
+    # Measured another way, the mean spectra of the Training and PublicTest faces differ by a Gaussian blur of
+    # sigma 3.3 px (docs/masker.md#sharpness); this estimate gives 3.1.
+    assert 2.8 <= matching_blur_sigma(samples) <= 3.5
 
 
 def test_train_mask_blur_softens_train_masks_only(raw, tmp_path):

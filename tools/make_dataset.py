@@ -16,6 +16,18 @@ from masker.readers import parse_classes  # noqa: E402
 from masker.templates import STYLES, parse_styles  # noqa: E402
 
 
+def mask_blur(text: str):
+    if text == "auto":
+        return text
+    try:
+        sigma = float(text)
+    except ValueError:
+        sigma = -1.0
+    if not sigma >= 0:
+        raise argparse.ArgumentTypeError(f"expected 'auto' or a blur in pixels >= 0, got {text!r}")
+    return sigma
+
+
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--fer2013", help="fer2013.csv or the FER2013 image-folder root (train/, test/)")
@@ -27,17 +39,15 @@ def parse_args(argv=None):
     p.add_argument("--limit", type=int, help="at most N inputs per split and class (first N by file name)")
     p.add_argument("--no-mask", action="store_true",
                    help="write the same layout without masks (same faces kept and skipped as the masked run)")
-    p.add_argument("--train-mask-blur", type=float, default=0.0, metavar="SIGMA",
+    p.add_argument("--train-mask-blur", type=mask_blur, default=0.0, metavar="SIGMA",
                    help="draw the masks of the train split blurred by SIGMA px, to match training faces that are "
-                        "that blurred (make_dataset warns when they are; docs/masker.md#sharpness)")
+                        "that blurred; 'auto' measures it (docs/masker.md#sharpness)")
     p.add_argument("--overwrite", action="store_true", help="replace an earlier run with other arguments in --out")
     p.add_argument("--synthetic", type=int, metavar="N",
                    help="instead: write N generated faces per class and split in FER2013's folder layout to --out")
     args = p.parse_args(argv)
     if args.synthetic is None and not args.fer2013:
         p.error("give --fer2013 PATH (or --synthetic N)")
-    if args.train_mask_blur < 0:
-        p.error(f"--train-mask-blur is a blur in pixels >= 0, got {args.train_mask_blur}")
     return args
 
 
