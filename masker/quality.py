@@ -52,7 +52,7 @@ def split_sharpness(samples, seed: int = 0) -> dict:
 
 def matching_blur_sigma(samples, seed: int = 0) -> float:
     """The Gaussian sigma (px, one decimal) that makes the eval faces as blurred as the train faces (equal median
-    sharpness); 0.0 unless the train faces are BLUR_RATIO_WARNING times blurrier. On ../shared/fer2013: 3.0."""
+    sharpness); 0.0 unless the train faces are BLUR_RATIO_WARNING times blurrier. On ../shared/fer2013: 3.1."""
     faces = _sample_faces(samples, seed)
     train, evaluation = faces.get("train"), faces.get("eval")
     if not train or not evaluation:
