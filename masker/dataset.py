@@ -24,7 +24,7 @@ from . import SPLITS
 from .compose import apply_mask
 from .faces import crop_landmarks, shape_predictor
 from .geometry import DegenerateFace, mask_box
-from .quality import blur_warning, matching_blur_sigma, split_sharpness
+from .quality import blur_warning, matching_blur_sigma, sample_faces, split_sharpness
 from .readers import Sample, load_gray, read_inputs
 from .templates import STYLES, choose_style
 
@@ -182,8 +182,9 @@ def build_dataset(config: RunConfig, out_dir, workers: int = 1, overwrite: bool 
     out_dir = Path(out_dir)
     samples, read_skips = read_inputs(config.fer2013, config.classes)
     samples = select(samples, config.limit)
+    faces = sample_faces(samples, config.seed)      # for the sharpness checks
     if config.train_mask_blur == "auto":
-        config = replace(config, train_mask_blur=matching_blur_sigma(samples, config.seed))
+        config = replace(config, train_mask_blur=matching_blur_sigma(faces))
     prepare_output(out_dir, config, overwrite)
     for split, class_name in {(s.split, s.class_name) for s in samples}:
         (out_dir / split / class_name).mkdir(parents=True, exist_ok=True)
@@ -201,8 +202,8 @@ def build_dataset(config: RunConfig, out_dir, workers: int = 1, overwrite: bool 
     seconds = time.perf_counter() - start
 
     manifest = _manifest(config, samples, read_skips, results, seconds, workers, out_dir)
-    manifest["sharpness"] = split_sharpness(samples, config.seed)
-    manifest["warnings"] = [w for w in [blur_warning(manifest["sharpness"], samples, config)] if w]
+    manifest["sharpness"] = split_sharpness(faces)
+    manifest["warnings"] = [w for w in [blur_warning(faces, config.train_mask_blur)] if w]
     _write_lists(out_dir, config, samples, results)
     _write_contact_sheet(out_dir, config, samples, results)
     _atomic_write_text(out_dir / "manifest.json", json.dumps(manifest, indent=1))

@@ -22,7 +22,7 @@ def sharpness(gray: np.ndarray) -> float:
     return float(cv2.Laplacian(gray, cv2.CV_64F).var())
 
 
-def _sample_faces(samples, seed: int) -> dict:
+def sample_faces(samples, seed: int = 0) -> dict:
     """{split: up to SHARPNESS_SAMPLE readable source faces}, drawn with a fixed seed."""
     by_split = {}
     for sample in samples:
@@ -44,16 +44,15 @@ def _median_sharpness(faces) -> float:
     return float(np.median([sharpness(face) for face in faces]))
 
 
-def split_sharpness(samples, seed: int = 0) -> dict:
-    """{split: median sharpness} over up to SHARPNESS_SAMPLE readable source faces per split."""
-    return {split: round(_median_sharpness(faces), 1) for split, faces in _sample_faces(samples, seed).items()
-            if faces}
+def split_sharpness(faces: dict) -> dict:
+    """{split: median sharpness} of sample_faces' faces."""
+    return {split: round(_median_sharpness(members), 1) for split, members in faces.items() if members}
 
 
-def matching_blur_sigma(samples, seed: int = 0) -> float:
+def matching_blur_sigma(faces: dict) -> float:
     """The Gaussian sigma (px, one decimal) that makes the eval faces as blurred as the train faces (equal median
-    sharpness); 0.0 unless the train faces are BLUR_RATIO_WARNING times blurrier. On ../shared/fer2013: 3.1."""
-    faces = _sample_faces(samples, seed)
+    sharpness) in sample_faces' faces; 0.0 unless the train faces are BLUR_RATIO_WARNING times blurrier. On
+    ../shared/fer2013: 3.1."""
     train, evaluation = faces.get("train"), faces.get("eval")
     if not train or not evaluation:
         return 0.0
@@ -68,15 +67,17 @@ def matching_blur_sigma(samples, seed: int = 0) -> float:
     return round((low + high) / 2, 1)
 
 
-def blur_warning(medians: dict, samples, config) -> Optional[str]:
-    """A sentence for the user when the train split is much blurrier than the eval split, else None."""
+def blur_warning(faces: dict, train_mask_blur: float) -> Optional[str]:
+    """A sentence for the user when the train split of sample_faces' faces is much blurrier than the eval split,
+    else None; train_mask_blur: the blur the run drew the training masks with."""
+    medians = split_sharpness(faces)
     train, evaluation = medians.get("train"), medians.get("eval")
     if not train or not evaluation or evaluation / train < BLUR_RATIO_WARNING:
         return None
-    if config.train_mask_blur:
-        advice = f"their masks were drawn blurred by {config.train_mask_blur} px"
+    if train_mask_blur:
+        advice = f"their masks were drawn blurred by {train_mask_blur} px"
     else:
-        advice = (f"a blur of sigma {matching_blur_sigma(samples, config.seed)} px makes the evaluation faces as "
+        advice = (f"a blur of sigma {matching_blur_sigma(faces)} px makes the evaluation faces as "
                   f"blurred: pass --train-mask-blur auto to draw the training masks that blurred")
     return (f"the training faces are much blurrier than the evaluation faces (median Laplacian variance "
             f"{train} vs {evaluation}, {evaluation / train:.0f}x): {advice}, and blur the model's inputs after "
