@@ -203,7 +203,7 @@ def build_dataset(config: RunConfig, out_dir, workers: int = 1, overwrite: bool 
 
     manifest = _manifest(config, samples, read_skips, results, seconds, workers, out_dir)
     manifest["sharpness"] = split_sharpness(faces)
-    manifest["warnings"] = [w for w in [blur_warning(faces, config.train_mask_blur)] if w]
+    manifest["warnings"] = [w for w in [blur_warning(manifest["sharpness"], faces, config.train_mask_blur)] if w]
     _write_lists(out_dir, config, samples, results)
     _write_contact_sheet(out_dir, config, samples, results)
     _atomic_write_text(out_dir / "manifest.json", json.dumps(manifest, indent=1))

@@ -67,10 +67,9 @@ def matching_blur_sigma(faces: dict) -> float:
     return round((low + high) / 2, 1)
 
 
-def blur_warning(faces: dict, train_mask_blur: float) -> Optional[str]:
-    """A sentence for the user when the train split of sample_faces' faces is much blurrier than the eval split,
-    else None; train_mask_blur: the blur the run drew the training masks with."""
-    medians = split_sharpness(faces)
+def blur_warning(medians: dict, faces: dict, train_mask_blur: float) -> Optional[str]:
+    """A sentence for the user when the train split is much blurrier than the eval split, else None; medians:
+    split_sharpness(faces); train_mask_blur: the blur the run drew the training masks with."""
     train, evaluation = medians.get("train"), medians.get("eval")
     if not train or not evaluation or evaluation / train < BLUR_RATIO_WARNING:
         return None
