@@ -11,7 +11,8 @@ import numpy as np
 import yaml
 
 from engine.config import ConfigError
-from engine.transforms import OPS, NormalizeImage, ToCHWImage, check_deployable
+from engine.registry import TRANSFORMS
+from engine.transforms import NormalizeImage, ToCHWImage, check_deployable
 
 EXPORT_HINT = ("export a trained model with `python tools/export_model.py -c configs/masked_fer/FaceCNN_cpu.yaml "
                "-o Global.pretrained_model=output/masked/FaceCNN_x1_0/best_model -o Global.save_inference_dir=inference/`"
@@ -48,7 +49,7 @@ class Preprocess:
                 # FastDeploy normalises the HWC image whatever `order` says; the engine's default is chw.
                 params = {**(params or {}), "order": (params or {}).get("order") or ""}
             try:
-                self.ops.append(OPS[name](**(params or {})))
+                self.ops.append(TRANSFORMS[name](**(params or {})))
             except TypeError as err:
                 raise ConfigError(f"{source}: bad parameters for {name}: {err}") from err
         if not isinstance(self.ops[-1], ToCHWImage) or not any(isinstance(op, NormalizeImage) for op in self.ops):

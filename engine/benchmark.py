@@ -15,7 +15,8 @@ import numpy as np
 import paddle
 
 from .model import build_model
-from .optim import build_loss, build_optimizer
+from .losses import build_loss
+from .optim import build_optimizer
 
 
 def training_throughput(config, iterations=12, warmup=3, repeats=3) -> dict:

@@ -6,59 +6,77 @@ from pathlib import Path
 
 import yaml
 
+from .registry import BATCH_TRANSFORMS, LOSSES, METRICS, TRANSFORMS
+
 
 class ConfigError(ValueError):
     """A config or override that the engine cannot run; the message says what to change."""
 
 
-# Transform ops and their parameters, as PaddleClas names them.
-TRANSFORMS = {
-    "DecodeImage": {"to_rgb", "channel_first"},
-    "ResizeImage": {"size", "resize_short", "interpolation", "backend"},
-    "RandCropImage": {"size", "scale", "ratio", "interpolation", "backend"},
-    "RandFlipImage": {"flip_code"},
-    "CropImage": {"size"},
-    "NormalizeImage": {"scale", "mean", "std", "order", "output_fp16", "channel_num"},
-    "ToCHWImage": set(),
-}
-LOSSES = {"CELoss": {"weight", "epsilon", "class_weight"}}
-METRICS = {"TopkAcc": {"topk"}}
-
-
 class OpList:
-    """A YAML list of one-key dicts, `- OpName: {param: value}`, each op from a known set."""
+    """A YAML list of one-key dicts, `- OpName: {param: value}`, each op from a registry (engine/registry.py)."""
 
-    def __init__(self, ops):
-        self.ops = ops
+    def __init__(self, registry):
+        self.registry = registry
 
 
-LEAF = None
+class Leaf:
+    """A value of one kind: int, float (also a fraction like 1.0/255.0), bool, str, list, or any; `null` is
+    allowed where PaddleClas writes it (optional values)."""
+
+    def __init__(self, kind="any", nullable=True):
+        self.kind, self.nullable = kind, nullable
+
+    def check(self, value, where):
+        if value is None and self.nullable or self.kind == "any":
+            return
+        ok = {"int": isinstance(value, int) and not isinstance(value, bool),
+              "bool": isinstance(value, bool),
+              "str": isinstance(value, str),
+              "list": isinstance(value, list)}.get(self.kind)
+        if self.kind == "float":
+            try:
+                ok = not isinstance(value, bool) and parse_number(value) is not None
+            except ConfigError:
+                ok = False
+        if not ok:
+            example = {"int": "3", "float": "0.1", "bool": "True", "str": "a name or path",
+                       "list": "[1, 2]"}[self.kind]
+            raise ConfigError(f"'{where.rstrip('.')}' must be a{'n' if self.kind == 'int' else ''} {self.kind} "
+                              f"(for example {example}), got {value!r}")
+
+
+INT, FLOAT, BOOL, STR, LIST, ANY = (Leaf(k) for k in ("int", "float", "bool", "str", "list", "any"))
 LOADER = {
-    "dataset": {"name": LEAF, "image_root": LEAF, "cls_label_path": LEAF, "transform_ops": OpList(TRANSFORMS)},
-    "sampler": {"name": LEAF, "batch_size": LEAF, "drop_last": LEAF, "shuffle": LEAF},
-    "loader": {"num_workers": LEAF, "use_shared_memory": LEAF},
+    "dataset": {"name": STR, "image_root": STR, "cls_label_path": STR, "transform_ops": OpList(TRANSFORMS),
+                "batch_transform_ops": OpList(BATCH_TRANSFORMS)},
+    "sampler": {"name": STR, "batch_size": INT, "drop_last": BOOL, "shuffle": BOOL},
+    "loader": {"num_workers": INT, "use_shared_memory": BOOL},
 }
 SCHEMA = {
-    "Global": dict.fromkeys([
-        "checkpoints", "pretrained_model", "output_dir", "device", "save_interval", "eval_during_train",
-        "eval_interval", "epochs", "print_batch_step", "use_visualdl", "image_shape", "save_inference_dir",
-        "seed", "keep_checkpoints",
-    ]),
+    "Global": {
+        "checkpoints": STR, "pretrained_model": STR, "output_dir": STR, "device": STR, "save_interval": INT,
+        "eval_during_train": BOOL, "eval_interval": INT, "epochs": INT, "print_batch_step": INT,
+        "use_visualdl": BOOL, "image_shape": LIST, "save_inference_dir": STR, "seed": INT,
+        "keep_checkpoints": INT,
+        # This project's: evaluation and the exported model average each face's answer with its mirror image's.
+        "flip_average": BOOL,
+    },
     # stride_list / max_pool (PPLCNet, ResNet): fewer early downsamplings keep detail in 48 px faces.
-    # infer_blur_sigma (FaceCNN): blur evaluation and deployed faces as the training faces were (engine/backbones.py).
-    "Arch": dict.fromkeys(["name", "class_num", "scale", "dropout_prob", "class_expand", "use_last_conv",
-                           "stride_list", "max_pool", "infer_blur_sigma"]),
+    "Arch": {"name": STR, "class_num": INT, "scale": FLOAT, "dropout_prob": FLOAT, "class_expand": INT,
+             "use_last_conv": BOOL, "stride_list": LIST, "max_pool": BOOL},
     "Loss": {"Train": OpList(LOSSES), "Eval": OpList(LOSSES)},
     "Optimizer": {
-        "name": LEAF, "momentum": LEAF, "beta1": LEAF, "beta2": LEAF, "epsilon": LEAF,
-        "lr": dict.fromkeys(["name", "learning_rate", "warmup_epoch", "warmup_start_lr", "eta_min",
-                             "decay_epochs", "values"]),
-        "regularizer": {"name": LEAF, "coeff": LEAF},
+        "name": STR, "momentum": FLOAT, "use_nesterov": BOOL, "beta1": FLOAT, "beta2": FLOAT, "epsilon": FLOAT,
+        "weight_decay": FLOAT,
+        "lr": {"name": STR, "learning_rate": FLOAT, "warmup_epoch": FLOAT, "warmup_start_lr": FLOAT,
+               "eta_min": FLOAT, "decay_epochs": LIST, "values": LIST},
+        "regularizer": {"name": STR, "coeff": FLOAT},
     },
     "DataLoader": {"Train": LOADER, "Eval": LOADER},
     "Infer": {
-        "infer_imgs": LEAF, "batch_size": LEAF, "transforms": OpList(TRANSFORMS),
-        "PostProcess": {"name": LEAF, "topk": LEAF, "class_id_map_file": LEAF},
+        "infer_imgs": STR, "batch_size": INT, "transforms": OpList(TRANSFORMS),
+        "PostProcess": {"name": STR, "topk": INT, "class_id_map_file": STR},
     },
     "Metric": {"Train": OpList(METRICS), "Eval": OpList(METRICS)},
 }
@@ -88,7 +106,8 @@ def _unknown(key, valid, where):
 
 
 def _check(node, schema, where):
-    if schema is LEAF:
+    if isinstance(schema, Leaf):
+        schema.check(node, where)
         return
     if isinstance(schema, OpList):
         if not isinstance(node, list):
@@ -97,13 +116,16 @@ def _check(node, schema, where):
             if not isinstance(item, dict) or len(item) != 1:
                 raise ConfigError(f"'{where.rstrip('.')}': each item must be one '- OpName: {{params}}', got {item!r}")
             (name, params), = item.items()
-            if name not in schema.ops:
-                raise _unknown(name, schema.ops, where)
+            if name not in schema.registry:
+                raise _unknown(name, schema.registry.names(), where)
             if params is not None and not isinstance(params, dict):
                 raise ConfigError(f"'{where}{name}' parameters must be a mapping, got {params!r}")
+            allowed = schema.registry.params(name)
             for param in params or {}:
-                if param not in schema.ops[name]:
-                    raise _unknown(param, schema.ops[name], f"{where}{name}.")
+                if param not in allowed:
+                    raise _unknown(param, allowed, f"{where}{name}.")
+        return
+    if node is None:
         return
     if not isinstance(node, dict):
         raise ConfigError(f"'{where.rstrip('.')}' must be a mapping with keys among {sorted(schema)}")

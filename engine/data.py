@@ -5,7 +5,7 @@ import numpy as np
 from paddle.io import DataLoader, Dataset, DistributedBatchSampler
 
 from .config import ConfigError
-from .transforms import apply_transforms, build_transforms
+from .transforms import apply_transforms, build_batch_transforms, build_transforms
 
 
 class DataError(ValueError):
@@ -103,15 +103,26 @@ class ResumableBatchSampler(DistributedBatchSampler):
         self.skip = 0
 
 
-def collate(samples):
-    """Stack the good samples; the count of skipped (unreadable) images rides along with the batch."""
-    good = [s for s in samples if s is not None]
-    skipped = np.int64(len(samples) - len(good))
-    if not good:
-        empty = np.zeros((0,), dtype=np.int64)
-        return np.zeros((0, 3, 1, 1), dtype=np.float32), empty, empty, skipped
-    images, labels, indices = zip(*good)
-    return np.stack(images), np.stack(labels), np.stack(indices), skipped
+class Collate:
+    """Stacks the good samples of a batch, then runs a batch op (Mixup, CutMix) when the config names any; the
+    count of skipped (unreadable) images rides along with the batch. A batch op draws from a generator seeded by
+    (seed, epoch, the batch's sample indices), so that it too is reproducible and resumable."""
+
+    def __init__(self, batch_ops=(), seed=0):
+        self.batch_ops, self.seed, self.epoch = list(batch_ops), seed, 0
+
+    def __call__(self, samples):
+        good = [s for s in samples if s is not None]
+        skipped = np.int64(len(samples) - len(good))
+        if not good:
+            empty = np.zeros((0,), dtype=np.int64)
+            return np.zeros((0, 3, 1, 1), dtype=np.float32), empty, empty, skipped
+        images, labels, indices = (np.stack(column) for column in zip(*good))
+        if self.batch_ops:
+            rng = np.random.default_rng([self.seed, self.epoch, *indices.tolist()])
+            op = self.batch_ops[rng.integers(len(self.batch_ops))]
+            images, labels = op(images, labels, rng)
+        return images, labels, indices, skipped
 
 
 def build_loader(config, mode, shard=True):
@@ -134,6 +145,8 @@ def build_loader(config, mode, shard=True):
                                       shuffle=sampler_cfg.get("shuffle", mode == "Train"),
                                       drop_last=sampler_cfg.get("drop_last", False))
     loader_cfg = section.get("loader", {})
+    collate = Collate(build_batch_transforms(dataset_cfg.get("batch_transform_ops"), config["Arch"]["class_num"]),
+                      config["Global"].get("seed", 0))
     return DataLoader(dataset, batch_sampler=sampler, collate_fn=collate,
                       num_workers=loader_cfg.get("num_workers", 0),
                       use_shared_memory=loader_cfg.get("use_shared_memory", False), return_list=True)
@@ -143,3 +156,4 @@ def set_epoch(loader, epoch):
     """Reshuffle (sampler) and re-draw augmentations (dataset) for `epoch`, deterministically."""
     loader.batch_sampler.set_epoch(epoch)
     loader.dataset.set_epoch(epoch)
+    loader.collate_fn.epoch = epoch

@@ -6,36 +6,30 @@ from pathlib import Path
 
 import numpy as np
 import paddle
-import paddle.nn.functional as F
 
 from .config import ConfigError
 from .data import build_loader, label_list
+from .metrics import metric_topk
 from .logger import log, setup_logging
-from .model import build_model, load_weights
+from .model import as_deployed, build_model, load_weights
 
 
 @paddle.no_grad()
 def predict_loader(model, loader):
-    """Run `model` over `loader`: (indices, true labels, probabilities, number of unreadable images skipped)."""
+    """Run `model` (see engine.model.as_deployed) over `loader`: (indices, true labels, probabilities, number of
+    unreadable images skipped)."""
     model.eval()
     indices, labels, probs, skipped = [], [], [], 0
     for images, targets, index, bad in loader:
         skipped += int(bad)
         if len(index) == 0:
             continue
-        probs.append(F.softmax(model(images), axis=-1).numpy())
+        probs.append(model(images).numpy())
         labels.append(targets.numpy())
         indices.append(index.numpy())
     if not probs:
         raise ConfigError("no evaluation image could be read")
     return np.concatenate(indices), np.concatenate(labels), np.concatenate(probs), skipped
-
-
-def metric_topk(config):
-    """The k of Metric.Eval's TopkAcc (PaddleClas's name), within the number of classes."""
-    items = config.get("Metric", {}).get("Eval") or [{"TopkAcc": {"topk": [1]}}]
-    ks = [k for item in items for k in (item.get("TopkAcc") or {}).get("topk", [1])]
-    return [k for k in ks if k <= config["Arch"]["class_num"]]
 
 
 def make_report(labels, probs, class_names, topk=(1,)):
@@ -123,7 +117,7 @@ def evaluate(config):
     loader = build_loader(config, "Eval", shard=False)
     model = build_model(config)
     load_weights(model, weights)
-    report = evaluate_model(model, loader, class_names, out_dir, metric_topk(config))
+    report = evaluate_model(as_deployed(model, config), loader, class_names, out_dir, metric_topk(config))
     log.info("eval %s: top-1 accuracy %.4f, macro F1 %.4f on %d images%s -> %s", weights, report["accuracy"],
              report["macro_f1"], report["images"],
              f" ({report['skipped_unreadable']} unreadable skipped)" if report["skipped_unreadable"] else "",

@@ -9,8 +9,8 @@ import yaml
 
 from .config import ConfigError
 from .data import label_list
-from .model import build_model, load_weights
-from .transforms import DEPLOY_SCALE, check_deployable
+from .model import as_deployed, build_model, load_weights
+from .transforms import DEPLOY_SCALE, NormalizeImage, check_deployable
 
 log = logging.getLogger("engine")
 
@@ -25,8 +25,8 @@ def deploy_transforms(config):
             continue
         check_deployable(name, params, "Infer.transforms")
         if name == "NormalizeImage":
-            params = {"scale": DEPLOY_SCALE, "mean": [float(m) for m in params.get("mean", [0.485, 0.456, 0.406])],
-                      "std": [float(s) for s in params.get("std", [0.229, 0.224, 0.225])],
+            normalize = NormalizeImage(**params)
+            params = {"scale": DEPLOY_SCALE, "mean": normalize.mean_values, "std": normalize.std_values,
                       "order": params.get("order", "")}
         ops.append({name: params or None})
     if not ops or list(ops[-1]) != ["ToCHWImage"]:
@@ -45,7 +45,8 @@ def inference_yml(config):
 
 
 def export(config):
-    """Write inference.pdmodel/.pdiparams (softmax in the graph, input "x" [N,3,H,W]) and inference.yml
+    """Write inference.pdmodel/.pdiparams (softmax, and Global.flip_average's mirror averaging, in the graph;
+    input "x" [N,3,H,W]) and inference.yml
     into Global.save_inference_dir; returns that directory."""
     out = Path(config["Global"].get("save_inference_dir", "./inference"))
     yml = inference_yml(config)  # validate before the slow part
@@ -55,7 +56,7 @@ def export(config):
         load_weights(model, weights)
     else:
         log.warning("Global.pretrained_model is not set: exporting randomly initialised weights")
-    model = paddle.nn.Sequential(model, paddle.nn.Softmax(axis=-1))
+    model = as_deployed(model, config)
     model.eval()
     channels, height, width = config["Global"].get("image_shape", [3, 224, 224])
     spec = [paddle.static.InputSpec([None, channels, height, width], "float32", name="x")]

@@ -4,9 +4,10 @@ import json
 from pathlib import Path
 
 import paddle
+import paddle.nn.functional as F
 from paddleclas.ppcls.arch import backbone
 
-from .backbones import BACKBONES, derived_buffers
+from .backbones import BACKBONES
 from .config import ConfigError
 from .logger import log
 
@@ -26,17 +27,30 @@ def build_model(config):
         close = difflib.get_close_matches(name, names, n=1)
         raise ConfigError(f"Arch.name {name!r} is neither a FaceCNN nor a paddleclas backbone"
                           + (f"; did you mean '{close[0]}'?" if close else ""))
-    sigma = arch.get("infer_blur_sigma")
-    if sigma is not None and (isinstance(sigma, bool) or not isinstance(sigma, (int, float)) or sigma < 0):
-        raise ConfigError(f"Arch.infer_blur_sigma is {sigma!r}: give a blur in pixels >= 0 (0: no blur)")
-    if sigma and name not in BACKBONES:
-        # paddleclas's factories swallow unknown keyword arguments: the blur would silently not happen.
-        raise ConfigError(f"Arch.infer_blur_sigma is a FaceCNN parameter; {name} does not accept it")
     with paddle.utils.unique_name.guard():
         try:
             return factory(pretrained=False, **arch)
         except TypeError as error:
             raise ConfigError(f"Arch: {name} does not accept these parameters: {error}") from None
+
+
+class DeployedModel(paddle.nn.Layer):
+    """What evaluation measures and export saves: class probabilities (softmax in the graph); with
+    Global.flip_average, the mean of each face's and its mirror image's, both run as one batch."""
+
+    def __init__(self, model, flip_average=False):
+        super().__init__()
+        self.model, self.flip_average = model, flip_average
+
+    def forward(self, x):
+        if not self.flip_average:
+            return F.softmax(self.model(x), axis=-1)
+        probs = F.softmax(self.model(paddle.concat([x, paddle.flip(x, axis=[3])])), axis=-1)
+        return probs.reshape([2, -1, probs.shape[-1]]).mean(axis=0)
+
+
+def as_deployed(model, config):
+    return DeployedModel(model, bool(config["Global"].get("flip_average", False)))
 
 
 def _params_file(prefix):
@@ -55,8 +69,7 @@ def load_weights(model, prefix, finetune=False):
     if not path.is_file():
         raise WeightsError(f"weights file {path} not found (give the prefix, e.g. output/ResNet18/best_model)")
     state = paddle.load(str(path))
-    current, derived = model.state_dict(), derived_buffers(model)
-    own = {k: v for k, v in current.items() if k not in derived}
+    own = model.state_dict()
     missing = [k for k in own if k not in state]
     if len(missing) == len(own):
         raise WeightsError(f"{path} holds weights of another architecture (none of {type(model).__name__}'s "
@@ -73,8 +86,7 @@ def load_weights(model, prefix, finetune=False):
     if wrong:
         log.warning("%s: %d parameter(s) of another shape keep their initial values (a new head): %s", path,
                     len(wrong), "; ".join(described))
-    keep = set(wrong) | derived
-    model.set_state_dict({k: v if k in keep else state[k] for k, v in current.items()})
+    model.set_state_dict({k: v if k in wrong else state[k] for k, v in own.items()})
     return wrong
 
 

@@ -1,39 +1,7 @@
-"""Loss, optimizer and lr schedule from the config (PaddleClas's names, Paddle's implementations)."""
+"""Optimizer and lr schedule from the config (PaddleClas's names, Paddle's implementations)."""
 import paddle
-import paddle.nn.functional as F
 
 from .config import ConfigError
-
-
-class CELoss(paddle.nn.Layer):
-    """Cross entropy with PaddleClas's `epsilon` label smoothing and an optional per-class weight."""
-
-    def __init__(self, class_num, epsilon=None, class_weight=None):
-        super().__init__()
-        self.class_num, self.epsilon = class_num, epsilon
-        if class_weight is not None and len(class_weight) != class_num:
-            raise ConfigError(f"CELoss.class_weight has {len(class_weight)} values for {class_num} classes")
-        self.class_weight = None if class_weight is None else paddle.to_tensor(class_weight, dtype="float32")
-
-    def forward(self, logits, labels):
-        if self.epsilon:
-            target = F.label_smooth(F.one_hot(labels, self.class_num), epsilon=self.epsilon)
-            return F.cross_entropy(logits, target, soft_label=True, weight=self.class_weight)
-        return F.cross_entropy(logits, labels, weight=self.class_weight)
-
-
-def build_loss(config, mode="Train"):
-    """Weighted sum of the configured losses."""
-    terms = []
-    for item in config.get("Loss", {}).get(mode) or [{"CELoss": {"weight": 1.0}}]:
-        (name, params), = item.items()
-        params = dict(params or {})
-        weight = float(params.pop("weight", 1.0))
-        terms.append((weight, CELoss(config["Arch"]["class_num"], **params)))
-
-    def loss(logits, labels):
-        return sum(weight * term(logits, labels) for weight, term in terms)
-    return loss
 
 
 def build_lr(config, iters_per_epoch):
@@ -73,9 +41,13 @@ def build_optimizer(config, parameters, iters_per_epoch):
     name = opt_cfg.get("name", "Momentum")
     if name == "Momentum":
         return paddle.optimizer.Momentum(lr, momentum=float(opt_cfg.get("momentum", 0.9)), parameters=parameters,
-                                         weight_decay=decay)
+                                         use_nesterov=bool(opt_cfg.get("use_nesterov", False)), weight_decay=decay)
+    adam = dict(beta1=float(opt_cfg.get("beta1", 0.9)), beta2=float(opt_cfg.get("beta2", 0.999)),
+                epsilon=float(opt_cfg.get("epsilon", 1e-8)), parameters=parameters)
     if name == "Adam":
-        return paddle.optimizer.Adam(lr, beta1=float(opt_cfg.get("beta1", 0.9)), beta2=float(opt_cfg.get("beta2", 0.999)),
-                                     epsilon=float(opt_cfg.get("epsilon", 1e-8)), parameters=parameters,
-                                     weight_decay=decay)
-    raise ConfigError(f"Optimizer.name {name!r}: use Momentum or Adam")
+        return paddle.optimizer.Adam(lr, weight_decay=decay, **adam)
+    if name == "AdamW":
+        if decay is not None:
+            raise ConfigError("Optimizer: AdamW decays weights itself (Optimizer.weight_decay); drop the regularizer")
+        return paddle.optimizer.AdamW(lr, weight_decay=float(opt_cfg.get("weight_decay", 0.01)), **adam)
+    raise ConfigError(f"Optimizer.name {name!r}: use Momentum, Adam or AdamW")

@@ -1,4 +1,5 @@
 """Training loop: seeded, data parallel under paddle.distributed.launch, checkpointed, resumable."""
+import json
 import random
 import time
 import warnings
@@ -11,10 +12,12 @@ from paddle.base.unique_name import UniqueNameGenerator
 
 from .config import ConfigError, dump_config
 from .data import build_loader, label_list, set_epoch
-from .evaluate import make_report, metric_topk, predict_loader, write_report
+from .evaluate import make_report, predict_loader, write_report
 from .logger import log, setup_logging
-from .model import build_model, load_checkpoint, load_weights, remove_checkpoint, save_checkpoint
-from .optim import build_loss, build_optimizer
+from .losses import build_loss
+from .metrics import metric_topk
+from .model import as_deployed, build_model, load_checkpoint, load_weights, remove_checkpoint, save_checkpoint
+from .optim import build_optimizer
 
 
 def seed_everything(seed):
@@ -91,8 +94,12 @@ class Run:
         # scope keeps them "<param>_velocity_0" so a checkpoint loads in any process, even after another model.
         self.names = UniqueNameGenerator()
         self.loss = build_loss(config, "Train")
-        self.topk = [k for item in config.get("Metric", {}).get("Train") or [{"TopkAcc": {"topk": [1]}}]
-                     for k in (item["TopkAcc"] or {}).get("topk", [1])]
+        self.topk = metric_topk(config, "Train")
+        if self.train_loader.collate_fn.batch_ops and self.topk:
+            # PaddleClas likewise drops TopkAcc from Metric.Train when batch_transform_ops mix the targets.
+            log.warning("no training accuracy: batch_transform_ops give soft targets (Metric.Train's TopkAcc "
+                        "is left out, as PaddleClas does)")
+            self.topk = []
         self.net = paddle.DataParallel(self.model) if self.world > 1 else self.model
 
         self.state = {"arch": config["Arch"]["name"], "epoch": 0, "iter_in_epoch": 0, "step": 0,
@@ -110,6 +117,12 @@ class Run:
         if self.glob.get("use_visualdl") and self.rank == 0:
             from visualdl import LogWriter
             self.writer = LogWriter(logdir=str(self.out_dir / "vdl"))
+
+    def record(self, **fields):
+        """One JSON line of metrics.jsonl, which the training curves read (engine/curves.py)."""
+        if self.rank == 0:
+            with open(self.out_dir / "metrics.jsonl", "a", encoding="utf-8") as handle:
+                handle.write(json.dumps(fields) + "\n")
 
     def scalar(self, tag, value):
         if self.writer:
@@ -150,14 +163,17 @@ class Run:
             self.state["iter_in_epoch"] += 1
             self.state["step"] += 1
             window.add(float(loss), {k: float(paddle.metric.accuracy(logits, labels.unsqueeze(1), k=k))
-                                     for k in self.topk if k <= logits.shape[1]}, len(labels) * self.world)
+                                     for k in self.topk}, len(labels) * self.world)
             if self.state["iter_in_epoch"] % print_every == 0 or self.state["iter_in_epoch"] == self.iters_per_epoch:
                 done = (epoch - 1) * self.iters_per_epoch + self.state["iter_in_epoch"]
                 loss_avg, accs, ips, seconds_per_iter = window.summary()
-                acc_text = ", ".join(f"top{k}: {v:.4f}" for k, v in accs.items())
-                log.info("[Train][Epoch %d/%d][Iter %d/%d] loss: %.5f, %s, lr: %.6f, ips: %.1f images/s, eta: %s",
+                acc_text = "".join(f"top{k}: {v:.4f}, " for k, v in accs.items())
+                log.info("[Train][Epoch %d/%d][Iter %d/%d] loss: %.5f, %slr: %.6f, ips: %.1f images/s, eta: %s",
                          epoch, self.epochs, self.state["iter_in_epoch"], self.iters_per_epoch, loss_avg,
                          acc_text, lr, ips, _format_eta((total_iters - done) * seconds_per_iter))
+                self.record(kind="train", epoch=epoch, iter=self.state["iter_in_epoch"],
+                            epoch_float=round(done / self.iters_per_epoch, 4), loss=loss_avg, lr=lr,
+                            ips=round(ips, 1), **{f"top{k}": v for k, v in accs.items()})
                 self.scalar("train/loss", loss_avg)
                 self.scalar("train/lr", lr)
                 for k, v in accs.items():
@@ -169,7 +185,7 @@ class Run:
     def end_epoch(self, epoch):
         self.state.update(epoch=epoch, iter_in_epoch=0)
         if self.eval_loader is not None and epoch % int(self.glob.get("eval_interval", 1)) == 0:
-            indices, labels, probs, skipped = predict_loader(self.model, self.eval_loader)
+            indices, labels, probs, skipped = predict_loader(as_deployed(self.model, self.config), self.eval_loader)
             report = make_report(labels, probs, self.class_names, metric_topk(self.config))
             report["skipped_unreadable"] = skipped
             improved = report["accuracy"] > self.state["best_metric"]
@@ -177,6 +193,7 @@ class Run:
                 self.state.update(best_metric=report["accuracy"], best_epoch=epoch)
             log.info("[Eval][Epoch %d] top1: %.4f, macro F1: %.4f; best top1 %.4f at epoch %d", epoch,
                      report["accuracy"], report["macro_f1"], self.state["best_metric"], self.state["best_epoch"])
+            self.record(kind="eval", epoch=epoch, top1=report["accuracy"], macro_f1=report["macro_f1"])
             self.scalar("eval/top1", report["accuracy"])
             if improved and self.rank == 0:
                 self.save("best_model")

@@ -1,14 +1,23 @@
-"""PaddleClas's image ops (same names, parameters and meanings), on OpenCV HWC uint8 images.
+"""Image ops and batch ops, with PaddleClas's names, parameters and meanings, on OpenCV HWC images.
 
+Each op is one class registered once; the config check reads its parameters from `__init__` (engine/registry.py).
 Random ops draw from the `rng` they are given, so a sample's augmentation depends only on (seed, epoch, index):
-runs are reproducible whatever the number of loader workers, and a resumed run continues exactly.
+runs are reproducible whatever the number of loader workers, and a resumed run continues exactly. Ops that wrap
+`paddle.vision.transforms` (which draw from Python's `random`) seed it from that `rng` first.
 """
 import math
+import random
 
 import cv2
 import numpy as np
+from PIL import Image, ImageEnhance, ImageOps
 
 from .config import ConfigError, parse_number
+from .registry import BATCH_TRANSFORMS, TRANSFORMS
+
+# NormalizeImage's defaults (ImageNet statistics, as PaddleClas's); the one place they are written.
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
 
 _INTERPOLATION = {None: cv2.INTER_LINEAR, "bilinear": cv2.INTER_LINEAR, "nearest": cv2.INTER_NEAREST,
                   "bicubic": cv2.INTER_CUBIC, "area": cv2.INTER_AREA, "lanczos": cv2.INTER_LANCZOS4}
@@ -24,6 +33,11 @@ def _size_wh(size):
     return (size, size) if isinstance(size, int) else tuple(size)
 
 
+def _seed_python_random(rng):
+    random.seed(int(rng.integers(2**63)))
+
+
+@TRANSFORMS.register
 class DecodeImage:
     """Encoded bytes -> HWC uint8, RGB when to_rgb (OpenCV decodes BGR)."""
 
@@ -39,6 +53,7 @@ class DecodeImage:
         return img.transpose(2, 0, 1) if self.channel_first else img
 
 
+@TRANSFORMS.register
 class ResizeImage:
     def __init__(self, size=None, resize_short=None, interpolation=None, backend="cv2"):
         if (size is None) == (resize_short is None):
@@ -55,6 +70,7 @@ class ResizeImage:
         return cv2.resize(img, (w, h), interpolation=self.interpolation)
 
 
+@TRANSFORMS.register
 class CropImage:
     """Centre crop."""
 
@@ -69,6 +85,7 @@ class CropImage:
         return img[top:top + self.h, left:left + self.w]
 
 
+@TRANSFORMS.register
 class RandCropImage:
     """Random area/aspect crop resized to `size` (Inception-style, as PaddleClas)."""
 
@@ -90,6 +107,7 @@ class RandCropImage:
         return cv2.resize(img, (self.w, self.h), interpolation=self.interpolation)
 
 
+@TRANSFORMS.register
 class RandFlipImage:
     def __init__(self, flip_code=1):
         self.flip_code = flip_code
@@ -98,6 +116,133 @@ class RandFlipImage:
         return cv2.flip(img, self.flip_code) if rng.random() < 0.5 else img
 
 
+@TRANSFORMS.register
+class RandomRotation:
+    """With probability `prob`, paddle.vision.transforms.RandomRotation (an angle uniform in +-degrees)."""
+
+    def __init__(self, degrees, prob=0.5, interpolation="nearest", expand=False, center=None, fill=0):
+        from paddle.vision.transforms import RandomRotation as PaddleRandomRotation
+        self.prob = parse_number(prob, "RandomRotation.prob")
+        self.op = PaddleRandomRotation(degrees, interpolation, expand, center, fill)
+
+    def __call__(self, img, rng):
+        if rng.random() >= self.prob:
+            return img
+        _seed_python_random(rng)
+        return self.op._apply_image(img)
+
+
+@TRANSFORMS.register
+class RandomAffine:
+    """This project's op (PaddleClas has none): paddle.vision.transforms.RandomAffine, with probability `prob`.
+    translate is a fraction of the size, scale a (min, max) zoom: [0.2, 0.2] and [0.8, 1.2] are the +-20 % shift
+    and zoom of the FER2013 VGGNet recipe (Khaireddin & Chen, 2021)."""
+
+    def __init__(self, degrees=0, translate=None, scale=None, shear=None, interpolation="bilinear", fill=0,
+                 center=None, prob=1.0):
+        from paddle.vision.transforms import RandomAffine as PaddleRandomAffine
+        self.prob = parse_number(prob, "RandomAffine.prob")
+        self.op = PaddleRandomAffine(degrees, translate, scale, shear, interpolation, fill, center)
+
+    def __call__(self, img, rng):
+        if rng.random() >= self.prob:
+            return img
+        _seed_python_random(rng)
+        return self.op._apply_image(img)
+
+
+@TRANSFORMS.register
+class ColorJitter:
+    """With probability `prob` (PaddleClas's default 2: always), paddle.vision.transforms.ColorJitter."""
+
+    def __init__(self, brightness=0, contrast=0, saturation=0, hue=0, prob=2):
+        from paddle.vision.transforms import ColorJitter as PaddleColorJitter
+        self.prob = parse_number(prob, "ColorJitter.prob")
+        self.op = PaddleColorJitter(brightness, contrast, saturation, hue)
+
+    def __call__(self, img, rng):
+        if rng.random() >= self.prob:
+            return img
+        _seed_python_random(rng)
+        return np.asarray(self.op._apply_image(np.ascontiguousarray(img)))
+
+
+@TRANSFORMS.register
+class RandAugment:
+    """PaddleClas's RandAugment (num_layers ops, each drawn from 14, at `magnitude` out of 10), on PIL images as
+    PaddleClas runs it. PaddleClas's own code is not installable (the paddleclas wheel ships backbones only)."""
+
+    LEVELS = {"shearX": 0.3, "shearY": 0.3, "translateX": 150.0 / 331, "translateY": 150.0 / 331, "rotate": 30,
+              "color": 0.9, "posterize": 4.0, "solarize": 256.0, "contrast": 0.9, "sharpness": 0.9,
+              "brightness": 0.9, "autocontrast": 0, "equalize": 0, "invert": 0}
+
+    def __init__(self, num_layers=2, magnitude=5, fillcolor=(128, 128, 128)):
+        self.num_layers, self.fill = int(num_layers), tuple(fillcolor)
+        self.level = {name: top * magnitude / 10 for name, top in self.LEVELS.items()}
+
+    def _apply(self, img, name, sign):
+        m, size = self.level[name], img.size
+        affine = {"shearX": (1, m * sign, 0, 0, 1, 0), "shearY": (1, 0, 0, m * sign, 1, 0),
+                  "translateX": (1, 0, m * size[0] * sign, 0, 1, 0), "translateY": (1, 0, 0, 0, 1, m * size[1] * sign)}
+        if name in affine:
+            return img.transform(size, Image.AFFINE, affine[name], Image.BICUBIC, fillcolor=self.fill)
+        if name == "rotate":
+            return img.rotate(m, fillcolor=self.fill)
+        enhance = {"color": ImageEnhance.Color, "contrast": ImageEnhance.Contrast,
+                   "sharpness": ImageEnhance.Sharpness, "brightness": ImageEnhance.Brightness}
+        if name in enhance:
+            return enhance[name](img).enhance(1 + m * sign)
+        if name == "posterize":
+            return ImageOps.posterize(img, int(m))
+        if name == "solarize":
+            return ImageOps.solarize(img, m)
+        return {"autocontrast": ImageOps.autocontrast, "equalize": ImageOps.equalize, "invert": ImageOps.invert}[name](img)
+
+    def __call__(self, img, rng):
+        pil = Image.fromarray(np.ascontiguousarray(img))
+        names = list(self.LEVELS)
+        for _ in range(self.num_layers):
+            pil = self._apply(pil, names[rng.integers(len(names))], rng.choice([-1, 1]))
+        return np.asarray(pil)
+
+
+@TRANSFORMS.register
+class RandomErasing:
+    """PaddleClas's RandomErasing: with probability EPSILON, a rectangle of sl..sh of the area and aspect r1..1/r1
+    is filled with `mean` (mode const), per-channel noise (rand) or per-pixel noise (pixel). Put it after
+    NormalizeImage, as PaddleClas's configs do, so that `mean` 0 is the mean grey."""
+
+    def __init__(self, EPSILON=0.5, sl=0.02, sh=0.4, r1=0.3, mean=(0.0, 0.0, 0.0), attempt=100,
+                 use_log_aspect=False, mode="const"):
+        if mode not in ("const", "rand", "pixel"):
+            raise ConfigError(f"RandomErasing.mode {mode!r}: use const, rand or pixel")
+        self.prob, self.sl, self.sh = (parse_number(v, f"RandomErasing.{k}") for k, v in
+                                       (("EPSILON", EPSILON), ("sl", sl), ("sh", sh)))
+        r1 = parse_number(r1, "RandomErasing.r1")
+        self.log_aspect = use_log_aspect
+        self.r1 = (math.log(r1), math.log(1 / r1)) if use_log_aspect else (r1, 1 / r1)
+        self.mean, self.attempt, self.mode = np.asarray(mean, dtype=np.float32), int(attempt), mode
+
+    def __call__(self, img, rng):
+        if rng.random() > self.prob:
+            return img
+        h, w, c = img.shape
+        for _ in range(self.attempt):
+            area = rng.uniform(self.sl, self.sh) * h * w
+            aspect = rng.uniform(*self.r1)
+            aspect = math.exp(aspect) if self.log_aspect else aspect
+            eh, ew = int(round(math.sqrt(area * aspect))), int(round(math.sqrt(area / aspect)))
+            if 0 < eh < h and 0 < ew < w:
+                top, left = rng.integers(0, h - eh + 1), rng.integers(0, w - ew + 1)
+                shape = {"const": (1, 1, c), "rand": (1, 1, c), "pixel": (eh, ew, c)}[self.mode]
+                fill = self.mean[:c].reshape(1, 1, c) if self.mode == "const" else rng.standard_normal(shape)
+                img = img.copy()
+                img[top:top + eh, left:left + ew] = fill
+                return img
+        return img
+
+
+@TRANSFORMS.register
 class NormalizeImage:
     """(img * scale - mean) / std as float32; order 'chw' if the image is already channels-first."""
 
@@ -105,21 +250,61 @@ class NormalizeImage:
         if output_fp16 or channel_num != 3:
             raise ConfigError("NormalizeImage: only output_fp16=False and channel_num=3 are supported")
         self.scale = np.float32(parse_number(scale if scale is not None else "1.0/255.0", "NormalizeImage.scale"))
+        self.mean_values = [float(m) for m in (mean if mean is not None else IMAGENET_MEAN)]
+        self.std_values = [float(s) for s in (std if std is not None else IMAGENET_STD)]
         shape = (3, 1, 1) if order == "chw" else (1, 1, 3)
-        self.mean = np.array(mean if mean is not None else [0.485, 0.456, 0.406], dtype=np.float32).reshape(shape)
-        self.std = np.array(std if std is not None else [0.229, 0.224, 0.225], dtype=np.float32).reshape(shape)
+        self.mean = np.array(self.mean_values, dtype=np.float32).reshape(shape)
+        self.std = np.array(self.std_values, dtype=np.float32).reshape(shape)
 
     def __call__(self, img, rng=None):
         return (img.astype(np.float32) * self.scale - self.mean) / self.std
 
 
+@TRANSFORMS.register
 class ToCHWImage:
     def __call__(self, img, rng=None):
         return img.transpose(2, 0, 1)
 
 
-OPS = {op.__name__: op for op in (DecodeImage, ResizeImage, CropImage, RandCropImage, RandFlipImage,
-                                  NormalizeImage, ToCHWImage)}
+@BATCH_TRANSFORMS.register
+class MixupOperator:
+    """Mixup (Zhang et al., 2018): each batch blended with a shuffled copy of itself, lam ~ Beta(alpha, alpha);
+    targets become the same blend of one-hot labels."""
+
+    def __init__(self, class_num, alpha=1.0):
+        if not parse_number(alpha, "MixupOperator.alpha") > 0:
+            raise ConfigError(f"MixupOperator.alpha must be > 0, got {alpha!r}")
+        self.class_num, self.alpha = class_num, float(alpha)
+
+    def __call__(self, images, labels, rng):
+        order, lam = rng.permutation(len(images)), rng.beta(self.alpha, self.alpha)
+        eye = np.eye(self.class_num, dtype=np.float32)
+        return (lam * images + (1 - lam) * images[order]).astype(np.float32), \
+            (lam * eye[labels] + (1 - lam) * eye[labels[order]]).astype(np.float32)
+
+
+@BATCH_TRANSFORMS.register
+class CutmixOperator:
+    """CutMix (Yun et al., 2019): a box of each image replaced by the same box of a shuffled copy; targets are
+    mixed by the replaced area."""
+
+    def __init__(self, class_num, alpha=0.2):
+        if not parse_number(alpha, "CutmixOperator.alpha") > 0:
+            raise ConfigError(f"CutmixOperator.alpha must be > 0, got {alpha!r}")
+        self.class_num, self.alpha = class_num, float(alpha)
+
+    def __call__(self, images, labels, rng):
+        order, lam = rng.permutation(len(images)), rng.beta(self.alpha, self.alpha)
+        h, w = images.shape[2:]
+        cut_h, cut_w = int(h * math.sqrt(1 - lam)), int(w * math.sqrt(1 - lam))
+        cy, cx = rng.integers(h), rng.integers(w)
+        top, bottom = np.clip([cy - cut_h // 2, cy + cut_h // 2], 0, h)
+        left, right = np.clip([cx - cut_w // 2, cx + cut_w // 2], 0, w)
+        images = images.copy()
+        images[:, :, top:bottom, left:right] = images[order, :, top:bottom, left:right]
+        lam = 1 - (bottom - top) * (right - left) / (h * w)
+        eye = np.eye(self.class_num, dtype=np.float32)
+        return images, (lam * eye[labels] + (1 - lam) * eye[labels[order]]).astype(np.float32)
 
 
 # What FastDeploy's PaddleClasModel preprocessor runs (it decodes and converts BGR to RGB itself): an exported
@@ -146,9 +331,27 @@ def check_deployable(name, params, where="inference.yml"):
                               "ToCHWImage transposes afterwards")
 
 
+def _build(registry, op_list, **hidden):
+    ops = []
+    for item in op_list or []:
+        (name, params), = item.items()
+        try:
+            ops.append(registry[name](**hidden, **(params or {})))
+        except TypeError as error:
+            raise ConfigError(f"{name}: bad parameters: {error}") from None
+    return ops
+
+
 def build_transforms(op_list):
     """[{Name: params}, ...] -> a list of callables `op(img, rng)`."""
-    return [OPS[name](**(params or {})) for item in op_list for name, params in item.items()]
+    return _build(TRANSFORMS, op_list)
+
+
+def build_batch_transforms(op_list, class_num):
+    """DataLoader.Train.dataset.batch_transform_ops -> callables `op(images NCHW, int labels, rng)` giving
+    (images, soft targets). With several, each batch gets one of them, drawn at random (PaddleClas's OpSampler
+    draws likewise)."""
+    return _build(BATCH_TRANSFORMS, op_list, class_num=class_num)
 
 
 def apply_transforms(ops, data, rng=None):

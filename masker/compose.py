@@ -29,11 +29,8 @@ def mask_layer(box: MaskBox, style: MaskStyle, image_shape) -> tuple:
     return layer[..., 0], layer[..., 1]
 
 
-def apply_mask(gray: np.ndarray, box: MaskBox, style: MaskStyle, blur: float = 0.0) -> np.ndarray:
-    """The gray uint8 face with the mask composited over it; blur > 0 softens the mask by a Gaussian of that
-    sigma (px) first, to match a face photographed or stored that blurred."""
+def apply_mask(gray: np.ndarray, box: MaskBox, style: MaskStyle) -> np.ndarray:
+    """The gray uint8 face with the mask composited over it."""
     luma, alpha = mask_layer(box, style, gray.shape)
-    if blur > 0:
-        luma, alpha = (cv2.GaussianBlur(layer, (0, 0), blur) for layer in (luma, alpha))
     out = gray.astype(np.float32) * (1.0 - alpha) + 255.0 * luma
     return np.clip(out + 0.5, 0, 255).astype(np.uint8)

@@ -11,9 +11,9 @@ import shutil
 import time
 import zlib
 from collections import Counter
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Optional, Union
+from typing import Optional
 
 import cv2
 import numpy as np
@@ -24,7 +24,7 @@ from . import SPLITS
 from .compose import apply_mask
 from .faces import crop_landmarks, shape_predictor
 from .geometry import DegenerateFace, mask_box
-from .quality import blur_warning, matching_blur_sigma, sample_faces, split_sharpness
+from .quality import blur_warning, sample_faces, split_sharpness
 from .readers import Sample, load_gray, read_inputs
 from .templates import STYLES, choose_style
 
@@ -44,13 +44,14 @@ class RunConfig:
     seed: int = 0
     limit: Optional[int] = None           # at most this many inputs per split and class (first by name)
     no_mask: bool = False
-    # Gaussian sigma (px) of the masks drawn on train faces only; "auto": the blur that makes the eval faces as
-    # blurred as the train faces (masker.quality.matching_blur_sigma), resolved before the run starts.
-    train_mask_blur: Union[float, str] = 0.0
+    # The styles of the train split, when it must not see some of `masks` (a held-out style); None: `masks`.
+    # Every other split draws from `masks`, so its images are those of a run without train_masks.
+    train_masks: Optional[tuple] = None
 
     def identity(self) -> dict:
         d = asdict(self)
         d["classes"], d["masks"] = list(self.classes), list(self.masks)
+        d["train_masks"] = None if self.train_masks is None else list(self.train_masks)
         return d
 
 
@@ -86,8 +87,7 @@ def _atomic_write_text(path: Path, text: str) -> None:
     _atomic_write_bytes(path, text.encode())
 
 
-def mask_face(gray: np.ndarray, rng: np.random.Generator, masks=STYLES, no_mask: bool = False,
-              blur: float = 0.0) -> tuple:
+def mask_face(gray: np.ndarray, rng: np.random.Generator, masks=STYLES, no_mask: bool = False) -> tuple:
     """(image, style dict) for one 48x48 face; raises DegenerateFace when no mask can be placed.
 
     The style is drawn first, so it depends on the generator alone and a resumed run can recover it
@@ -98,7 +98,7 @@ def mask_face(gray: np.ndarray, rng: np.random.Generator, masks=STYLES, no_mask:
     box = mask_box(crop_landmarks(gray), gray.shape[::-1])
     if no_mask:
         return gray, None
-    return apply_mask(gray, box, style, blur), style.as_dict()
+    return apply_mask(gray, box, style), style.as_dict()
 
 
 class _Worker:
@@ -112,13 +112,15 @@ class _Worker:
         rel = relpath_of(sample)
         target = self.out_dir / rel
         rng = sample_rng(self.config.seed, sample)
+        masks = self.config.masks
+        if sample.split == "train" and self.config.train_masks is not None:
+            masks = self.config.train_masks
         if target.exists():
-            style = None if self.config.no_mask else choose_style(rng, self.config.masks).as_dict()
+            style = None if self.config.no_mask else choose_style(rng, masks).as_dict()
             return Result(sample.key, rel, style, resumed=True)
         try:
             gray = load_gray(sample)
-            blur = self.config.train_mask_blur if sample.split == "train" else 0.0
-            image, style = mask_face(gray, rng, self.config.masks, self.config.no_mask, blur)
+            image, style = mask_face(gray, rng, masks, self.config.no_mask)
         except (ValueError, DegenerateFace) as error:
             return Result(sample.key, reason=str(error))
         ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
@@ -182,9 +184,7 @@ def build_dataset(config: RunConfig, out_dir, workers: int = 1, overwrite: bool 
     out_dir = Path(out_dir)
     samples, read_skips = read_inputs(config.fer2013, config.classes)
     samples = select(samples, config.limit)
-    faces = sample_faces(samples, config.seed)      # for the sharpness checks
-    if config.train_mask_blur == "auto":
-        config = replace(config, train_mask_blur=matching_blur_sigma(faces))
+    faces = sample_faces(samples, config.seed)      # for the sharpness check
     prepare_output(out_dir, config, overwrite)
     for split, class_name in {(s.split, s.class_name) for s in samples}:
         (out_dir / split / class_name).mkdir(parents=True, exist_ok=True)
@@ -203,7 +203,7 @@ def build_dataset(config: RunConfig, out_dir, workers: int = 1, overwrite: bool 
 
     manifest = _manifest(config, samples, read_skips, results, seconds, workers, out_dir)
     manifest["sharpness"] = split_sharpness(faces)
-    manifest["warnings"] = [w for w in [blur_warning(manifest["sharpness"], faces, config.train_mask_blur)] if w]
+    manifest["warnings"] = [w for w in [blur_warning(manifest["sharpness"])] if w]
     _write_lists(out_dir, config, samples, results)
     _write_contact_sheet(out_dir, config, samples, results)
     _atomic_write_text(out_dir / "manifest.json", json.dumps(manifest, indent=1))

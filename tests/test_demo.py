@@ -1,7 +1,7 @@
 """`make demo` end to end on a handful of generated faces: every stage runs and leaves its outputs."""
 import json
 
-from engine.curves import plot_curves, read_train_log
+from engine.curves import plot_curves, read_metrics
 from tools import demo
 
 
@@ -19,6 +19,6 @@ def test_demo_runs_every_stage(tmp_path, capsys):
         assert (out / "inference" / name).stat().st_size > 0
     printed = capsys.readouterr().out
     assert "predicting with the exported model" in printed and "eval/angry/" in printed
-    curves = read_train_log(run / "train.log")
+    curves = read_metrics(run / "metrics.jsonl")
     assert curves["eval"] and curves["eval"][0][0] == 1 and curves["train"][-1][0] == 1.0
-    assert plot_curves({"demo": run / "train.log"}, tmp_path / "curves.png").stat().st_size > 10_000
+    assert plot_curves({"demo": run / "metrics.jsonl"}, tmp_path / "curves.png").stat().st_size > 10_000

@@ -166,3 +166,23 @@ def test_finetuning_from_a_model_with_other_classes_starts_a_new_head(data, tmp_
         load_weights(build_model(config), tmp_path / "seven")          # eval / export need the exact model
     run_dir = train(config)
     assert "keep their initial values (a new head)" in (run_dir / "train.log").read_text()
+
+
+def test_augmented_mixup_run_resumes_exactly_and_reports_no_train_accuracy(data, tmp_path):
+    def config(out, extra=()):
+        cfg = load_config(TINY, overrides(data, out, ["Global.keep_checkpoints=2", *extra]))
+        dataset = cfg["DataLoader"]["Train"]["dataset"]
+        dataset["transform_ops"][1:1] = [{"RandomAffine": {"degrees": 10, "translate": [0.2, 0.2]}},
+                                         {"ColorJitter": {"brightness": 0.3}}, {"RandAugment": {}}]
+        dataset["transform_ops"].append({"RandomErasing": {"EPSILON": 0.5}})
+        dataset["batch_transform_ops"] = [{"MixupOperator": {"alpha": 0.4}}, {"CutmixOperator": {"alpha": 1.0}}]
+        return cfg
+    whole = train(config(tmp_path / "whole"))
+    resumed = train(config(tmp_path / "resumed", [f"Global.checkpoints={whole / 'epoch_1'}"]))
+    expected, got = weights(whole / "latest"), weights(resumed / "latest")
+    for key in expected:
+        np.testing.assert_array_equal(got[key].numpy(), expected[key].numpy(), err_msg=key)
+    records = [json.loads(line) for line in (whole / "metrics.jsonl").read_text().splitlines()]
+    assert {r["kind"] for r in records} == {"train", "eval"}
+    assert all("top1" not in r for r in records if r["kind"] == "train")
+    assert "no training accuracy" in (whole / "train.log").read_text()

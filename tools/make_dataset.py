@@ -16,18 +16,6 @@ from masker.readers import parse_classes  # noqa: E402
 from masker.templates import STYLES, parse_styles  # noqa: E402
 
 
-def mask_blur(text: str):
-    if text == "auto":
-        return text
-    try:
-        sigma = float(text)
-    except ValueError:
-        sigma = -1.0
-    if not sigma >= 0:
-        raise argparse.ArgumentTypeError(f"expected 'auto' or a blur in pixels >= 0, got {text!r}")
-    return sigma
-
-
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--fer2013", help="fer2013.csv or the FER2013 image-folder root (train/, test/)")
@@ -39,9 +27,9 @@ def parse_args(argv=None):
     p.add_argument("--limit", type=int, help="at most N inputs per split and class (first N by file name)")
     p.add_argument("--no-mask", action="store_true",
                    help="write the same layout without masks (same faces kept and skipped as the masked run)")
-    p.add_argument("--train-mask-blur", type=mask_blur, default=0.0, metavar="SIGMA",
-                   help="draw the masks of the train split blurred by SIGMA px, to match training faces that are "
-                        "that blurred; 'auto' measures it (docs/masker.md#sharpness)")
+    p.add_argument("--hold-out-mask", metavar="STYLE",
+                   help="leave this mask style out of the train split (the other splits keep every style), to "
+                        "measure accuracy on a style the model never saw")
     p.add_argument("--overwrite", action="store_true", help="replace an earlier run with other arguments in --out")
     p.add_argument("--synthetic", type=int, metavar="N",
                    help="instead: write N generated faces per class and split in FER2013's folder layout to --out")
@@ -60,9 +48,15 @@ def main(argv=None) -> int:
             counts = write_synthetic_fer2013(args.out, args.synthetic, seed=args.seed, classes=classes)
             print(json.dumps(counts))
             return 0
-        config = RunConfig(fer2013=str(Path(args.fer2013).resolve()), classes=classes,
-                           masks=parse_styles(args.masks), seed=args.seed, limit=args.limit, no_mask=args.no_mask,
-                           train_mask_blur=args.train_mask_blur)
+        masks = parse_styles(args.masks)
+        train_masks = None
+        if args.hold_out_mask:
+            if args.hold_out_mask not in masks or len(masks) < 2:
+                raise ValueError(f"--hold-out-mask {args.hold_out_mask!r} must be one of --masks "
+                                 f"({', '.join(masks)}), and at least one other style must remain")
+            train_masks = tuple(m for m in masks if m != args.hold_out_mask)
+        config = RunConfig(fer2013=str(Path(args.fer2013).resolve()), classes=classes, masks=masks,
+                           seed=args.seed, limit=args.limit, no_mask=args.no_mask, train_masks=train_masks)
         manifest = build_dataset(config, args.out, workers=args.workers, overwrite=args.overwrite)
     except (ValueError, OutputInUse, FileNotFoundError) as error:
         print(f"make_dataset: error: {error}", file=sys.stderr)

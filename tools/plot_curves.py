@@ -1,7 +1,7 @@
-"""Draw training curves from engine train.log files.
+"""Draw training curves from the metrics.jsonl files of engine runs.
 
-    python tools/plot_curves.py --run masked=output/masked/FaceCNN_x1_0/train.log \
-        --run unmasked=output/unmasked/FaceCNN_x1_0/train.log --out docs/training_curves.png
+    python tools/plot_curves.py --run masked=output/masked/FaceCNN_x1_0/metrics.jsonl \
+        --run unmasked=output/unmasked/FaceCNN_x1_0/metrics.jsonl --out docs/training_curves.png
 """
 import argparse
 import sys
@@ -14,7 +14,7 @@ from engine.curves import plot_curves  # noqa: E402
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--run", action="append", required=True, metavar="NAME=TRAIN_LOG")
+    p.add_argument("--run", action="append", required=True, metavar="NAME=METRICS_JSONL")
     p.add_argument("--out", default="docs/training_curves.png")
     p.add_argument("--title", default="FaceCNN_x1_0 on FER2013's four classes")
     args = p.parse_args(argv)

@@ -1,0 +1,128 @@
+"""Each augmentation op, batch op and loss does what its name says, on a real face (scikit-image's astronaut,
+cropped as FER2013 faces are); each is built by name from a config list, and its parameters are checked."""
+import cv2
+import numpy as np
+import paddle
+import pytest
+
+from engine.config import ConfigError, load_config, validate
+from engine.losses import build_loss
+from engine.registry import TRANSFORMS
+from engine.transforms import apply_transforms, build_batch_transforms, build_transforms
+from masker.faces import crop_face, detect_faces
+from tests.test_config import CONFIGS
+
+skimage_data = pytest.importorskip("skimage.data")
+
+
+@pytest.fixture(scope="module")
+def face():
+    photo = cv2.cvtColor(skimage_data.astronaut(), cv2.COLOR_RGB2BGR)
+    gray = crop_face(photo, detect_faces(photo)[0], size=48)
+    return cv2.cvtColor(gray, cv2.COLOR_GRAY2RGB)
+
+
+def run(op_list, image, seed=0):
+    return apply_transforms(build_transforms(op_list), image, np.random.default_rng(seed))
+
+
+def test_random_erasing_fills_one_box_inside_the_bounds(face):
+    image = (face.astype(np.float32) - 127.5) / 127.5
+    out = run([{"RandomErasing": {"EPSILON": 1.0, "sl": 0.1, "sh": 0.2, "r1": 0.5}}], image)
+    erased = np.all(out == 0.0, axis=2) & np.any(image != 0.0, axis=2)
+    rows, cols = np.nonzero(erased)
+    top, bottom, left, right = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
+    assert erased[top:bottom, left:right].mean() > 0.95                     # one solid box
+    assert 0.1 * 48 * 48 * 0.8 <= (bottom - top) * (right - left) <= 0.2 * 48 * 48 * 1.2
+    assert np.array_equal(out[~erased], image[~erased])                    # nothing else touched
+    assert np.array_equal(run([{"RandomErasing": {"EPSILON": 0.0}}], image), image)
+
+
+def test_random_rotation_rotates_by_an_angle_within_degrees(face):
+    out = run([{"RandomRotation": {"degrees": 10, "prob": 1.0, "interpolation": "bilinear"}}], face, seed=4)
+    errors = {angle: np.abs(out.astype(int) - cv2.warpAffine(
+        face, cv2.getRotationMatrix2D((23.5, 23.5), angle, 1.0), (48, 48)).astype(int))[8:40, 8:40].mean()
+        for angle in np.arange(-10, 10.5, 0.5)}
+    best = min(errors, key=errors.get)
+    assert abs(best) >= 1 and errors[best] < 2.0 < errors[0.0], (best, errors[best], errors[0.0])
+
+
+def test_random_affine_shifts_and_zooms_within_its_ranges(face):
+    for seed in range(5):
+        out = run([{"RandomAffine": {"translate": [0.2, 0.2], "scale": [0.8, 1.2]}}], face, seed=seed)
+        shift = cv2.phaseCorrelate(np.float32(face[..., 0]), np.float32(out[..., 0]))[0]
+        assert max(abs(shift[0]), abs(shift[1])) <= 0.2 * 48 + 2, shift
+        assert not np.array_equal(out, face)
+
+
+def test_color_jitter_changes_brightness_and_contrast_only(face):
+    out = run([{"ColorJitter": {"brightness": 0.4, "contrast": 0.4}}], face, seed=1).astype(np.float32)
+    a = face.astype(np.float32)
+    assert abs(out.mean() - a.mean()) > 1 or abs(out.std() - a.std()) > 1
+    # a brightness and contrast change keeps the picture: strongly correlated with the original
+    assert np.corrcoef(out[..., 0].ravel(), a[..., 0].ravel())[0, 1] > 0.95
+
+
+def test_rand_augment_applies_num_layers_ops_and_keeps_the_shape(face):
+    outs = [run([{"RandAugment": {"num_layers": 2, "magnitude": 5}}], face, seed=s) for s in range(8)]
+    assert all(o.shape == face.shape and o.dtype == np.uint8 for o in outs)
+    assert sum(not np.array_equal(o, face) for o in outs) >= 6
+    assert np.array_equal(run([{"RandAugment": {"num_layers": 0}}], face), face)
+
+
+def test_random_ops_are_reproducible_per_generator(face):
+    ops = [{"RandomAffine": {"degrees": 10, "translate": [0.2, 0.2]}}, {"ColorJitter": {"brightness": 0.3}},
+           {"RandomRotation": {"degrees": 10}}, {"RandAugment": {}}]
+    assert np.array_equal(run(ops, face, seed=7), run(ops, face, seed=7))
+    assert not np.array_equal(run(ops, face, seed=7), run(ops, face, seed=8))
+
+
+def test_mixup_and_cutmix_mix_images_and_targets_alike(face):
+    # image 0 is the face (class 0), image 1 is black (class 3): the share of the face left in mixed image 0 is
+    # what its target must give class 0
+    images = np.stack([face.transpose(2, 0, 1), np.zeros_like(face).transpose(2, 0, 1)]).astype(np.float32)
+    labels = np.array([0, 3])
+    mixup, cutmix = build_batch_transforms([{"MixupOperator": {"alpha": 0.4}}, {"CutmixOperator": {"alpha": 1.0}}],
+                                           class_num=4)
+    shares = []
+    for seed in range(6):
+        mixed, targets = mixup(images, labels, np.random.default_rng(seed))
+        assert targets.shape == (2, 4) and np.allclose(targets.sum(1), 1)
+        shares.append(mixed[0].mean() / images[0].mean())
+        assert shares[-1] == pytest.approx(targets[0, 0], rel=1e-4)
+        cut, targets = cutmix(images, labels, np.random.default_rng(seed))
+        kept = np.mean(np.all(cut[0] == images[0], axis=0))
+        assert targets[0, 0] == pytest.approx(kept, abs=0.02) and np.allclose(targets.sum(1), 1)
+    assert min(shares) < 0.99        # some draws really mixed
+
+
+def test_ce_loss_takes_soft_targets_and_focal_loss_is_chosen_by_name():
+    config = load_config(CONFIGS / "test" / "tiny.yaml")
+    logits = paddle.to_tensor([[2.0, 0.5, -1.0, 0.0], [0.0, 0.0, 3.0, 0.0]])
+    labels = paddle.to_tensor([0, 2])
+    ce = build_loss({**config, "Loss": {"Train": [{"CELoss": {"weight": 1.0}}]}})
+    soft = paddle.nn.functional.one_hot(labels, 4)
+    assert float(ce(logits, labels)) == pytest.approx(float(ce(logits, soft)), rel=1e-6)
+    focal = build_loss({**config, "Loss": {"Train": [{"FocalLoss": {"gamma": 2.0}}]}})
+    probs = paddle.nn.functional.softmax(logits).numpy()[[0, 1], [0, 2]]
+    expected = np.mean(-(1 - probs) ** 2 * np.log(probs))
+    assert float(focal(logits, labels)) == pytest.approx(expected, rel=1e-5)
+    halved = build_loss({**config, "Loss": {"Train": [{"CELoss": {"weight": 0.5}}]}})
+    assert float(halved(logits, labels)) == pytest.approx(0.5 * float(ce(logits, labels)), rel=1e-6)
+
+
+def test_op_parameters_come_from_the_class_signature():
+    assert TRANSFORMS.params("RandomErasing") == {"EPSILON", "sl", "sh", "r1", "mean", "attempt",
+                                                  "use_log_aspect", "mode"}
+    config = load_config(CONFIGS / "test" / "tiny.yaml")
+    config["DataLoader"]["Train"]["dataset"]["transform_ops"].append({"RandomErasing": {"EPSLON": 0.5}})
+    with pytest.raises(ConfigError, match="did you mean 'EPSILON'"):
+        validate(config)
+    config["DataLoader"]["Train"]["dataset"]["transform_ops"][-1] = {"RandomErasing": {"EPSILON": 0.5}}
+    config["DataLoader"]["Train"]["dataset"]["batch_transform_ops"] = [{"MixupOperator": {"class_num": 4}}]
+    with pytest.raises(ConfigError, match="unknown key .*class_num"):
+        validate(config)
+    config["Loss"]["Train"] = [{"CELos": {}}]
+    config["DataLoader"]["Train"]["dataset"]["batch_transform_ops"] = [{"MixupOperator": {"alpha": 0.2}}]
+    with pytest.raises(ConfigError, match="did you mean 'CELoss'"):
+        validate(config)
