@@ -6,12 +6,16 @@ import time
 from pathlib import Path
 
 import cv2
-import numpy as np
 from tqdm import tqdm
 
+from basics import FACE_SIZE, is_image_file
 from deploy.annotate import draw_faces, draw_label
+from deploy.images import BadImage, read_image_file
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".pgm", ".ppm"}
+# Without --faces an image is taken for one face crop. One this much larger than the model input, or this far
+# from square, is much more likely a whole photo: the run warns and points at --faces.
+PHOTO_SIDE = 8 * FACE_SIZE
+PHOTO_ASPECT = 1.5
 
 
 def collect_images(paths):
@@ -20,7 +24,10 @@ def collect_images(paths):
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            files.extend(sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES))
+            found = sorted(p for p in path.rglob("*") if p.is_file() and is_image_file(p))
+            if not found:
+                errors.append({"file": str(path), "error": "no images found in this folder"})
+            files.extend(found)
         elif path.is_file():
             files.append(path)
         else:
@@ -29,9 +36,23 @@ def collect_images(paths):
 
 
 def read_image(path: Path):
-    """BGR uint8 image, or None when the file is not a readable image (cv2 handles non-ASCII paths this way)."""
-    data = np.fromfile(str(path), dtype=np.uint8)
-    return cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    """(BGR uint8 image, None), or (None, why it was refused): the server's decoder, so that the same bytes get
+    the same answer from both."""
+    try:
+        return read_image_file(path), None
+    except BadImage as err:
+        return None, err.message
+    except OSError as err:
+        return None, f"cannot be read ({err.strerror or err})"
+
+
+def photo_warning(image) -> str:
+    """Why `image` is probably a whole photo rather than a face crop, or ''."""
+    h, w = image.shape[:2]
+    if max(h, w) > PHOTO_SIDE or max(h, w) > PHOTO_ASPECT * min(h, w):
+        return (f"{w}x{h} looks like a whole photo, not a face crop (larger than {PHOTO_SIDE} px or more than "
+                f"{PHOTO_ASPECT:g}x longer than wide): classified as one face anyway; use --faces to find the faces")
+    return ""
 
 
 class UniqueNames:
@@ -51,7 +72,7 @@ class UniqueNames:
 
 def _write_image(path: Path, image):
     # Temp then rename: an interrupted run leaves no half-written picture.
-    ok, data = cv2.imencode(path.suffix if path.suffix.lower() in IMAGE_SUFFIXES else ".png", image)
+    ok, data = cv2.imencode(path.suffix if is_image_file(path) else ".png", image)
     if not ok:
         raise OSError(f"cannot encode an image for {path}")
     partial = path.with_name(path.name + ".partial")
@@ -63,10 +84,11 @@ def _row(file, prediction, face=None, box=None, **extra):
     return {"file": str(file), "face": face, "box": list(box) if box else None, **extra, **prediction.to_dict()}
 
 
-def predict_images(predictor, files, faces=False, annotate_dir=None, progress=True, **face_options):
+def predict_images(predictor, files, faces=False, annotate_dir=None, progress=True, warn=None, **face_options):
     """Rows (one per image, or one per face with faces=True) and error rows for unreadable files.
 
-    face_options go to Predictor.predict_faces (upsample, detect_max_side)."""
+    face_options go to Predictor.predict_faces (upsample, detect_max_side, min_score, min_face); warn(text) hears
+    of images that look like whole photos when faces=False."""
     rows, errors = [], []
     names = UniqueNames()
     if annotate_dir:
@@ -76,10 +98,14 @@ def predict_images(predictor, files, faces=False, annotate_dir=None, progress=Tr
     done = 0
     try:
         for start in range(0, len(files), step):
-            chunk = [(f, read_image(f)) for f in files[start:start + step]]
-            errors += [{"file": str(f), "error": "not a readable image"} for f, im in chunk if im is None]
-            _classify(predictor, [(f, im) for f, im in chunk if im is not None], faces, annotate_dir, names, rows,
-                      errors, face_options)
+            chunk = [(f, *read_image(f)) for f in files[start:start + step]]
+            errors += [{"file": str(f), "error": why} for f, im, why in chunk if im is None]
+            chunk = [(f, im) for f, im, _ in chunk if im is not None]
+            if not faces and warn:
+                for f, im in chunk:
+                    if photo_warning(im):
+                        warn(f"warning: {f}: {photo_warning(im)}")
+            _classify(predictor, chunk, faces, annotate_dir, names, rows, errors, face_options)
             done = start + len(chunk)
             bar.update(len(chunk))
     except KeyboardInterrupt:

@@ -5,8 +5,17 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from basics import FACE_SIZE
 from deploy.backends import create_backend
 from deploy.preprocess import Preprocess, as_bgr, read_inference_config
+
+
+# Face detection defaults. On scikit-image's astronaut (a JPEG, upsample 1) dlib scores her face 1.02 and the
+# mission patch on her suit -0.01, just under dlib's own threshold of 0: 0.3 leaves a margin against such
+# patterns and keeps real faces (tests/test_real_photo.py records the effect on several photos).
+MIN_SCORE = 0.3
+# Half the model input: a smaller face would be upscaled more than twice, to a blur.
+MIN_FACE = FACE_SIZE // 2
 
 
 @dataclass
@@ -68,19 +77,25 @@ class Predictor:
     def predict(self, images) -> list:
         return [self._prediction(row) for row in self.predict_probs(images)]
 
-    def predict_faces(self, image, upsample: int = 1, detect_max_side: int = 1280) -> list:
+    def predict_faces(self, image, upsample: int = 1, detect_max_side: int = 1280, min_score: float = MIN_SCORE,
+                      min_face: int = MIN_FACE) -> list:
         """Every face dlib finds in an ordinary photo, cropped like the training data and classified.
 
         Detection runs on a copy shrunk to detect_max_side (dlib's time grows with the pixel count, and with
-        upsample=1 it still finds faces down to about 40 px there); crops come from the full-size photo.
+        upsample=1 it still finds faces down to about 40 px there); crops come from the full-size photo. Faces
+        scoring below min_score, or with a box side under min_face px in the photo, are left out.
         """
         from masker.faces import crop_face, detect_faces  # dlib: only .venv has it
 
         image = as_bgr(image)
-        factor = min(1.0, detect_max_side / max(image.shape[:2]))
-        small = image if factor == 1.0 else cv2.resize(image, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
-        boxes = [tuple(int(round(v / factor)) for v in box) for box in detect_faces(small, upsample=upsample)]
-        crops = [crop_face(image, box, size=48) for box in boxes]
+        height, width = image.shape[:2]
+        factor = min(1.0, detect_max_side / max(height, width))
+        size = (max(1, round(width * factor)), max(1, round(height * factor)))
+        small = image if factor == 1.0 else cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+        boxes = [tuple(int(round(v / factor)) for v in box)
+                 for box in detect_faces(small, upsample=upsample, min_score=min_score)]
+        boxes = [box for box in boxes if min(box[2] - box[0], box[3] - box[1]) >= min_face]
+        crops = [crop_face(image, box, size=FACE_SIZE) for box in boxes]
         return [FacePrediction(box, prediction) for box, prediction in zip(boxes, self.predict(crops))]
 
     def _prediction(self, probs: np.ndarray) -> Prediction:

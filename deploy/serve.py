@@ -1,27 +1,32 @@
-"""Serve an exported model over HTTP.
+"""Serve an exported model over HTTP (the shipped inference/ unless --model-dir names another).
 
-    python deploy/serve.py --model-dir inference/ --host 127.0.0.1 --port 8080 [--backend paddle|onnx|fastdeploy]
+    python deploy/serve.py [--model-dir inference/] [--host 127.0.0.1] [--port 8080] [--backend paddle|onnx|fastdeploy]
         [--workers N] [--max-upload-mb N] [--max-pixels N] [--max-aspect R] [--max-batch N] [--max-wait-ms MS]
 """
 import argparse
 import dataclasses
 import json
 import os
+import signal
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("MKL_DEBUG_CPU_TYPE", "5")  # before any paddle import: fast MKL paths on AMD CPUs
 
+from basics import HelpFormatter  # noqa: E402
 from deploy.server.app import SETTINGS_ENV, Settings  # noqa: E402
+
+SHIPPED_MODEL = Path(__file__).resolve().parents[1] / "inference"
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     defaults = Settings(model_dir="")
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model-dir", required=True, help="exported model folder (inference.pdmodel, .yml)")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8080)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
+    parser.add_argument("--model-dir", default=str(SHIPPED_MODEL),
+                        help="exported model folder (inference.pdmodel, .pdiparams, .yml)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: every interface)")
+    parser.add_argument("--port", type=int, default=8080, help="TCP port to listen on")
     parser.add_argument("--backend", default=defaults.backend, choices=["paddle", "onnx", "fastdeploy"])
     parser.add_argument("--device", default=defaults.device, help="cpu or gpu")
     parser.add_argument("--workers", type=int, default=1, help="server processes, each with its own model")
@@ -35,7 +40,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="most concurrent requests classified in one batch")
     parser.add_argument("--max-wait-ms", type=float, default=defaults.max_wait_ms,
                         help="how long the first request of a batch waits for others")
-    parser.add_argument("--log-level", default="info")
+    parser.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"],
+                        help="uvicorn's log level")
     return parser.parse_args(argv)
 
 
@@ -48,8 +54,13 @@ def main(argv=None) -> None:
                         max_batch=args.max_batch, max_wait_ms=args.max_wait_ms,
                         max_upload_mb=args.max_upload_mb, max_pixels=args.max_pixels,
                         max_aspect=args.max_aspect)
+    print(f"serving {settings.model_dir} ({settings.backend} backend) on http://{args.host}:{args.port}",
+          file=sys.stderr, flush=True)
     # Worker processes rebuild the app from this variable (uvicorn's factory mode).
     os.environ[SETTINGS_ENV] = json.dumps(dataclasses.asdict(settings))
+    # uvicorn finishes the requests in flight, then raises the signal again to end as that signal would: stopped by
+    # Docker or systemd (SIGTERM), the server has done its job and exits 0.
+    signal.signal(signal.SIGTERM, lambda number, frame: sys.exit(0))
     import uvicorn
     uvicorn.run("deploy.server.app:create_app_from_env", factory=True, host=args.host, port=args.port,
                 workers=args.workers, log_level=args.log_level)

@@ -3,20 +3,19 @@ from pathlib import Path
 
 import numpy as np
 import paddle
-import paddle.nn.functional as F
+
+from basics import is_image_file
 
 from .config import ConfigError
 from .data import label_list
-from .model import build_model, load_weights
+from .model import as_deployed, build_model, load_weights
 from .transforms import apply_transforms, build_transforms
-
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
 
 
 def list_images(path):
     path = Path(path)
     if path.is_dir():
-        files = sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+        files = sorted(p for p in path.rglob("*") if is_image_file(p))
         if not files:
             raise ConfigError(f"Infer.infer_imgs: no images in {path}")
         return files
@@ -39,6 +38,7 @@ def infer(config):
     if not weights:
         raise ConfigError("inference needs -o Global.pretrained_model=<prefix>, e.g. output/ResNet18/best_model")
     load_weights(model, weights)
+    model = as_deployed(model, config)
     model.eval()
     files = list_images(infer_cfg["infer_imgs"])
     batch_size = int(infer_cfg.get("batch_size", 16))
@@ -51,7 +51,7 @@ def infer(config):
                 images.append(apply_transforms(ops, file.read_bytes()))
             except ValueError as error:
                 raise ConfigError(f"{file}: cannot be read as an image ({error})") from None
-        probs = F.softmax(model(paddle.to_tensor(np.stack(images).astype("float32"))), axis=-1).numpy()
+        probs = model(paddle.to_tensor(np.stack(images).astype("float32"))).numpy()
         for file, prob in zip(batch, probs):
             order = np.argsort(-prob)[:topk]
             results.append({"file": str(file), "class_ids": order.tolist(),

@@ -101,11 +101,12 @@ def crop_landmarks(crop: np.ndarray) -> np.ndarray:
     return (points + 0.5) / scale - 0.5
 
 
-def detect_faces(image: np.ndarray, upsample: int = 1) -> list:
-    """Face boxes (left, top, right, bottom) in an ordinary photo (gray, BGR or BGRA uint8), largest first."""
+def detect_faces(image: np.ndarray, upsample: int = 1, min_score: float = 0.0) -> list:
+    """Face boxes (left, top, right, bottom) in an ordinary photo (gray, BGR or BGRA uint8), largest first:
+    those whose detection score (dlib's HOG detector's margin; 0 is its own threshold) is at least min_score."""
     gray = to_gray(image)
-    rects = face_detector()(gray, upsample)
-    boxes = [(r.left(), r.top(), r.right(), r.bottom()) for r in rects]
+    rects, scores, _ = face_detector().run(gray, upsample, min(min_score, 0.0))
+    boxes = [(r.left(), r.top(), r.right(), r.bottom()) for r, score in zip(rects, scores) if score >= min_score]
     return sorted(boxes, key=lambda b: (b[2] - b[0]) * (b[3] - b[1]), reverse=True)
 
 

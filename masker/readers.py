@@ -14,10 +14,11 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
+from basics import FACE_SIZE, is_image_file
+
 from . import FER2013_CLASSES, USAGE_TO_SPLIT
 
-PIXELS = 48 * 48
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp"}
+PIXELS = FACE_SIZE * FACE_SIZE
 _USAGE_NAME = re.compile(r"^(Training|PublicTest|PrivateTest)_(\w+)$")
 
 
@@ -109,7 +110,7 @@ def read_folders(root, classes) -> tuple:
             if not class_dir.is_dir():
                 continue
             for path in sorted(class_dir.iterdir()):
-                if path.suffix.lower() not in IMAGE_SUFFIXES:
+                if not is_image_file(path):
                     continue
                 match = _USAGE_NAME.match(path.stem)
                 if not match:

@@ -161,11 +161,20 @@ def test_huge_dimensions_are_refused_before_decoding(client):
 
 
 def test_strips_are_refused_as_face_crops_but_not_as_photos(client):
-    strip = cv2.imencode(".png", np.full((4, 4000), 128, np.uint8))[1].tobytes()
+    strip = cv2.imencode(".png", np.full((40, 4000), 128, np.uint8))[1].tobytes()
     response = client.post("/predict", files={"file": ("strip.png", strip, "image/png")})
-    assert response.status_code == 422 and "4000x4" in response.json()["detail"]
+    assert response.status_code == 422 and "4000x40" in response.json()["detail"]
     response = client.post("/predict?faces=1", files={"file": ("strip.png", strip, "image/png")})
     assert response.status_code == 200 and response.json()["count"] == 0
+
+
+@pytest.mark.parametrize("height, width", [(2, 20000), (20000, 2), (1, 1), (11, 48)])
+def test_images_below_the_minimum_side_are_refused_with_and_without_faces(client, height, width):
+    image = cv2.imencode(".png", np.full((height, width), 128, np.uint8))[1].tobytes()
+    for params in ({}, {"faces": 1}):
+        response = client.post("/predict", params=params, files={"file": ("small.png", image, "image/png")})
+        assert response.status_code == 422, response.text
+        assert f"{width}x{height} pixels; both sides must be at least 12 px" in response.json()["detail"]
 
 
 @pytest.mark.parametrize("payload, status", [

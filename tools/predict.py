@@ -8,34 +8,39 @@ Without --faces each image is taken to be a face crop like the training data; wi
 video) dlib finds the faces in ordinary photos and each is cropped the way the training data was.
 """
 import argparse
+import os
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from basics import HelpFormatter  # noqa: E402
 from deploy.backends import BACKENDS  # noqa: E402
 from deploy.cli import (collect_images, format_table, predict_images, predict_video, write_csv,  # noqa: E402
                         write_json)
-from deploy.predictor import Predictor  # noqa: E402
+from deploy.predictor import MIN_FACE, MIN_SCORE, Predictor  # noqa: E402
 from deploy.preprocess import EXPORT_HINT, ConfigError  # noqa: E402
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
     parser.add_argument("inputs", nargs="*", metavar="IMAGE_OR_DIR", help="image files or folders (walked)")
-    parser.add_argument("--model-dir", default="inference", help="exported model folder (default: inference/)")
+    parser.add_argument("--model-dir", default="inference", help="exported model folder")
     parser.add_argument("--backend", default="paddle", choices=list(BACKENDS),
                         help="fastdeploy runs only under .venv310 (Python 3.10)")
     parser.add_argument("--device", default="cpu", choices=["cpu", "gpu"])
     parser.add_argument("--tensorrt", action="store_true", help="paddle backend on gpu: use TensorRT")
-    parser.add_argument("--cpu-threads", type=int, help="default: all cores")
-    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--cpu-threads", type=int, help="CPU threads of the backend (default: all cores)")
+    parser.add_argument("--batch-size", type=int, default=8, help="images per model call")
     parser.add_argument("--topk", type=int, help="labels per prediction (default: inference.yml's PostProcess.topk)")
     parser.add_argument("--faces", action="store_true", help="detect faces in ordinary photos and classify each")
     parser.add_argument("--upsample", type=int, default=1,
                         help="dlib upsampling for face detection: 1 finds faces down to ~40 px, 0 is ~4x faster")
     parser.add_argument("--detect-max-side", type=int, default=1280,
                         help="detect faces on a copy shrunk to this longer side (speed); crops use full size")
+    parser.add_argument("--min-score", type=float, default=MIN_SCORE,
+                        help="drop detections scoring below this (dlib's margin; its own threshold is 0)")
+    parser.add_argument("--min-face", type=int, default=MIN_FACE, help="drop faces whose box is smaller (px)")
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--video", help="a video file, classified frame by frame (faces)")
     source.add_argument("--camera", type=int, metavar="INDEX", help="a webcam index, e.g. 0")
@@ -50,9 +55,18 @@ def parse_args(argv=None):
         parser.error("give image files or folders, or one of --video / --camera")
     if args.batch_size < 1 or (args.topk is not None and args.topk < 1) or args.detect_max_side < 1:
         parser.error("--batch-size, --topk and --detect-max-side must be at least 1")
-    if args.upsample < 0:
-        parser.error("--upsample must be 0 or more")
+    if args.upsample < 0 or args.min_face < 0:
+        parser.error("--upsample and --min-face must be 0 or more")
+    if args.annotate and Path(args.annotate).exists() and not Path(args.annotate).is_dir():
+        parser.error(f"--annotate {args.annotate} is a file; give a folder (it is created if missing)")
+    if args.show and not has_display():
+        parser.error("--show needs a display, and this session has none (DISPLAY and WAYLAND_DISPLAY are unset): "
+                     "drop --show, or use --annotate OUT_DIR to write an annotated video")
     return parser, args
+
+
+def has_display() -> bool:
+    return sys.platform in ("win32", "darwin") or bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
 def main(argv=None) -> int:
@@ -69,7 +83,8 @@ def main(argv=None) -> int:
         parser.exit(2, f"error: {err}\n")
 
     errors, summary = [], None
-    face_options = {"upsample": args.upsample, "detect_max_side": args.detect_max_side}
+    face_options = {"upsample": args.upsample, "detect_max_side": args.detect_max_side,
+                    "min_score": args.min_score, "min_face": args.min_face}
     try:
         if args.video is not None or args.camera is not None:
             source = args.video if args.video is not None else args.camera
@@ -79,7 +94,7 @@ def main(argv=None) -> int:
         else:
             files, errors = collect_images(args.inputs)
             rows, read_errors = predict_images(predictor, files, faces=args.faces, annotate_dir=args.annotate,
-                                               **face_options)
+                                               warn=lambda line: print(line, file=sys.stderr), **face_options)
             errors += read_errors
     except ImportError as err:  # --faces needs dlib, which .venv310 lacks
         parser.exit(2, f"error: face detection needs dlib ({err}): use .venv for --faces and video\n")

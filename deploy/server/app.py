@@ -2,6 +2,8 @@
 import dataclasses
 import json
 import os
+import signal
+import threading
 from contextlib import asynccontextmanager
 from typing import Union
 
@@ -14,7 +16,7 @@ from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
 from deploy.server.batching import MicroBatcher
-from deploy.server.images import BadImage, decode_base64, decode_image
+from deploy.images import BadImage, decode_base64, decode_image
 from deploy.server.metrics import Metrics
 from deploy.server.middleware import BodyLimit, RecordMetrics
 from deploy.server.schemas import (ErrorResponse, Face, FacesResponse, FastDeployRequest, Health, LabelScore,
@@ -41,6 +43,15 @@ def load_predictor(settings: Settings):
     from deploy.predictor import Predictor
     return Predictor(settings.model_dir, backend=settings.backend, device=settings.device,
                      batch_size=settings.max_batch)
+
+
+def reclaim_signals():
+    """Put the server's own SIGINT and SIGTERM handlers back in force. Paddle's runtime, started by the model
+    load, installs C handlers that dump a FatalError and exit 143; uvicorn's (still the Python-level ones)
+    finish the requests in flight first."""
+    if threading.current_thread() is threading.main_thread():
+        for number in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(number, signal.getsignal(number))
 
 
 def _topk(prediction) -> list:
@@ -107,6 +118,7 @@ def create_app(settings: Settings, predictor=None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         model = predictor if predictor is not None else await run_in_threadpool(load_predictor, settings)
+        reclaim_signals()
         batcher = MicroBatcher(model, settings.max_batch, settings.max_wait_ms, on_batch=metrics.observe_batch)
         batcher.start()
         state.update(predictor=model, batcher=batcher, labels=list(model.labels))

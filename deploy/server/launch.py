@@ -22,9 +22,11 @@ def free_port() -> int:
 @contextlib.contextmanager
 def running_server(model_dir, backend: str = "paddle", python=None, startup_timeout: float = 120.0,
                    extra_args=()):
-    """Yield the base URL of a real server process; it is stopped (and its log shown on failure) on exit."""
+    """Yield the base URL of a real server process (model_dir None: serve.py's default, the shipped model); it is
+    stopped (and its log shown on failure) on exit."""
     port = free_port()
-    command = [str(python or sys.executable), str(ROOT / "deploy" / "serve.py"), "--model-dir", str(model_dir),
+    command = [str(python or sys.executable), str(ROOT / "deploy" / "serve.py"),
+               *(["--model-dir", str(model_dir)] if model_dir is not None else []),
                "--host", "127.0.0.1", "--port", str(port), "--backend", backend, "--log-level", "warning",
                *map(str, extra_args)]
     env = dict(os.environ, MKL_DEBUG_CPU_TYPE=os.environ.get("MKL_DEBUG_CPU_TYPE", "5"))

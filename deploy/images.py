@@ -1,4 +1,5 @@
-"""Turn untrusted upload bytes into a BGR image, refusing bad input with a status code and a clear message."""
+"""Image bytes -> a BGR uint8 image, the one decoder of the CLI and the HTTP server (the same bytes always give
+the same pixels, so the same answer), refusing bad input with a clear message and an HTTP status."""
 import base64
 import binascii
 import io
@@ -9,6 +10,10 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 # Our own pixel cap (checked on the header, before decoding) replaces PIL's global one, which would otherwise
 # raise DecompressionBombError at a limit we do not choose.
 Image.MAX_IMAGE_PIXELS = None
+MAX_PIXELS = 40_000_000
+# A quarter of the 48 px model input: below this no expression is left to see, and face detection's shrinking
+# would leave an empty side.
+MIN_SIDE = 12
 
 
 class BadImage(Exception):
@@ -27,12 +32,26 @@ def decode_base64(text: str) -> bytes:
         raise BadImage(400, f"data.image is not valid base64 ({err}); send the image file's bytes base64-encoded")
 
 
-def decode_image(data: bytes, max_pixels: int, max_aspect: float = None) -> np.ndarray:
-    """Decode an encoded image (JPEG, PNG, BMP, ...) to an HxWx3 BGR uint8 array, as OpenCV would load it.
+def _to_rgb8(image: Image.Image) -> np.ndarray:
+    """RGB uint8 of any PIL mode; 16- and 32-bit grey keep their top 8 bits, as OpenCV reads them (PIL's own
+    convert("RGB") clips them to 255, which turns a 16-bit face white)."""
+    if image.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
+        gray = (np.asarray(image).astype(np.uint32) >> 8).clip(0, 255).astype(np.uint8)
+        return np.repeat(gray[:, :, None], 3, axis=2)
+    if image.mode == "F":
+        gray = np.asarray(image).clip(0, 255).astype(np.uint8)
+        return np.repeat(gray[:, :, None], 3, axis=2)
+    return np.asarray(image.convert("RGB"))
+
+
+def decode_image(data: bytes, max_pixels: int = MAX_PIXELS, max_aspect: float = None) -> np.ndarray:
+    """Decode an encoded image (JPEG, PNG, BMP, ...) to an HxWx3 BGR uint8 array, as OpenCV would load it:
+    EXIF rotation applied, alpha dropped, 16-bit scaled to 8. A truncated or corrupt file is refused, never
+    classified from its readable part.
 
     The dimensions are read from the header and checked against `max_pixels` (and `max_aspect`, the longest
-    side over the shortest) before any pixel is decoded, so a small file that claims 100000x100000 pixels
-    (a decompression bomb) costs nothing.
+    side over the shortest) and MIN_SIDE before any pixel is decoded, so a small file that claims 100000x100000
+    pixels (a decompression bomb) costs nothing.
     """
     if not data:
         raise BadImage(400, "the upload is empty; send an image file (JPEG, PNG, BMP, ...)")
@@ -43,8 +62,9 @@ def decode_image(data: bytes, max_pixels: int, max_aspect: float = None) -> np.n
     except (OSError, ValueError, SyntaxError) as err:
         raise BadImage(400, f"the image header is corrupt ({err}); send a complete image file")
     width, height = image.size
-    if width < 1 or height < 1:
-        raise BadImage(400, f"the image claims an empty size {width}x{height}")
+    if min(width, height) < MIN_SIDE:
+        raise BadImage(422, f"the image is {width}x{height} pixels; both sides must be at least {MIN_SIDE} px "
+                            "(faces are classified at 48x48)")
     if width * height > max_pixels:
         raise BadImage(413, f"the image is {width}x{height} = {width * height} pixels, over the limit of "
                             f"{max_pixels}; downscale it (faces are classified at 48x48)")
@@ -56,8 +76,14 @@ def decode_image(data: bytes, max_pixels: int, max_aspect: float = None) -> np.n
     try:
         image.load()
         image = ImageOps.exif_transpose(image)  # phone photos store their rotation in EXIF
-        rgb = np.asarray(image.convert("RGB"))
+        rgb = _to_rgb8(image)
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as err:
         raise BadImage(400, f"the image could not be decoded, it is truncated or corrupt ({err}); "
                             "send the complete file")
     return np.ascontiguousarray(rgb[:, :, ::-1])
+
+
+def read_image_file(path) -> np.ndarray:
+    """decode_image of a file's bytes; raises BadImage (unreadable or refused) or OSError (cannot be opened)."""
+    with open(path, "rb") as handle:
+        return decode_image(handle.read())

@@ -1,0 +1,174 @@
+"""What a new user hits: the CLI and the real server decode the same bytes to the same answer, refuse the same
+bad files with the same reason, find only real faces, stop cleanly, and say what is wrong instead of crashing."""
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import cv2
+import httpx
+import numpy as np
+import pytest
+from PIL import Image
+
+from deploy.server.launch import free_port, running_server
+from tools import predict
+
+ROOT = Path(__file__).resolve().parents[1]
+skimage_data = pytest.importorskip("skimage.data")
+
+
+@pytest.fixture(scope="module")
+def astronaut():
+    return cv2.cvtColor(skimage_data.astronaut(), cv2.COLOR_RGB2BGR)
+
+
+@pytest.fixture(scope="module")
+def face_gray(astronaut):
+    from masker.faces import crop_face, detect_faces
+    return crop_face(astronaut, detect_faces(astronaut)[0], size=96)
+
+
+def encodings(face_gray):
+    """The same face as 8-bit, 16-bit, RGBA, palette, CMYK and EXIF-rotated files."""
+    rgb = cv2.cvtColor(face_gray, cv2.COLOR_GRAY2RGB)
+    files = {}
+
+    def save(name, image, fmt, **kw):
+        buffer = io.BytesIO()
+        image.save(buffer, fmt, **kw)
+        files[name] = buffer.getvalue()
+    save("gray8.png", Image.fromarray(face_gray), "PNG")
+    save("gray16.png", Image.fromarray(face_gray.astype(np.uint16) * 257), "PNG")
+    save("rgba.png", Image.fromarray(np.dstack([rgb, np.full_like(face_gray, 255)])), "PNG")
+    save("palette.png", Image.fromarray(rgb).convert("P", palette=Image.ADAPTIVE), "PNG")
+    save("cmyk.jpg", Image.fromarray(rgb).convert("CMYK"), "JPEG", quality=95)
+    exif = Image.Exif()
+    exif[0x0112] = 6                     # stored turned; viewers rotate it 90 degrees clockwise for display
+    save("exif_rotated.jpg", Image.fromarray(np.ascontiguousarray(np.rot90(rgb, 1))), "JPEG", quality=95, exif=exif)
+    return files
+
+
+def test_cli_and_server_give_the_same_scores_for_the_same_bytes(face_gray, tmp_path):
+    files = encodings(face_gray)
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+    out = tmp_path / "cli.json"
+    assert predict.main([str(tmp_path / name) for name in files] + ["--json", str(out)]) == 0
+    cli = {Path(row["file"]).name: dict(row["topk"]) for row in json.loads(out.read_text())["predictions"]}
+    with running_server(None) as url, httpx.Client(base_url=url, timeout=60) as http:
+        for name, data in files.items():
+            response = http.post("/predict", files={"file": (name, data, "application/octet-stream")})
+            assert response.status_code == 200, response.text
+            server = {item["label"]: item["score"] for item in response.json()["topk"]}
+            assert server == pytest.approx(cli[name], abs=1e-5), name
+    # and the decodings agree with each other: 16-bit is not read as white, EXIF turns the face upright
+    assert cli["gray16.png"] == pytest.approx(cli["gray8.png"], abs=1e-5)
+    assert cli["exif_rotated.jpg"] == pytest.approx(cli["cmyk.jpg"], abs=0.05)
+
+
+def test_bad_files_are_skipped_by_the_cli_with_the_servers_reason(face_gray, tmp_path, capsys):
+    good = tmp_path / "good.png"
+    cv2.imwrite(str(good), face_gray)
+    encoded = cv2.imencode(".jpg", face_gray)[1].tobytes()
+    (tmp_path / "truncated.jpg").write_bytes(encoded[:len(encoded) // 2])
+    cv2.imwrite(str(tmp_path / "tiny.png"), np.zeros((1, 1), np.uint8))
+    cv2.imwrite(str(tmp_path / "strip.png"), np.zeros((2, 20000), np.uint8))
+    (tmp_path / "text.jpg").write_bytes(b"not an image")
+    for faces in ([], ["--faces"]):
+        out = tmp_path / "out.json"
+        assert predict.main([str(tmp_path), "--json", str(out), *faces]) == 0     # the good file was classified
+        errors = {Path(e["file"]).name: e["error"] for e in json.loads(out.read_text())["errors"]}
+        assert "truncated or corrupt" in errors["truncated.jpg"]
+        assert "both sides must be at least 12 px" in errors["tiny.png"]
+        assert "both sides must be at least 12 px" in errors["strip.png"]
+        assert "not an image" in errors["text.jpg"]
+    capsys.readouterr()
+    assert predict.main([str(tmp_path / "text.jpg")]) == 1                      # nothing could be classified
+
+
+def test_a_whole_photo_without_faces_gets_a_warning(astronaut, face_gray, tmp_path, capsys):
+    cv2.imwrite(str(tmp_path / "photo.jpg"), astronaut)
+    cv2.imwrite(str(tmp_path / "face.png"), face_gray)
+    assert predict.main([str(tmp_path / "photo.jpg"), str(tmp_path / "face.png")]) == 0
+    err = capsys.readouterr().err
+    assert "photo.jpg: 512x512 looks like a whole photo" in err and "use --faces" in err
+    assert "face.png" not in err
+
+
+@pytest.mark.parametrize("name, make, expected", [
+    ("astronaut", lambda a: a, 1),                               # her face; not the mission patch on her suit
+    ("astronaut_mirrored", lambda a: a[:, ::-1], 1),
+    ("astronaut_half_size", lambda a: cv2.resize(a, (256, 256), interpolation=cv2.INTER_AREA), 1),
+    ("cat", lambda a: cv2.cvtColor(skimage_data.chelsea(), cv2.COLOR_RGB2BGR), 0),
+    ("coffee", lambda a: cv2.cvtColor(skimage_data.coffee(), cv2.COLOR_RGB2BGR), 0),
+])
+def test_default_detection_threshold_and_face_size_on_real_photos(astronaut, tmp_path, name, make, expected):
+    cv2.imwrite(str(tmp_path / f"{name}.jpg"), np.ascontiguousarray(make(astronaut)))
+    out = tmp_path / "faces.json"
+    predict.main(["--faces", str(tmp_path / f"{name}.jpg"), "--json", str(out)])
+    rows = json.loads(out.read_text())["predictions"]
+    assert len(rows) == expected, rows
+    if expected:
+        left, top, right, bottom = rows[0]["box"]
+        width = astronaut.shape[1] // (2 if "half" in name else 1)
+        centre = (left + right) / 2
+        assert abs(centre - (width - 230 * width / 512 if "mirrored" in name else 230 * width / 512)) < 40 * width / 512
+    # without the threshold dlib's own (0) is in force, and a lower one lets the patch through
+    predict.main(["--faces", str(tmp_path / f"{name}.jpg"), "--json", str(out), "--min-score", "-0.1"])
+    if name == "astronaut":
+        assert len(json.loads(out.read_text())["predictions"]) == 2
+
+
+def test_command_line_mistakes_are_caught_before_any_work(tmp_path, capsys):
+    taken = tmp_path / "taken.txt"
+    taken.write_text("x")
+    for argv, words in ((["--annotate", str(taken), str(tmp_path)], "is a file; give a folder"),
+                        (["--video", "clip.mp4", "--show"], "needs a display")):
+        env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+        result = subprocess.run([sys.executable, str(ROOT / "tools" / "predict.py"), *argv], capture_output=True,
+                                text=True, env=env, cwd=ROOT, timeout=120)
+        assert result.returncode == 2 and words in result.stderr, result.stderr
+        assert "Traceback" not in result.stderr
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert predict.main([str(empty)]) == 1
+    assert "no images found in this folder" in capsys.readouterr().out
+
+
+def test_server_serves_the_shipped_model_by_default_and_stops_cleanly_on_sigterm(astronaut):
+    port = free_port()
+    process = subprocess.Popen([sys.executable, str(ROOT / "deploy" / "serve.py"), "--port", str(port)],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(600):
+            try:
+                health = httpx.get(f"{url}/healthz", timeout=1).json()
+                break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        assert Path(health["model_dir"]) == ROOT / "inference"
+        # a large photo takes the server about a second to search for faces: in flight when SIGTERM arrives
+        photo = cv2.imencode(".jpg", np.tile(astronaut, (6, 6, 1)))[1].tobytes()
+        answers = []
+
+        def request():
+            answers.append(httpx.post(f"{url}/predict?faces=1", files={"file": ("f.jpg", photo, "image/jpeg")},
+                                      timeout=60).json())
+        thread = threading.Thread(target=request)
+        thread.start()
+        time.sleep(0.5)
+        process.send_signal(signal.SIGTERM)
+        thread.join()
+        output = process.communicate(timeout=30)[0]
+    finally:
+        process.kill()
+    assert process.returncode == 0, output
+    assert "FatalError" not in output and f"serving {ROOT / 'inference'}" in output
+    assert answers and answers[0]["count"] >= 30, answers       # 36 astronauts, finished after the signal
