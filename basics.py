@@ -28,3 +28,8 @@ def atomic_write_text(path, text: str) -> None:
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
     """--help of the command lines: the module docstring as written, and every option's default."""
+
+
+class UserError(Exception):
+    """A mistake of the user's (a config, a path, a file) whose message says what to change; the command lines
+    print it, without a traceback, and exit 2."""

@@ -14,9 +14,13 @@ import subprocess
 import time
 from pathlib import Path
 
+import sys
+
 import numpy as np
 
-from deploy.predictor import Predictor
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from basics import HelpFormatter  # noqa: E402
+from deploy.predictor import Predictor  # noqa: E402
 
 
 def _timed(fn, runs: int) -> list:
@@ -83,7 +87,7 @@ def benchmark_backends(model_dir, backends=("paddle", "onnx", "fastdeploy"), py3
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
     parser.add_argument("--model-dir", default="inference")
     parser.add_argument("--backend", default="paddle")
     parser.add_argument("--batch-size", type=int, default=32)

@@ -1,15 +1,16 @@
 """The shared command line of tools/train.py, eval.py, infer.py and export_model.py (PaddleClas's flags)."""
 import argparse
 import json
+import sys
 
-from .config import ConfigError, load_config
-from .data import DataError
+from basics import HelpFormatter, UserError
+
+from .config import load_config
 from .logger import setup_logging
-from .model import WeightsError
 
 
 def run(command, description):
-    parser = argparse.ArgumentParser(description=description)
+    parser = argparse.ArgumentParser(description=description, formatter_class=HelpFormatter)
     parser.add_argument("-c", "--config", required=True, help="YAML config, e.g. configs/masked_fer/ResNet18.yaml")
     parser.add_argument("-o", "--override", action="append", default=[], metavar="Key.sub=value",
                         help="override a config value (YAML-parsed); repeatable")
@@ -30,8 +31,8 @@ def run(command, description):
         elif command == "export":
             from .export import export
             print(export(config))
-    except (ConfigError, DataError, WeightsError) as error:
-        print(f"error: {error}")
+    except UserError as error:
+        print(f"error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -6,10 +6,12 @@ from pathlib import Path
 
 import yaml
 
+from basics import UserError
+
 from .registry import BATCH_TRANSFORMS, LOSSES, METRICS, TRANSFORMS
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError, ValueError):
     """A config or override that the engine cannot run; the message says what to change."""
 
 

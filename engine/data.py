@@ -4,11 +4,14 @@ from pathlib import Path
 import numpy as np
 from paddle.io import DataLoader, Dataset, DistributedBatchSampler
 
+from basics import UserError
+
 from .config import ConfigError
+from .logger import log
 from .transforms import apply_transforms, build_batch_transforms, build_transforms
 
 
-class DataError(ValueError):
+class DataError(UserError, ValueError):
     """Bad training data; the message names the file and what to do."""
 
 
@@ -32,9 +35,20 @@ def read_label_map(path):
 
 
 def label_list(config):
+    """The class names: Infer.PostProcess.class_id_map_file, or else the label_list.txt that tools/make_dataset.py
+    writes beside the training list (PaddleClas trains without a label map; this engine names the classes in
+    its reports)."""
     path = config.get("Infer", {}).get("PostProcess", {}).get("class_id_map_file")
-    if not path:
-        raise ConfigError("Infer.PostProcess.class_id_map_file is not set: the engine needs the label map")
+    beside = Path(config.get("DataLoader", {}).get("Train", {}).get("dataset", {}).get("cls_label_path", "."))
+    beside = beside.parent / "label_list.txt"
+    if not path or not Path(path).is_file():
+        if not beside.is_file():
+            if not path:
+                raise ConfigError("Infer.PostProcess.class_id_map_file is not set, and there is no label_list.txt "
+                                  "beside the training list: the engine needs the label map")
+            read_label_map(path)          # raises, naming the missing file
+        log.warning("label map %s not found: using %s, beside the training list", path, beside)
+        path = beside
     labels = read_label_map(path)
     if len(labels) != config["Arch"]["class_num"]:
         raise ConfigError(f"Arch.class_num is {config['Arch']['class_num']} but {path} lists {len(labels)} "

@@ -7,12 +7,13 @@ import paddle
 import paddle.nn.functional as F
 from paddleclas.ppcls.arch import backbone
 
+from basics import UserError
+
 from .backbones import BACKBONES
 from .config import ConfigError
-from .logger import log
 
 
-class WeightsError(ValueError):
+class WeightsError(UserError, ValueError):
     """Weights that do not fit the model; the message names the file."""
 
 
@@ -83,9 +84,6 @@ def load_weights(model, prefix, finetune=False):
         raise WeightsError(f"{path} does not fit the model, shapes differ (file vs model): {described[0]}"
                            f"{f' and {len(wrong) - 1} more' if len(wrong) > 1 else ''}: check Arch.class_num "
                            "and Arch.name")
-    if wrong:
-        log.warning("%s: %d parameter(s) of another shape keep their initial values (a new head): %s", path,
-                    len(wrong), "; ".join(described))
     model.set_state_dict({k: v if k in wrong else state[k] for k, v in own.items()})
     return wrong
 

@@ -68,14 +68,11 @@ class Run:
         self.seed = int(self.glob.get("seed", 0))
         self.rank, self.world = dist.get_rank(), dist.get_world_size()
         self.out_dir = Path(self.glob.get("output_dir", "./output")) / config["Arch"]["name"]
-        setup_logging(self.out_dir / "train.log")
+        # Everything that can refuse the run is checked before anything is written to out_dir.
         set_device(self.glob.get("device", "cpu"))
         if self.world > 1:
             dist.init_parallel_env()
         self.class_names = label_list(config)
-        if self.rank == 0:
-            dump_config(config, self.out_dir / "config.yaml")
-
         self.train_loader = build_loader(config, "Train")
         self.iters_per_epoch = len(self.train_loader)
         if self.iters_per_epoch == 0:
@@ -83,22 +80,19 @@ class Run:
         self.eval_loader = None
         if self.glob.get("eval_during_train", True) and self.rank == 0:
             self.eval_loader = build_loader(config, "Eval", shard=False)
-
         seed_everything(self.seed)
         self.model = build_model(config)
         if self.glob.get("pretrained_model") and not self.glob.get("checkpoints"):
-            load_weights(self.model, self.glob["pretrained_model"], finetune=True)
-            log.info("fine-tuning from %s", self.glob["pretrained_model"])
+            new_head = load_weights(self.model, self.glob["pretrained_model"], finetune=True)
         self.optimizer = build_optimizer(config, self.model.parameters(), self.iters_per_epoch)
         # Optimizer accumulators are named lazily at the first step from a global counter; a private name
         # scope keeps them "<param>_velocity_0" so a checkpoint loads in any process, even after another model.
         self.names = UniqueNameGenerator()
         self.loss = build_loss(config, "Train")
         self.topk = metric_topk(config, "Train")
-        if self.train_loader.collate_fn.batch_ops and self.topk:
-            # PaddleClas likewise drops TopkAcc from Metric.Train when batch_transform_ops mix the targets.
-            log.warning("no training accuracy: batch_transform_ops give soft targets (Metric.Train's TopkAcc "
-                        "is left out, as PaddleClas does)")
+        # PaddleClas likewise drops TopkAcc from Metric.Train when batch_transform_ops mix the targets.
+        soft_targets = bool(self.train_loader.collate_fn.batch_ops and self.topk)
+        if soft_targets:
             self.topk = []
         self.net = paddle.DataParallel(self.model) if self.world > 1 else self.model
 
@@ -110,9 +104,21 @@ class Run:
                 raise ConfigError(f"{self.glob['checkpoints']} is a {saved.get('arch')} checkpoint, Arch.name is "
                                   f"{self.state['arch']}")
             self.state.update(saved)
+
+        setup_logging(self.out_dir / "train.log")
+        if self.rank == 0:
+            dump_config(config, self.out_dir / "config.yaml")
+        if self.glob.get("checkpoints"):
             log.info("resumed from %s: epoch %d done, %d batches into the next", self.glob["checkpoints"],
                      self.state["epoch"], self.state["iter_in_epoch"])
-
+        elif self.glob.get("pretrained_model"):
+            log.info("fine-tuning from %s", self.glob["pretrained_model"])
+            if new_head:
+                log.warning("%d parameter(s) of another shape keep their initial values (a new head): %s",
+                            len(new_head), "; ".join(new_head))
+        if soft_targets:
+            log.warning("no training accuracy: batch_transform_ops give soft targets (Metric.Train's TopkAcc "
+                        "is left out, as PaddleClas does)")
         self.writer = None
         if self.glob.get("use_visualdl") and self.rank == 0:
             from visualdl import LogWriter

@@ -1,4 +1,7 @@
 """Config loading: PaddleClas schema, overrides parsed as YAML, typos named with the closest valid key."""
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -7,7 +10,8 @@ import yaml
 from engine.config import ConfigError, load_config, parse_number
 from engine.transforms import NormalizeImage
 
-CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+ROOT = Path(__file__).resolve().parents[1]
+CONFIGS = ROOT / "configs"
 ALL = sorted(CONFIGS.rglob("*.yaml"))
 
 
@@ -95,3 +99,28 @@ def test_scale_fractions_parse_without_eval():
     with pytest.raises(ConfigError):
         parse_number("__import__('os')")
     assert NormalizeImage(scale="1.0/255.0", mean=[0, 0, 0], std=[1, 1, 1], order="").scale == pytest.approx(1 / 255)
+
+
+@pytest.mark.parametrize("override, words", [
+    ("Global.epochs=abc", "'Global.epochs' must be an int (for example 3), got 'abc'"),
+    ("Global.use_visualdl=maybe", "'Global.use_visualdl' must be a bool"),
+    ("Optimizer.lr.learning_rate=fast", "'Optimizer.lr.learning_rate' must be a float"),
+    ("Global.image_shape=48", "'Global.image_shape' must be a list"),
+    ("DataLoader.Train.sampler.batch_size=6.5", "must be an int"),
+])
+def test_a_value_of_the_wrong_type_is_named_like_an_unknown_key(override, words):
+    with pytest.raises(ConfigError, match=re.escape(words)):
+        load_config(CONFIGS / "test" / "tiny.yaml", [override])
+
+
+def test_train_py_prints_config_errors_to_stderr_and_writes_nothing(tmp_path):
+    result = subprocess.run([sys.executable, str(ROOT / "tools" / "train.py"), "-c", str(CONFIGS / "test" / "tiny.yaml"),
+                             "-o", f"Global.output_dir={tmp_path / 'out'}", "-o", "Global.epochs=abc"],
+                            capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert result.returncode == 2 and "must be an int" in result.stderr and "Traceback" not in result.stderr
+    result = subprocess.run([sys.executable, str(ROOT / "tools" / "train.py"), "-c", str(CONFIGS / "test" / "tiny.yaml"),
+                             "-o", f"Global.output_dir={tmp_path / 'out'}",
+                             "-o", f"DataLoader.Train.dataset.cls_label_path={tmp_path / 'missing.txt'}"],
+                            capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert result.returncode == 2 and "not found" in result.stderr
+    assert not (tmp_path / "out").exists()

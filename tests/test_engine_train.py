@@ -186,3 +186,11 @@ def test_augmented_mixup_run_resumes_exactly_and_reports_no_train_accuracy(data,
     assert {r["kind"] for r in records} == {"train", "eval"}
     assert all("top1" not in r for r in records if r["kind"] == "train")
     assert "no training accuracy" in (whole / "train.log").read_text()
+
+
+def test_the_label_map_defaults_to_the_one_beside_the_training_list(data, tmp_path):
+    run_dir = train(load_config(TINY, overrides(data, tmp_path, [
+        "Global.epochs=1", f"Infer.PostProcess.class_id_map_file={tmp_path / 'elsewhere' / 'label_list.txt'}"])))
+    log = (run_dir / "train.log").read_text()
+    assert f"using {data / 'label_list.txt'}, beside the training list" in log
+    assert json.loads((run_dir / "report.json").read_text())["labels"] == CLASSES

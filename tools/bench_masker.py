@@ -9,6 +9,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from basics import HelpFormatter  # noqa: E402
 from masker import DEFAULT_CLASSES  # noqa: E402
 from masker.benchmark import machine_description, run_benchmark  # noqa: E402
 from masker.readers import parse_classes  # noqa: E402
@@ -16,7 +17,7 @@ from masker.readers import parse_classes  # noqa: E402
 
 def main(argv=None) -> int:
     root = Path(__file__).resolve().parents[1]
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
     p.add_argument("--fer2013", default=str(root.parent / "shared" / "fer2013"), help="FER2013 image-folder root")
     p.add_argument("--workers", default="1,2", help="worker counts to time, comma-separated")
     p.add_argument("--classes", default=",".join(DEFAULT_CLASSES))

@@ -20,12 +20,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from basics import HelpFormatter  # noqa: E402
 TRAIN_CONFIGS = ("configs/masked_fer/FaceCNN_cpu.yaml", "configs/masked_fer/PPLCNet_x1_0.yaml",
                  "configs/masked_fer/ResNet18.yaml")
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
     p.add_argument("--fer2013", default=str(ROOT.parent / "shared" / "fer2013"), help="for the masking figures")
     p.add_argument("--mask-limit", type=int, default=500, help="Training faces per class to mask per run")
     p.add_argument("--model-dir", default="inference", help="the exported model to serve and time")

@@ -16,19 +16,20 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("MKL_DEBUG_CPU_TYPE", "5")
 
+from basics import HelpFormatter  # noqa: E402
 from masker import DEFAULT_CLASSES  # noqa: E402
 from masker.dataset import RunConfig, build_dataset  # noqa: E402
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
     p.add_argument("--fer2013", help="real FER2013 instead of generated faces")
     p.add_argument("--out", default="output/demo", help="where everything is written")
-    p.add_argument("--config", default="configs/masked_fer/demo.yaml")
+    p.add_argument("--config", default="configs/masked_fer/demo.yaml", help="the training config")
     p.add_argument("--epochs", type=int, help="override Global.epochs")
     p.add_argument("--per-class", type=int, default=240, help="generated training faces per class")
     p.add_argument("--limit", type=int, help="with --fer2013: at most N faces per split and class")
-    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--workers", type=int, default=2, help="masking processes")
     return p.parse_args(argv)
 
 
@@ -92,7 +93,7 @@ def main(argv=None) -> int:
     files = [data / line.split()[0] for line in lines[::max(1, len(lines) // 8)]]
     for path, prediction in zip(files, predictor.predict([cv2.imread(str(f)) for f in files])):
         print(f"{path.relative_to(data)!s:48} {prediction.label:9} {prediction.score:.3f}")
-    print(f"\nnext: python tools/predict.py --model-dir {model_dir} IMAGE_OR_DIR")
+    print(f"\nnext: .venv/bin/python tools/predict.py --model-dir {model_dir} IMAGE_OR_DIR")
     return 0
 
 

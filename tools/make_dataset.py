@@ -10,6 +10,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from basics import HelpFormatter  # noqa: E402
 from masker import DEFAULT_CLASSES  # noqa: E402
 from masker.dataset import OutputInUse, RunConfig, build_dataset  # noqa: E402
 from masker.readers import parse_classes  # noqa: E402
@@ -17,7 +18,7 @@ from masker.templates import STYLES, parse_styles  # noqa: E402
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
     p.add_argument("--fer2013", help="fer2013.csv or the FER2013 image-folder root (train/, test/)")
     p.add_argument("--out", required=True, help="output folder (dataset/)")
     p.add_argument("--classes", default=",".join(DEFAULT_CLASSES), help="FER2013 classes, in label order")

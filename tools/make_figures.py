@@ -12,6 +12,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from basics import HelpFormatter  # noqa: E402
 from masker.dataset import mask_face  # noqa: E402
 from masker.faces import crop_face, detect_faces  # noqa: E402
 
@@ -36,7 +37,7 @@ def masked_tilts(photo_bgr, seed=0, scale=3):
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
     p.add_argument("--out", default="docs")
     args = p.parse_args(argv)
     import skimage.data

@@ -9,11 +9,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from basics import HelpFormatter  # noqa: E402
 from engine.curves import plot_curves  # noqa: E402
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
     p.add_argument("--run", action="append", required=True, metavar="NAME=METRICS_JSONL")
     p.add_argument("--out", default="docs/training_curves.png")
     p.add_argument("--title", default="FaceCNN_x1_0 on FER2013's four classes")

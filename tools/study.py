@@ -11,6 +11,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from basics import HelpFormatter  # noqa: E402
 from deploy.peer_fer import FerPeer  # noqa: E402
 from deploy.predictor import Predictor  # noqa: E402
 from deploy.study import markdown, read_eval_split, run_study  # noqa: E402
@@ -19,7 +20,7 @@ PEER_NAME = "peer: fer's FER2013 model (TFLite)"
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
     p.add_argument("--masked-data", required=True, help="a dataset written by make_dataset.py")
     p.add_argument("--unmasked-data", required=True, help="the same faces written with --no-mask")
     p.add_argument("--model", action="append", default=[], metavar="NAME=MODEL_DIR",

@@ -17,11 +17,14 @@ class OnnxRuntimeBackend:
         path = Path(model_dir) / "inference.onnx"
         if not path.is_file():
             raise FileNotFoundError(f"{path} not found: convert the model with "
-                                    f"`python tools/export_onnx.py --model-dir {model_dir}`")
+                                    f"`.venv/bin/python tools/export_onnx.py --model-dir {model_dir}`")
         options = ort.SessionOptions()
         options.intra_op_num_threads = cpu_threads or os.cpu_count() or 1
         providers = ["CPUExecutionProvider"]
         if device == "gpu":
+            if "CUDAExecutionProvider" not in ort.get_available_providers():
+                raise RuntimeError("--device gpu, but this onnxruntime has no CUDA (install onnxruntime-gpu), "
+                                   "or use --device cpu")
             providers.insert(0, ("CUDAExecutionProvider", {"device_id": gpu_id}))
         self.session = ort.InferenceSession(str(path), options, providers=providers)
         self.input_name = self.session.get_inputs()[0].name

@@ -21,7 +21,16 @@ class PaddleInferenceBackend:
 
     def __init__(self, model_dir, device="cpu", batch_size=8, cpu_threads=None, mkldnn=True,
                  gpu_id=0, gpu_memory_mb=500, tensorrt=False, trt_precision="fp32"):
-        from paddle import inference
+        try:
+            import paddle
+            from paddle import inference
+        except ImportError:
+            raise RuntimeError("the paddle backend needs Paddle, which this environment lacks (.venv310 has "
+                               "FastDeploy and Paddle Lite instead): use --backend fastdeploy or --backend onnx "
+                               "here, or run from .venv") from None
+        if device == "gpu" and not paddle.is_compiled_with_cuda():
+            raise RuntimeError("--device gpu, but this Paddle is a CPU build (paddlepaddle): install "
+                               "paddlepaddle-gpu==2.6.2 for a GPU, or use --device cpu")
 
         pdmodel, pdiparams = model_files(model_dir)
         config = inference.Config(str(pdmodel), str(pdiparams))
