@@ -82,6 +82,9 @@ def markdown(study):
               "| model | " + " | ".join(f"{s} ({next(iter(study['by_style'].values()))[s]['images']})"
                                      for s in styles) + " |",
               "|---|" + "---:|" * len(styles)]
+    unseen = study.get("unseen_style", {})
     for name, per_style in study["by_style"].items():
-        lines.append(f"| {name} | " + " | ".join(f"{per_style[s]['accuracy']:.3f}" for s in styles) + " |")
+        lines.append(f"| {name} | " + " | ".join(
+            f"{per_style[s]['accuracy']:.3f}" + (" (unseen in training)" if unseen.get(name) == s else "")
+            for s in styles) + " |")
     return "\n".join(lines) + "\n"

@@ -102,3 +102,23 @@ def test_input_that_is_neither_csv_nor_layout_is_an_error(tmp_path):
         read_inputs(tmp_path, ("angry",))
     with pytest.raises(ValueError, match="expected fer2013.csv"):
         read_inputs(tmp_path / "missing.csv", ("angry",))
+
+
+def test_the_real_fer2013_sample_csv_reads_and_masks(fer2013_dir, tmp_path):
+    from masker.dataset import RunConfig, build_dataset
+    from masker.quality import sharpness
+
+    csv = fer2013_dir / "fer2013_sample.csv"
+    if not csv.is_file():
+        pytest.skip(f"{csv} is absent")
+    classes = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+    samples, skips = read_csv(csv, classes)
+    assert skips == [] and len(samples) == 1800
+    assert {s.split for s in samples} == {"train", "eval"}
+    assert sum(s.split == "train" for s in samples) == 1400
+    faces = [load_gray(s) for s in samples[:50]]
+    assert all(f.shape == (48, 48) for f in faces)
+    assert np.median([sharpness(f) for f in faces]) > 200          # real, sharp faces, not noise or blur
+    manifest = build_dataset(RunConfig(fer2013=str(csv), classes=("angry", "fear", "happy", "surprise"),
+                                       limit=20), tmp_path / "out", workers=1, progress=False)
+    assert manifest["coverage"] >= 0.95 and sum(manifest["written"]["train"].values()) >= 76

@@ -21,7 +21,8 @@ def test_study_table_and_numbers(paired_datasets, inference_dir, tmp_path):
     masked, unmasked = paired_datasets
     out = tmp_path / "study.md"
     assert study_tool.main(["--masked-data", str(masked), "--unmasked-data", str(unmasked),
-                            "--model", f"tiny={inference_dir}", "--out", str(out)]) == 0
+                            "--model", f"tiny={inference_dir}", "--unseen-style", "tiny=cloth",
+                            "--out", str(out)]) == 0
     study = json.loads(out.with_suffix(".json").read_text())
     rows = {(r["model"], r["eval faces"]): r for r in study["rows"]}
     assert set(rows) == {(m, c) for m in ("tiny", study_tool.PEER_NAME) for c in ("masked", "unmasked")}
@@ -35,6 +36,8 @@ def test_study_table_and_numbers(paired_datasets, inference_dir, tmp_path):
     assert sum(s["images"] for s in styles.values()) == 100 and set(styles) <= {"surgical", "n95", "kn95", "cloth"}
     table = out.read_text()
     assert "| tiny | masked |" in table and "recall surprise" in table and "by mask style" in table
+    tiny_styles = next(line for line in table.splitlines() if line.startswith("| tiny |") and "masked" not in line)
+    assert tiny_styles.count("(unseen in training)") == 1
 
 
 def test_study_refuses_datasets_of_other_faces(paired_datasets, fer2013_dir, tmp_path):

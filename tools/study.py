@@ -25,6 +25,9 @@ def parse_args(argv=None):
     p.add_argument("--unmasked-data", required=True, help="the same faces written with --no-mask")
     p.add_argument("--model", action="append", default=[], metavar="NAME=MODEL_DIR",
                    help="an exported inference folder to score; repeatable")
+    p.add_argument("--unseen-style", action="append", default=[], metavar="NAME=STYLE",
+                   help="the mask style model NAME never saw in training (make_dataset --hold-out-mask): marked "
+                        "in the by-style table")
     p.add_argument("--no-peer", action="store_true", help="leave out fer's bundled model")
     p.add_argument("--out", default="docs/study.md", help="markdown table; the numbers also go to .json beside it")
     return p.parse_args(argv)
@@ -43,6 +46,7 @@ def main(argv=None) -> int:
         _, _, classes = read_eval_split(args.masked_data)
         models[PEER_NAME] = FerPeer(classes).scores
     study = run_study(models, args.masked_data, args.unmasked_data)
+    study["unseen_style"] = dict(item.split("=", 1) for item in args.unseen_style)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(markdown(study), encoding="utf-8")
