@@ -70,13 +70,18 @@ class Preprocess:
 
 
 def read_inference_config(model_dir) -> dict:
-    """inference.yml of an exported model folder, checked for what the predictor needs."""
+    """inference.yml of an exported model folder, checked for what the predictor needs; PostProcess comes back as
+    {name: Topk, topk, label_list} whichever of the two shapes the file has."""
     path = Path(model_dir) / "inference.yml"
     if not path.is_file():
         raise FileNotFoundError(f"{path} not found: {EXPORT_HINT}")
     with open(path) as f:
         config = yaml.safe_load(f) or {}
     post = config.get("PostProcess") or {}
+    if "name" not in post and len(post) == 1 and isinstance(next(iter(post.values())), dict):
+        # PaddleClas's shape, {Topk: {topk, label_list}}; models exported before it wrote {name: Topk, ...}.
+        (name, params), = post.items()
+        post = config["PostProcess"] = {"name": name, **params}
     if not post.get("label_list"):
         raise ConfigError(f"{path}: PostProcess.label_list is missing (the class names, in output order)")
     if not (config.get("PreProcess") or {}).get("transform_ops"):

@@ -40,7 +40,8 @@ def inference_yml(config):
     return {
         "Global": {"model_name": config["Arch"]["name"]},
         "PreProcess": {"transform_ops": deploy_transforms(config)},
-        "PostProcess": {"name": "Topk", "topk": int(post.get("topk", len(labels))), "label_list": labels},
+        # PaddleClas's shape (ppcls/utils/config.py, dump_infer_config): the post-process name is the key.
+        "PostProcess": {post.get("name", "Topk"): {"topk": int(post.get("topk", len(labels))), "label_list": labels}},
     }
 
 
