@@ -100,7 +100,7 @@ def test_missing_or_broken_model_folders(tmp_path, inference_dir):
     with pytest.raises(FileNotFoundError, match="inference.pdmodel"):
         Predictor(tmp_path)
     config = yaml.safe_load((Path(inference_dir) / "inference.yml").read_text())
-    del config["PostProcess"]["label_list"]
+    del config["PostProcess"]["Topk"]["label_list"]
     (tmp_path / "inference.yml").write_text(yaml.safe_dump(config))
     with pytest.raises(ConfigError, match="label_list"):
         Predictor(tmp_path)
