@@ -177,3 +177,17 @@ def test_large_photos_are_searched_on_a_smaller_copy(inference_dir):
     overlap = max(0, min(r, big_box[2]) - max(l, big_box[0])) * max(0, min(b, big_box[3]) - max(t, big_box[1]))
     union = (r - l) * (b - t) + (big_box[2] - big_box[0]) * (big_box[3] - big_box[1]) - overlap
     assert overlap / union > 0.7
+
+
+def test_inference_yml_of_both_shapes_loads(inference_dir, tmp_path):
+    """PaddleClas's {Topk: {topk, label_list}}, which export writes, and {name: Topk, ...}, which it wrote before."""
+    import shutil
+    config = yaml.safe_load((Path(inference_dir) / "inference.yml").read_text())
+    assert list(config["PostProcess"]) == ["Topk"]
+    old = tmp_path / "old"
+    shutil.copytree(inference_dir, old)
+    config["PostProcess"] = {"name": "Topk", **config["PostProcess"]["Topk"]}
+    (old / "inference.yml").write_text(yaml.safe_dump(config))
+    image = np.full((48, 48), 128, np.uint8)
+    np.testing.assert_allclose(Predictor(old).predict_probs([image]), Predictor(inference_dir).predict_probs([image]))
+    assert Predictor(old).labels == Predictor(inference_dir).labels == ["angry", "fear", "happy", "surprise"]
