@@ -232,3 +232,13 @@ def test_a_held_out_mask_style_is_absent_from_train_only(raw, tmp_path):
                              "--out", str(tmp_path / "bad"), "--hold-out-mask", "paper"],
                             capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 2 and "--hold-out-mask 'paper' must be one of --masks" in result.stderr
+
+
+def test_a_finished_run_resumed_says_so(raw, tmp_path):
+    command = [sys.executable, str(ROOT / "tools" / "make_dataset.py"), "--fer2013", str(raw), "--out",
+               str(tmp_path / "out")]
+    first = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
+    again = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
+    assert first.returncode == again.returncode == 0, again.stderr
+    assert "img/s" in first.stdout and "None" not in again.stdout
+    assert "0 processed" in again.stdout and "(nothing left to do), 32 resumed" in again.stdout

@@ -1,7 +1,9 @@
 """The HTTP service, started for real (uvicorn subprocess on loopback) with the exported test model."""
 import asyncio
+import io
 import base64
 import json
+import re
 import struct
 import subprocess
 import zlib
@@ -10,6 +12,7 @@ import cv2
 import httpx
 import numpy as np
 import pytest
+from PIL import Image
 from matplotlib import cbook
 
 from deploy.server.launch import running_server
@@ -295,3 +298,43 @@ def test_several_worker_processes(inference_dir, face_jpeg):
                                 timeout=60) for _ in range(6)]
     assert [r.status_code for r in responses] == [200] * 6
     assert len({r.json()["label"] for r in responses}) == 1
+
+
+def test_docs_are_served_without_a_cdn(client):
+    page = client.get("/docs")
+    assert page.status_code == 200 and "/docs/static/swagger-ui-bundle.js" in page.text
+    links = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+    assert links and all(link.startswith("/") for link in links), links        # nothing from another host
+    for asset in ("swagger-ui-bundle.js", "swagger-ui.css"):
+        response = client.get(f"/docs/static/{asset}")
+        assert response.status_code == 200 and len(response.content) > 10_000
+    assert client.get("/redoc").status_code == 404
+
+
+def odd_uploads():
+    """Files a careless or hostile client sends, each as (name, bytes)."""
+    def encoded(image, fmt, **kw):
+        buffer = io.BytesIO()
+        image.save(buffer, fmt, **kw)
+        return buffer.getvalue()
+    gray = Image.fromarray(np.random.default_rng(3).integers(0, 256, (64, 64), dtype=np.uint8))
+    frames = [gray, gray.transpose(Image.FLIP_LEFT_RIGHT)]
+    return [
+        ("animated.gif", encoded(frames[0], "GIF", save_all=True, append_images=frames[1:])),
+        ("one_bit.png", encoded(gray.convert("1"), "PNG")),
+        ("float.tiff", encoded(gray.convert("F"), "TIFF")),
+        ("lab.tiff", encoded(gray.convert("RGB").convert("LAB"), "TIFF")),
+        ("cmyk.jpg", encoded(gray.convert("CMYK"), "JPEG")),
+        ("header_only.png", png_header(64, 64)),
+        ("zero_size.png", png_header(0, 0)),
+        ("jpeg_start.jpg", b"\xff\xd8\xff\xe0" + b"\0" * 20),
+        ("wide.png", cv2.imencode(".png", np.zeros((12, 20000), np.uint8))[1].tobytes()),
+    ]
+
+
+@pytest.mark.parametrize("faces", [False, True])
+def test_no_upload_gets_a_500(client, faces):
+    for name, data in odd_uploads():
+        response = client.post("/predict", params={"faces": int(faces)}, files={"file": (name, data, "image/png")})
+        assert response.status_code < 500, (name, response.status_code, response.text)
+        assert response.status_code == 200 or response.json()["detail"], name

@@ -63,9 +63,10 @@ def main(argv=None) -> int:
         print(f"make_dataset: error: {error}", file=sys.stderr)
         return 2
     t = manifest["timing"]
+    speed = f"{t['images_per_second']} img/s" if t["images_per_second"] else "nothing left to do"
     print(f"written {json.dumps(manifest['written'])}\ncoverage {manifest['coverage']:.4f}, "
           f"{len(manifest['skipped'])} skipped, {t['processed']} processed in {t['seconds']} s "
-          f"({t['images_per_second']} img/s), {t['resumed']} resumed -> {args.out}")
+          f"({speed}), {t['resumed']} resumed -> {args.out}")
     for warning in manifest["warnings"]:
         print(f"make_dataset: warning: {warning}", file=sys.stderr)
     return 0

@@ -127,7 +127,10 @@ def create_app(settings: Settings, predictor=None) -> FastAPI:
         finally:
             await batcher.stop()
 
+    # FastAPI's own /docs and /redoc load their scripts from a CDN: blank offline. /docs is served from the
+    # swagger-ui-bundle package instead, where it is installed; /openapi.json always.
     app = FastAPI(title="Masked-face expression recognition", version="1.0.0", lifespan=lifespan,
+                  docs_url=None, redoc_url=None,
                   description="Classifies the facial expression of a (masked) face photo. Send a face crop to "
                               "`/predict`, or any photo to `/predict?faces=1` to find and classify every face.")
 
@@ -184,9 +187,29 @@ def create_app(settings: Settings, predictor=None) -> FastAPI:
         return app.openapi_schema
 
     app.openapi = openapi
+    add_offline_docs(app)
     app.add_middleware(BodyLimit, max_bytes=int(settings.max_upload_mb * 1024 * 1024))
     app.add_middleware(RecordMetrics, metrics=metrics)  # added last = outermost: it also sees the 413s
     return app
+
+
+def add_offline_docs(app: FastAPI) -> None:
+    """Swagger UI at /docs from the installed swagger-ui-bundle's files, never a CDN; without it, no /docs."""
+    try:
+        from swagger_ui_bundle import swagger_ui_path
+    except ImportError:
+        return
+    from fastapi.openapi.docs import get_swagger_ui_html
+    from fastapi.staticfiles import StaticFiles
+
+    app.mount("/docs/static", StaticFiles(directory=swagger_ui_path), name="swagger-ui")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs():
+        return get_swagger_ui_html(openapi_url="/openapi.json", title=f"{app.title} - API",
+                                   swagger_js_url="/docs/static/swagger-ui-bundle.js",
+                                   swagger_css_url="/docs/static/swagger-ui.css",
+                                   swagger_favicon_url="/docs/static/favicon-32x32.png")
 
 
 def create_app_from_env() -> FastAPI:
