@@ -88,14 +88,14 @@ def benchmark_backends(model_dir, backends=("paddle", "onnx", "fastdeploy"), py3
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
-    parser.add_argument("--model-dir", default="inference")
-    parser.add_argument("--backend", default="paddle")
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--single-runs", type=int, default=100)
-    parser.add_argument("--batch-runs", type=int, default=10)
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--warmup", type=int, default=5)
-    parser.add_argument("--cpu-threads", type=int)
+    parser.add_argument("--model-dir", default="inference", help="exported model folder")
+    parser.add_argument("--backend", default="paddle", help="paddle, onnx or fastdeploy")
+    parser.add_argument("--batch-size", type=int, default=32, help="images per call for the throughput runs")
+    parser.add_argument("--single-runs", type=int, default=100, help="batch-1 calls per repeat (latency)")
+    parser.add_argument("--batch-runs", type=int, default=10, help="batch calls per repeat (throughput)")
+    parser.add_argument("--repeats", type=int, default=3, help="repeats; the median is reported")
+    parser.add_argument("--warmup", type=int, default=5, help="untimed calls first")
+    parser.add_argument("--cpu-threads", type=int, help="backend threads (default: all cores)")
     args = parser.parse_args(argv)
     print(json.dumps(benchmark(args.model_dir, args.backend, batch_size=args.batch_size,
                                single_runs=args.single_runs, batch_runs=args.batch_runs, repeats=args.repeats,

@@ -172,3 +172,35 @@ def test_server_serves_the_shipped_model_by_default_and_stops_cleanly_on_sigterm
     assert process.returncode == 0, output
     assert "FatalError" not in output and f"serving {ROOT / 'inference'}" in output
     assert answers and answers[0]["count"] >= 30, answers       # 36 astronauts, finished after the signal
+
+
+def run_tool(python, *argv):
+    return subprocess.run([str(python), *map(str, argv)], capture_output=True, text=True, cwd=ROOT, timeout=300,
+                          env=dict(os.environ, MKL_DEBUG_CPU_TYPE="5"))
+
+
+def test_backend_and_device_mistakes_get_one_clear_line(inference_dir, tmp_path, face_gray):
+    image = tmp_path / "face.png"
+    cv2.imwrite(str(image), face_gray)
+    onnx = run_tool(sys.executable, ROOT / "tools" / "predict.py", "--model-dir", inference_dir, "--backend", "onnx",
+                    image)
+    assert onnx.returncode == 2 and onnx.stderr.strip().count("\n") == 0, onnx.stderr
+    assert "inference.onnx not found" in onnx.stderr and "tools/export_onnx.py" in onnx.stderr
+    gpu = run_tool(sys.executable, ROOT / "tools" / "predict.py", "--model-dir", inference_dir, "--device", "gpu", image)
+    assert gpu.returncode == 2 and "--device gpu, but this Paddle is a CPU build" in gpu.stderr, gpu.stderr
+
+
+def test_the_python310_environment_says_which_backends_it_serves(py310, inference_dir, tmp_path, face_gray):
+    image = tmp_path / "face.png"
+    cv2.imwrite(str(image), face_gray)
+    result = run_tool(py310, ROOT / "tools" / "predict.py", "--model-dir", inference_dir, image)
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert "use --backend fastdeploy or --backend onnx here" in result.stderr
+
+
+@pytest.mark.parametrize("tool", ["tools/predict.py", "deploy/serve.py", "deploy/bench.py", "tools/demo.py",
+                                  "tools/make_dataset.py", "tools/train.py", "tools/study.py"])
+def test_every_help_runs_and_shows_defaults(tool):
+    result = run_tool(sys.executable, ROOT / tool, "--help")
+    assert result.returncode == 0, result.stderr
+    assert "(default:" in result.stdout
