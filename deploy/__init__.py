@@ -3,7 +3,4 @@
 Nothing here imports paddle or onnxruntime at import time: the package must also load in .venv310, which has
 FastDeploy and neither of those.
 """
-import os
-
-# Paddle's MKL takes a slow path on AMD CPUs without it; set before any backend imports paddle.
-os.environ.setdefault("MKL_DEBUG_CPU_TYPE", "5")
+import basics  # noqa: F401  (sets MKL_DEBUG_CPU_TYPE before anything imports paddle)

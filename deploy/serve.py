@@ -12,7 +12,6 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-os.environ.setdefault("MKL_DEBUG_CPU_TYPE", "5")  # before any paddle import: fast MKL paths on AMD CPUs
 
 from basics import HelpFormatter  # noqa: E402
 from deploy.server.app import SETTINGS_ENV, Settings  # noqa: E402

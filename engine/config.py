@@ -6,7 +6,7 @@ from pathlib import Path
 
 import yaml
 
-from basics import UserError
+from basics import UserError, atomic_write_text
 
 from .registry import BATCH_TRANSFORMS, LOSSES, METRICS, TRANSFORMS
 
@@ -197,8 +197,4 @@ def load_config(path, overrides=()):
 
 def dump_config(config, path):
     """Write the resolved config (what actually ran) as YAML, atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
-    tmp.replace(path)
+    atomic_write_text(path, yaml.safe_dump(config, sort_keys=False))

@@ -1,11 +1,12 @@
 """Evaluation: top-1 accuracy, report.json, confusion_matrix.png and predictions.csv."""
 import csv
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 import paddle
+
+from basics import atomic_write_text, written_atomically
 
 from .config import ConfigError
 from .data import build_loader, label_list
@@ -73,28 +74,23 @@ def plot_confusion(report, path):
     ax.set_ylabel("true")
     ax.set_title(f"accuracy {report['accuracy']:.3f}, macro F1 {report['macro_f1']:.3f}")
     fig.tight_layout()
-    tmp = path.with_name(path.stem + ".tmp.png")
-    fig.savefig(tmp, dpi=100)
+    with written_atomically(path) as tmp:
+        fig.savefig(tmp, dpi=100)
     plt.close(fig)
-    os.replace(tmp, path)
 
 
 def write_report(report, indices, labels, probs, files, class_names, out_dir):
     """report.json, confusion_matrix.png and predictions.csv (file,true,pred,score) into out_dir."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    tmp = out_dir / "report.json.tmp"
-    tmp.write_text(json.dumps(report, indent=1), encoding="utf-8")
-    tmp.replace(out_dir / "report.json")
+    atomic_write_text(out_dir / "report.json", json.dumps(report, indent=1))
     plot_confusion(report, out_dir / "confusion_matrix.png")
-    tmp = out_dir / "predictions.csv.tmp"
-    with open(tmp, "w", newline="", encoding="utf-8") as handle:
+    with written_atomically(out_dir / "predictions.csv") as tmp, open(tmp, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(["file", "true", "pred", "score"])
         for index, label, prob in zip(indices, labels, probs):
             pred = int(prob.argmax())
             writer.writerow([files[index], class_names[label], class_names[pred], f"{prob[pred]:.6f}"])
-    tmp.replace(out_dir / "predictions.csv")
 
 
 def evaluate_model(model, loader, class_names, out_dir=None, topk=(1,)):

@@ -7,7 +7,7 @@ import paddle
 import paddle.nn.functional as F
 from paddleclas.ppcls.arch import backbone
 
-from basics import UserError
+from basics import UserError, atomic_write_text, written_atomically
 
 from .backbones import BACKBONES
 from .config import ConfigError
@@ -93,12 +93,9 @@ def save_checkpoint(model, optimizer, state, prefix):
     prefix = Path(prefix)
     prefix.parent.mkdir(parents=True, exist_ok=True)
     for suffix, obj in ((".pdparams", model.state_dict()), (".pdopt", optimizer.state_dict())):
-        tmp = prefix.with_name(prefix.name + suffix + ".tmp")
-        paddle.save(obj, str(tmp))
-        tmp.replace(prefix.with_name(prefix.name + suffix))
-    tmp = prefix.with_name(prefix.name + ".json.tmp")
-    tmp.write_text(json.dumps(state, indent=1), encoding="utf-8")
-    tmp.replace(prefix.with_name(prefix.name + ".json"))
+        with written_atomically(prefix.with_name(prefix.name + suffix)) as tmp:
+            paddle.save(obj, str(tmp))
+    atomic_write_text(prefix.with_name(prefix.name + ".json"), json.dumps(state, indent=1))
 
 
 def load_checkpoint(model, optimizer, prefix):

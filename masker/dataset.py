@@ -6,7 +6,6 @@ resumes by keeping the images already written.
 """
 import json
 import multiprocessing
-import os
 import shutil
 import time
 import zlib
@@ -19,6 +18,8 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw
 from tqdm import tqdm
+
+from basics import atomic_write_bytes, atomic_write_text, written_atomically
 
 from . import SPLITS
 from .compose import apply_mask
@@ -77,16 +78,6 @@ def relpath_of(sample: Sample) -> str:
     return f"{sample.split}/{sample.class_name}/{sample.name}.jpg"
 
 
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    _atomic_write_bytes(path, text.encode())
-
-
 def mask_face(gray: np.ndarray, rng: np.random.Generator, masks=STYLES, no_mask: bool = False) -> tuple:
     """(image, style dict) for one 48x48 face; raises DegenerateFace when no mask can be placed.
 
@@ -126,7 +117,7 @@ class _Worker:
         ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
         if not ok:
             return Result(sample.key, reason="JPEG encoding failed")
-        _atomic_write_bytes(target, encoded.tobytes())
+        atomic_write_bytes(target, encoded.tobytes())
         return Result(sample.key, rel, style)
 
 
@@ -152,7 +143,7 @@ def prepare_output(out_dir: Path, config: RunConfig, overwrite: bool) -> None:
         for name in ours:
             path = out_dir / name
             shutil.rmtree(path) if path.is_dir() else path.unlink()
-    _atomic_write_text(marker, json.dumps(config.identity(), indent=1))
+    atomic_write_text(marker, json.dumps(config.identity(), indent=1))
 
 
 def select(samples: list, limit: Optional[int]) -> list:
@@ -206,7 +197,7 @@ def build_dataset(config: RunConfig, out_dir, workers: int = 1, overwrite: bool 
     manifest["warnings"] = [w for w in [blur_warning(manifest["sharpness"])] if w]
     _write_lists(out_dir, config, samples, results)
     _write_contact_sheet(out_dir, config, samples, results)
-    _atomic_write_text(out_dir / "manifest.json", json.dumps(manifest, indent=1))
+    atomic_write_text(out_dir / "manifest.json", json.dumps(manifest, indent=1))
     return manifest
 
 
@@ -218,8 +209,8 @@ def _write_lists(out_dir: Path, config: RunConfig, samples: list, results: dict)
         if r.relpath:
             lines[s.split].append(f"{r.relpath} {label[s.class_name]}\n")
     for split in SPLITS:
-        _atomic_write_text(out_dir / f"{split}_list.txt", "".join(lines[split]))
-    _atomic_write_text(out_dir / "label_list.txt", "".join(f"{i} {c}\n" for i, c in enumerate(config.classes)))
+        atomic_write_text(out_dir / f"{split}_list.txt", "".join(lines[split]))
+    atomic_write_text(out_dir / "label_list.txt", "".join(f"{i} {c}\n" for i, c in enumerate(config.classes)))
 
 
 def _manifest(config, samples, read_skips, results, seconds, workers, out_dir) -> dict:
@@ -275,6 +266,5 @@ def _write_contact_sheet(out_dir: Path, config: RunConfig, samples: list, result
             with Image.open(out_dir / pool[index]) as face:
                 sheet.paste(face.convert("L").resize((tile, tile), Image.NEAREST),
                             (label_width + col * tile, row * tile))
-    tmp = out_dir / f".contact_sheet.png.tmp{os.getpid()}"
-    sheet.save(tmp, format="PNG")
-    os.replace(tmp, out_dir / "contact_sheet.png")
+    with written_atomically(out_dir / "contact_sheet.png") as tmp:
+        sheet.save(tmp, format="PNG")

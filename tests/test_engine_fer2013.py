@@ -1,5 +1,5 @@
 """The shipped recipe on real data: mask FER2013's four classes, train configs/masked_fer/FaceCNN_cpu.yaml (about
-60 minutes on one core here), evaluate on the masked PublicTest faces.
+70 minutes on one core here), evaluate on the masked PublicTest faces.
 
 Marked slow. Set MASKED_DATASET to a folder tools/make_dataset.py already wrote to skip the masking step."""
 import json
@@ -14,9 +14,8 @@ from engine.config import load_config
 from engine.train import train
 
 ROOT = Path(__file__).resolve().parents[1]
-# What the recipe reached here (README, Results) less a margin for another seed or machine; the issue's 0.60 is
-# out of reach of training faces blurred as ../shared/fer2013's are (docs/masker.md#sharpness).
-MIN_ACCURACY = 0.45
+# What the recipe reached here (README, Results) less a margin for another machine.
+MIN_ACCURACY = 0.60
 
 
 @pytest.mark.slow
@@ -24,7 +23,7 @@ def test_shipped_recipe_on_masked_fer2013(fer2013_dir, tmp_path):
     data = Path(os.environ.get("MASKED_DATASET", tmp_path / "dataset"))
     if not (data / "train_list.txt").is_file():
         subprocess.run([sys.executable, str(ROOT / "tools" / "make_dataset.py"), "--fer2013", str(fer2013_dir),
-                        "--out", str(data), "--workers", "2", "--train-mask-blur", "3"],   # as `make data`
+                        "--out", str(data), "--workers", "2"],   # as `make data`
                        check=True, cwd=ROOT)
     config = load_config(ROOT / "configs" / "masked_fer" / "FaceCNN_cpu.yaml", [
         f"DataLoader.Train.dataset.image_root={data}", f"DataLoader.Train.dataset.cls_label_path={data}/train_list.txt",

@@ -147,7 +147,7 @@ def test_faces_in_a_real_photo(inference_dir):
 
 
 def test_deploy_imports_without_paddle_or_onnxruntime():
-    code = ("import sys, deploy.predictor, deploy.cli, deploy.bench; "
+    code = ("import sys, deploy.predictor, deploy.batch_predict, deploy.bench; "
             "assert not {'paddle', 'onnxruntime', 'fastdeploy'} & set(sys.modules), sys.modules.keys(); "
             "import os; assert os.environ['MKL_DEBUG_CPU_TYPE'] == '5'")
     env = {"PATH": "/usr/bin:/bin"}

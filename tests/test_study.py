@@ -45,7 +45,7 @@ def test_study_refuses_datasets_of_other_faces(paired_datasets, fer2013_dir, tmp
     other = tmp_path / "other"
     build_dataset(RunConfig(fer2013=str(fer2013_dir), classes=DEFAULT_CLASSES, limit=5, no_mask=True), other,
                   progress=False)
-    from deploy.study import run_study
+    from studies.table import run_study
 
     with pytest.raises(ValueError, match="same eval faces"):
         run_study({}, masked, other)

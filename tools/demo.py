@@ -7,14 +7,12 @@ Everything is written under --out (output/demo/ by default); a second run with t
 the masking and retrains from scratch.
 """
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-os.environ.setdefault("MKL_DEBUG_CPU_TYPE", "5")
 
 from basics import HelpFormatter  # noqa: E402
 from masker import DEFAULT_CLASSES  # noqa: E402

@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from basics import HelpFormatter  # noqa: E402
 from deploy.backends import BACKENDS  # noqa: E402
-from deploy.cli import (collect_images, format_table, predict_images, predict_video, write_csv,  # noqa: E402
+from deploy.batch_predict import (collect_images, format_table, predict_images, predict_video, write_csv,  # noqa: E402
                         write_json)
 from deploy.predictor import MIN_FACE, MIN_SCORE, Predictor  # noqa: E402
 from deploy.preprocess import EXPORT_HINT, ConfigError  # noqa: E402

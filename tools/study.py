@@ -12,9 +12,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from basics import HelpFormatter  # noqa: E402
-from deploy.peer_fer import FerPeer  # noqa: E402
+from studies.peer_fer import FerPeer  # noqa: E402
 from deploy.predictor import Predictor  # noqa: E402
-from deploy.study import markdown, read_eval_split, run_study  # noqa: E402
+from studies.table import markdown, read_eval_split, run_study  # noqa: E402
 
 PEER_NAME = "peer: fer's FER2013 model (TFLite)"
 

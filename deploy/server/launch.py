@@ -29,7 +29,7 @@ def running_server(model_dir, backend: str = "paddle", python=None, startup_time
                *(["--model-dir", str(model_dir)] if model_dir is not None else []),
                "--host", "127.0.0.1", "--port", str(port), "--backend", backend, "--log-level", "warning",
                *map(str, extra_args)]
-    env = dict(os.environ, MKL_DEBUG_CPU_TYPE=os.environ.get("MKL_DEBUG_CPU_TYPE", "5"))
+    env = dict(os.environ)
     with tempfile.TemporaryFile() as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
 

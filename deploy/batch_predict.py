@@ -8,7 +8,7 @@ from pathlib import Path
 import cv2
 from tqdm import tqdm
 
-from basics import FACE_SIZE, is_image_file
+from basics import FACE_SIZE, atomic_write_text, is_image_file, written_atomically
 from deploy.annotate import draw_faces, draw_label
 from deploy.images import BadImage, read_image_file
 
@@ -75,9 +75,8 @@ def _write_image(path: Path, image):
     ok, data = cv2.imencode(path.suffix if is_image_file(path) else ".png", image)
     if not ok:
         raise OSError(f"cannot encode an image for {path}")
-    partial = path.with_name(path.name + ".partial")
-    data.tofile(str(partial))
-    os.replace(partial, path)
+    with written_atomically(path) as tmp:
+        data.tofile(str(tmp))
 
 
 def _row(file, prediction, face=None, box=None, **extra):
@@ -207,9 +206,7 @@ def write_csv(path, rows, topk: int):
     """One row per prediction: file, face, frame, box, label, score, then top{k}_label/top{k}_score."""
     columns = ["file", "face", "frame", "left", "top", "right", "bottom", "label", "score"]
     columns += [f"top{k}_{what}" for k in range(1, topk + 1) for what in ("label", "score")]
-    partial = Path(str(path) + ".partial")
-    partial.parent.mkdir(parents=True, exist_ok=True)
-    with open(partial, "w", newline="") as f:
+    with written_atomically(path) as tmp, open(tmp, "w", newline="") as f:
         writer = csv.DictWriter(f, columns)
         writer.writeheader()
         for r in rows:
@@ -220,12 +217,7 @@ def write_csv(path, rows, topk: int):
             for k, (label, score) in enumerate(r["topk"], 1):
                 out[f"top{k}_label"], out[f"top{k}_score"] = label, f"{score:.6f}"
             writer.writerow(out)
-    os.replace(partial, path)
 
 
 def write_json(path, rows, errors=(), **meta):
-    partial = Path(str(path) + ".partial")
-    partial.parent.mkdir(parents=True, exist_ok=True)
-    with open(partial, "w") as f:
-        json.dump({**meta, "predictions": rows, "errors": list(errors)}, f, indent=1)
-    os.replace(partial, path)
+    atomic_write_text(path, json.dumps({**meta, "predictions": rows, "errors": list(errors)}, indent=1))
