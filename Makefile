@@ -13,10 +13,7 @@ FER2013_DATA := $(or $(FER2013),../shared/fer2013)
 CPU_CONFIG := configs/masked_fer/FaceCNN_cpu.yaml
 ARCH := FaceCNN_x0_5
 # The same config on other data: the unmasked twin, and the model that never saw one mask style.
-UNMASKED := -o Global.output_dir=./output/unmasked -o DataLoader.Train.dataset.image_root=./dataset/unmasked/ \
-	-o DataLoader.Train.dataset.cls_label_path=./dataset/unmasked/train_list.txt \
-	-o DataLoader.Eval.dataset.image_root=./dataset/unmasked/ \
-	-o DataLoader.Eval.dataset.cls_label_path=./dataset/unmasked/eval_list.txt
+UNMASKED := -o Global.output_dir=./output/unmasked -o Global.dataset=./dataset/unmasked
 HOLD_OUT ?= cloth
 HELDOUT := -o Global.output_dir=./output/no_$(HOLD_OUT) \
 	-o DataLoader.Train.dataset.image_root=./dataset/masked_no_$(HOLD_OUT)/ \

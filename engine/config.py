@@ -61,6 +61,8 @@ SCHEMA = {
         "eval_during_train": BOOL, "eval_interval": INT, "epochs": INT, "print_batch_step": INT,
         "use_visualdl": BOOL, "image_shape": LIST, "save_inference_dir": STR, "seed": INT,
         "keep_checkpoints": INT,
+        # This project's: the dataset folder, which sets the five data paths (apply_dataset).
+        "dataset": STR,
         # This project's: evaluation and the exported model average each face's answer with its mirror image's.
         "flip_average": BOOL,
     },
@@ -82,6 +84,9 @@ SCHEMA = {
     },
     "Metric": {"Train": OpList(METRICS), "Eval": OpList(METRICS)},
 }
+
+# The key under which a resolved config records the files it was merged from (a dumped config.yaml has it).
+RESOLVED_FROM = "_resolved_from_"
 
 _FRACTION = re.compile(r"^\s*([0-9.]+(?:[eE][-+]?\d+)?)\s*/\s*([0-9.]+(?:[eE][-+]?\d+)?)\s*$")
 
@@ -139,7 +144,7 @@ def _check(node, schema, where):
 
 def validate(config):
     """Raise ConfigError on any key the engine does not know (so a typo never passes silently)."""
-    _check(config, SCHEMA, "")
+    _check(flatten(config), SCHEMA, "")
     for section in ("Global", "Arch"):
         if section not in config:
             raise ConfigError(f"the config has no '{section}' section")
@@ -173,8 +178,7 @@ def apply_override(config, override):
             schema, where = schema[key], f"{where}{key}."
 
 
-def load_config(path, overrides=()):
-    """The config at `path` with `overrides` applied, validated against PaddleClas's schema."""
+def _read_yaml(path):
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"config file not found: {path}")
@@ -185,14 +189,94 @@ def load_config(path, overrides=()):
             raise ConfigError(f"{path} is not valid YAML: {error}") from None
     if not isinstance(config, dict):
         raise ConfigError(f"{path} must hold a mapping of sections (Global, Arch, ...)")
+    return config
+
+
+def merge(base, child):
+    """mmengine's rule: mappings merge key by key, anything else (lists included) is replaced by the child's."""
+    merged = copy.deepcopy(base)
+    for key, value in child.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def _load_chain(path, seen=()):
+    """(config with its `_base_` files merged under it, [the files, base first])."""
+    path = Path(path).resolve()
+    if path in seen:
+        raise ConfigError(f"{path}: _base_ files include each other ({' -> '.join(map(str, (*seen, path)))})")
+    config = _read_yaml(path)
+    bases = config.pop("_base_", [])
+    bases = [bases] if isinstance(bases, str) else bases
+    if not isinstance(bases, list) or not all(isinstance(b, str) for b in bases):
+        raise ConfigError(f"{path}: _base_ must be a file name or a list of them, relative to this file")
     try:
-        validate(config)
+        # Each file must be valid on its own terms: a misspelt key is reported with the file that holds it.
+        _check(flatten(config), SCHEMA, "")
     except ConfigError as error:
         raise ConfigError(f"{path}: {error}") from None
-    config = copy.deepcopy(config)
+    merged, chain = {}, []
+    for base in bases:
+        base_config, base_chain = _load_chain(path.parent / base, (*seen, path))
+        merged, chain = merge(merged, base_config), chain + base_chain
+    return merge(merged, config), chain + [str(path)]
+
+
+def apply_dataset(config):
+    """Global.dataset (this project's key; PaddleClas ignores it), the folder tools/make_dataset.py wrote, sets
+    the five paths that name it: image_root and cls_label_path of DataLoader.Train and .Eval, and the label map.
+    Switching a config between masked and unmasked faces is then one override, -o Global.dataset=..."""
+    root = config.get("Global", {}).get("dataset")
+    if not root:
+        return config
+    root = root.rstrip("/")
+    for mode, split in (("Train", "train"), ("Eval", "eval")):
+        dataset = config.setdefault("DataLoader", {}).setdefault(mode, {}).setdefault("dataset", {})
+        dataset["image_root"], dataset["cls_label_path"] = f"{root}/", f"{root}/{split}_list.txt"
+    config.setdefault("Infer", {}).setdefault("PostProcess", {})["class_id_map_file"] = f"{root}/label_list.txt"
+    return config
+
+
+def apply_infer_transforms(config):
+    """Infer.transforms, what ships, is the Eval ops plus ToCHWImage (PaddleClas's own fallback in
+    dump_infer_config) when a config leaves it out; when it gives both, they must agree."""
+    eval_ops = config.get("DataLoader", {}).get("Eval", {}).get("dataset", {}).get("transform_ops")
+    if not eval_ops:
+        return config
+    expected = [*eval_ops, {"ToCHWImage": None}]
+    infer = config.setdefault("Infer", {})
+    if "transforms" not in infer:
+        infer["transforms"] = copy.deepcopy(expected)
+        return config
+    given = infer["transforms"]
+    for index, (want, got) in enumerate(zip(expected, given)):
+        if want != got and not (list(want) == list(got) == ["ToCHWImage"]):
+            raise ConfigError(f"Infer.transforms[{index}] is {got!r} but evaluation ran {want!r}: what ships must be "
+                              "what was evaluated (drop Infer.transforms to have it made from the Eval ops)")
+    if len(given) != len(expected):
+        raise ConfigError(f"Infer.transforms has {len(given)} ops, the Eval ops plus ToCHWImage are {len(expected)}: "
+                          "drop Infer.transforms to have it made from the Eval ops")
+    return config
+
+
+def load_config(path, overrides=()):
+    """The config at `path`, merged over its `_base_` files, with `overrides` applied, validated against
+    PaddleClas's schema; the chain of files it came from, base first, is recorded in it as RESOLVED_FROM."""
+    config, chain = _load_chain(path)
+    config.pop(RESOLVED_FROM, None)
     for override in overrides:
         apply_override(config, override)
-    return validate(config)
+    apply_infer_transforms(apply_dataset(validate(config)))
+    config[RESOLVED_FROM] = chain
+    return config
+
+
+def flatten(config):
+    """The config as a PaddleClas checkout reads it: everything resolved, no `_base_` and no record of it."""
+    return {key: value for key, value in config.items() if key != RESOLVED_FROM}
 
 
 def dump_config(config, path):

@@ -16,28 +16,19 @@ ALL = sorted(CONFIGS.rglob("*.yaml"))
 
 
 @pytest.mark.parametrize("path", ALL, ids=[p.stem for p in ALL])
-def test_every_shipped_config_loads_and_keeps_paddleclas_layout(path):
+def test_every_shipped_config_turns_a_face_into_the_models_input(path):
+    """What evaluation feeds the model, and what ships (Infer.transforms), is a tensor of Global.image_shape."""
+    import cv2
+    import numpy as np
+
+    from engine.transforms import apply_transforms, build_transforms
+
     config = load_config(path)
-    assert {"Global", "Arch", "Loss", "Optimizer", "DataLoader", "Infer", "Metric"} <= set(config)
-    for mode in ("Train", "Eval"):
-        loader = config["DataLoader"][mode]
-        assert loader["dataset"]["name"] == "ImageNetDataset"
-        assert loader["sampler"]["name"] == "DistributedBatchSampler"
-        ops = [next(iter(op)) for op in loader["dataset"]["transform_ops"]]
-        assert ops[0] == "DecodeImage" and "ToCHWImage" not in ops  # the dataset itself returns CHW
-    infer_ops = [next(iter(op)) for op in config["Infer"]["transforms"]]
-    assert infer_ops[-1] == "ToCHWImage"
-    assert config["Infer"]["PostProcess"]["name"] == "Topk"
-    assert config["Global"]["image_shape"][1:] == [48, 48] or config["Global"]["image_shape"][1] <= 64
-
-
-def test_seed_recipe_is_the_seed_projects():
-    config = load_config(CONFIGS / "masked_fer" / "Xception65.yaml")
-    assert config["Arch"] == {"name": "Xception65", "class_num": 4}
-    assert config["Optimizer"]["name"] == "Momentum" and config["Optimizer"]["lr"]["name"] == "Cosine"
-    assert config["Optimizer"]["regularizer"] == {"name": "L2", "coeff": 0.0001}
-    assert config["Global"]["epochs"] == 200 and config["Global"]["use_visualdl"] is True
-    assert config["DataLoader"]["Train"]["sampler"]["batch_size"] == 64
+    face = cv2.imencode(".jpg", np.random.default_rng(0).integers(0, 256, (48, 48), dtype=np.uint8))[1].tobytes()
+    shipped = apply_transforms(build_transforms(config["Infer"]["transforms"]), face)
+    evaluated = apply_transforms(build_transforms(config["DataLoader"]["Eval"]["dataset"]["transform_ops"]), face)
+    assert list(shipped.shape) == config["Global"]["image_shape"]
+    np.testing.assert_array_equal(shipped, evaluated.transpose(2, 0, 1))
 
 
 def test_overrides_are_yaml_values():
@@ -124,3 +115,64 @@ def test_train_py_prints_config_errors_to_stderr_and_writes_nothing(tmp_path):
                             capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert result.returncode == 2 and "not found" in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+def write(path, data):
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def test_base_files_merge_dicts_replace_lists_and_are_recorded(tmp_path):
+    base = yaml.safe_load((CONFIGS / "test" / "tiny.yaml").read_text())
+    write(tmp_path / "base.yaml", base)
+    middle = write(tmp_path / "middle.yaml", {"_base_": "base.yaml", "Global": {"epochs": 5},
+                                              "Metric": {"Train": [{"TopkAcc": {"topk": [1]}}]}})
+    child = write(tmp_path / "child.yaml", {"_base_": [middle.name], "Global": {"seed": 9}})
+    config = load_config(child)
+    assert config["Global"]["epochs"] == 5 and config["Global"]["seed"] == 9          # merged, both kept
+    assert config["Global"]["device"] == base["Global"]["device"]                    # inherited
+    assert config["Metric"]["Train"] == [{"TopkAcc": {"topk": [1]}}]                # a list is replaced
+    assert config["_resolved_from_"] == [str(tmp_path / n) for n in ("base.yaml", "middle.yaml", "child.yaml")]
+    write(tmp_path / "typo.yaml", {"_base_": "base.yaml", "Global": {"epoch": 3}})
+    with pytest.raises(ConfigError, match=r"typo.yaml: unknown key 'Global.epoch'; did you mean 'epochs'"):
+        load_config(tmp_path / "typo.yaml")
+    write(tmp_path / "bad_base.yaml", {**base, "Global": {**base["Global"], "sed": 1}})
+    write(tmp_path / "uses_bad.yaml", {"_base_": "bad_base.yaml"})
+    with pytest.raises(ConfigError, match=r"bad_base.yaml: unknown key 'Global.sed'"):
+        load_config(tmp_path / "uses_bad.yaml")
+    write(tmp_path / "loop.yaml", {"_base_": "loop.yaml"})
+    with pytest.raises(ConfigError, match="include each other"):
+        load_config(tmp_path / "loop.yaml")
+
+
+def test_one_key_switches_the_dataset():
+    config = load_config(CONFIGS / "masked_fer" / "FaceCNN_cpu.yaml", ["Global.dataset=./dataset/unmasked"])
+    assert config["DataLoader"]["Train"]["dataset"]["image_root"] == "./dataset/unmasked/"
+    assert config["DataLoader"]["Train"]["dataset"]["cls_label_path"] == "./dataset/unmasked/train_list.txt"
+    assert config["DataLoader"]["Eval"]["dataset"]["cls_label_path"] == "./dataset/unmasked/eval_list.txt"
+    assert config["Infer"]["PostProcess"]["class_id_map_file"] == "./dataset/unmasked/label_list.txt"
+
+
+def test_infer_transforms_default_to_the_eval_ops_and_must_agree(tmp_path):
+    config = yaml.safe_load((CONFIGS / "test" / "tiny.yaml").read_text())
+    del config["Infer"]["transforms"]
+    loaded = load_config(write(tmp_path / "no_infer.yaml", config))
+    assert loaded["Infer"]["transforms"] == [*loaded["DataLoader"]["Eval"]["dataset"]["transform_ops"],
+                                             {"ToCHWImage": None}]
+    config["Infer"]["transforms"] = [*loaded["Infer"]["transforms"]]
+    config["Infer"]["transforms"][1] = {"ResizeImage": {"resize_short": 64}}
+    with pytest.raises(ConfigError, match=r"Infer.transforms\[1\] is .*resize_short': 64.* but evaluation ran"):
+        load_config(write(tmp_path / "disagree.yaml", config))
+
+
+def test_flattened_config_has_nothing_left_to_resolve(tmp_path):
+    out = tmp_path / "flat.yaml"
+    result = subprocess.run([sys.executable, str(ROOT / "tools" / "flatten_config.py"), "-c",
+                             str(CONFIGS / "masked_fer" / "demo.yaml"), "--out", str(out)],
+                            capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    flat = yaml.safe_load(out.read_text())
+    assert "_base_" not in flat and "_resolved_from_" not in flat
+    assert flat["Optimizer"]["name"] == "Momentum" and flat["Global"]["epochs"] == 10
+    assert flat["DataLoader"]["Train"]["dataset"]["cls_label_path"] == "./dataset/train_list.txt"
+    assert load_config(out)["Global"] == load_config(CONFIGS / "masked_fer" / "demo.yaml")["Global"]

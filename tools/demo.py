@@ -60,11 +60,8 @@ def main(argv=None) -> int:
     from engine.export import export
     from engine.train import train
 
-    overrides = [f"Global.output_dir={out / 'output'}", f"Global.save_inference_dir={out / 'inference'}", "Global.use_visualdl=False",
-                 f"Infer.PostProcess.class_id_map_file={data / 'label_list.txt'}"]
-    for mode, split in (("Train", "train"), ("Eval", "eval")):
-        overrides += [f"DataLoader.{mode}.dataset.image_root={data}",
-                      f"DataLoader.{mode}.dataset.cls_label_path={data / f'{split}_list.txt'}"]
+    overrides = [f"Global.output_dir={out / 'output'}", f"Global.save_inference_dir={out / 'inference'}",
+                 "Global.use_visualdl=False", f"Global.dataset={data}"]
     if args.epochs:
         overrides.append(f"Global.epochs={args.epochs}")
     started = step(f"training {args.config}")
