@@ -143,3 +143,58 @@ def test_java_sources_parse(tmp_path):
     result = subprocess.run([javac, "-XDshould-stop.ifNoError=PARSE", "-d", str(tmp_path),
                              *map(str, JAVA.glob("*.java"))], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+@pytest.fixture(scope="module")
+def trained_like_model(tmp_path_factory):
+    """A FaceCNN exported as the shipped config exports it (mirror averaging in the graph), with random weights
+    that tell faces apart (the tiny fixture's answer is 0.25 everywhere, which any runtime would match)."""
+    import paddle
+
+    from engine.config import load_config
+    from engine.export import export
+    from engine.model import build_model
+
+    root = tmp_path_factory.mktemp("lite")
+    (root / "labels.txt").write_text("0 angry\n1 fear\n2 happy\n3 surprise\n")
+    config = load_config(ROOT / "configs" / "masked_fer" / "FaceCNN_cpu.yaml", [
+        f"Global.save_inference_dir={root / 'model'}", f"Infer.PostProcess.class_id_map_file={root / 'labels.txt'}",
+        f"Global.pretrained_model={root / 'weights'}"])
+    paddle.seed(21)
+    paddle.save(build_model(config).state_dict(), str(root / "weights.pdparams"))
+    return export(config)
+
+
+def real_faces(fer2013_dir=None):
+    import cv2
+    faces = packager.photo_faces()
+    if fer2013_dir is not None:
+        from predictor_models import fer2013_faces
+        faces += [cv2.imread(str(path), cv2.IMREAD_GRAYSCALE) for path in fer2013_faces(fer2013_dir, 12)]
+    return faces
+
+
+def test_paddle_lite_runtime_matches_paddle_inference(py310, trained_like_model, request):
+    import numpy as np
+
+    from deploy.predictor import Predictor
+
+    try:
+        fer2013_dir = request.getfixturevalue("fer2013_dir")
+    except pytest.skip.Exception:
+        fer2013_dir = None
+    faces = real_faces(fer2013_dir)
+    probs = Predictor(trained_like_model).predict_probs(faces)
+    assert probs.max(axis=1).min() > 0.26 and np.ptp(probs[:, 0]) > 1e-3     # answers that differ by face
+    difference = packager.check_lite_runtime(trained_like_model, faces)
+    assert difference <= packager.CHECK_TOLERANCE
+
+
+def test_package_model_check_runs_the_lite_runtime(py310, trained_like_model, tmp_path):
+    app = tmp_path / "app"
+    shutil.copytree(APP, app, ignore=shutil.ignore_patterns("assets", "*.aar"))
+    result = subprocess.run([sys.executable, str(ANDROID / "package_model.py"), "--model-dir",
+                             str(trained_like_model), "--app", str(app), "--nb-dir", str(tmp_path / "nb"), "--check"],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Paddle Lite's runtime (x86 build) matches Paddle Inference on 4 real faces" in result.stdout

@@ -8,6 +8,9 @@
 2. Runs Paddle Lite's `paddle_lite_opt` (the cp310 wheel in .venv310) with --valid_targets=arm: it must list
    every op of the model as supported, else this command fails and names the unsupported ops.
 3. Writes the optimized <name>.nb for apps that use Paddle Lite's own Java API (MobileConfig).
+4. With --check, also builds the model for x86 with the same optimizer and runs it with Paddle Lite's own
+   runtime (MobileConfig, deploy/android/lite_runtime.py, in .venv310), on faces cropped from real photos, and
+   fails unless its scores match Paddle Inference's within 1e-4. The ARM build itself needs a phone to run.
 """
 import argparse
 import os
@@ -19,10 +22,13 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 ANDROID_DIR = Path(__file__).resolve().parent
 ROOT = ANDROID_DIR.parents[1]
 sys.path.insert(0, str(ROOT))
 
+from basics import HelpFormatter  # noqa: E402
 from deploy.preprocess import Preprocess, read_inference_config  # noqa: E402
 
 # The names the app (ExpressionClassifier.java) reads; tests check both sides agree.
@@ -97,13 +103,13 @@ def check_arm_support(opt: str, model_file: Path, params_file: Path) -> OpSuppor
     return ops
 
 
-def convert_to_nb(opt: str, model_file: Path, params_file: Path, nb_file: Path) -> None:
+def convert_to_nb(opt: str, model_file: Path, params_file: Path, nb_file: Path, target: str = "arm") -> None:
     nb_file.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=nb_file.parent) as tmp:
         # paddle_lite_opt appends ".nb" to --optimize_out; write aside, then rename, so no half file is left.
         out = Path(tmp) / nb_file.stem
         result = subprocess.run([opt, f"--model_file={model_file}", f"--param_file={params_file}",
-                                 "--valid_targets=arm", "--optimize_out_type=naive_buffer",
+                                 f"--valid_targets={target}", "--optimize_out_type=naive_buffer",
                                  f"--optimize_out={out}"], capture_output=True, text=True)
         written = out.with_suffix(".nb")
         if result.returncode != 0 or not written.is_file() or written.stat().st_size == 0:
@@ -136,7 +142,7 @@ def package_model(model_dir, app_dir=ANDROID_DIR / "app", nb_dir=ANDROID_DIR / "
     for name in MODEL_FILES:
         if not (model_dir / name).is_file():
             raise PackagingError(f"{model_dir / name} not found; export the model first "
-                                 f"(python tools/export_model.py -c CONFIG)")
+                                 f"(.venv/bin/python tools/export_model.py -c CONFIG)")
     if not (app_dir / "src" / "main" / "AndroidManifest.xml").is_file():
         raise PackagingError(f"{app_dir} is not the app module (no src/main/AndroidManifest.xml); "
                              "pass --app deploy/android/app")
@@ -154,16 +160,68 @@ def package_model(model_dir, app_dir=ANDROID_DIR / "app", nb_dir=ANDROID_DIR / "
     return PackageResult(assets, nb_file, ops)
 
 
+CHECK_TOLERANCE = 1e-4
+
+
+def check_lite_runtime(model_dir, images, paddle_lite_opt=None, python310=None) -> float:
+    """The largest difference between Paddle Lite's runtime (an x86 .nb, run by .venv310's paddlelite) and Paddle
+    Inference on `images` (gray or BGR uint8); raises PackagingError above CHECK_TOLERANCE."""
+    from deploy.predictor import Predictor
+
+    model_dir = Path(model_dir)
+    opt = paddle_lite_opt or find_paddle_lite_opt()
+    python310 = Path(python310 or Path(opt).parent / "python")
+    predictor = Predictor(model_dir)
+    batch = predictor.preprocess.batch(images)
+    expected = predictor.predict_probs(images)
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        convert_to_nb(opt, model_dir / "inference.pdmodel", model_dir / "inference.pdiparams", tmp / "x86.nb",
+                      target="x86")
+        np.save(tmp / "in.npy", batch)
+        result = subprocess.run([str(python310), str(ANDROID_DIR / "lite_runtime.py"), str(tmp / "x86.nb"),
+                                 str(tmp / "in.npy"), str(tmp / "out.npy")], capture_output=True, text=True)
+        if result.returncode != 0:
+            raise PackagingError(f"Paddle Lite's runtime failed (exit code {result.returncode}):\n"
+                                 f"{(result.stdout + result.stderr)[-2000:]}")
+        got = np.load(tmp / "out.npy")
+    if got.shape != expected.shape:
+        raise PackagingError(f"Paddle Lite's runtime gave shape {got.shape}, Paddle Inference {expected.shape}")
+    difference = float(np.abs(got - expected).max())
+    if difference > CHECK_TOLERANCE:
+        raise PackagingError(f"Paddle Lite's runtime differs from Paddle Inference by {difference:.2e} "
+                             f"(tolerance {CHECK_TOLERANCE})")
+    return difference
+
+
+def photo_faces():
+    """Faces cropped as FER2013's from scikit-image's astronaut, whole, mirrored, darker and smaller."""
+    import cv2
+    from skimage import data
+
+    from masker.faces import crop_face, detect_faces
+
+    photo = cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)
+    variants = [photo, photo[:, ::-1], (photo * 0.6).astype("uint8"), cv2.resize(photo, (300, 300))]
+    return [crop_face(image, detect_faces(image)[0], size=48) for image in map(np.ascontiguousarray, variants)]
+
+
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
     parser.add_argument("--model-dir", required=True, help="exported model folder (tools/export_model.py)")
     parser.add_argument("--app", default=str(ANDROID_DIR / "app"), help="the Android app module")
     parser.add_argument("--nb-dir", default=str(ANDROID_DIR / "paddle_lite"),
                         help=f"where {MODEL_NAME}.nb (Paddle Lite's ARM model) is written")
     parser.add_argument("--paddle-lite-opt", help="path of paddle_lite_opt (default: .venv310's)")
+    parser.add_argument("--check", action="store_true",
+                        help="also run the model in Paddle Lite's own runtime (x86 build) and compare with Paddle "
+                             "Inference on real faces")
     args = parser.parse_args(argv)
     try:
         result = package_model(args.model_dir, args.app, args.nb_dir, args.paddle_lite_opt)
+        if args.check:
+            faces = photo_faces()
+            difference = check_lite_runtime(args.model_dir, faces, args.paddle_lite_opt)
     except (PackagingError, FileNotFoundError, ValueError) as err:
         sys.exit(f"error: {err}")
     print(f"Paddle Lite (ARM) supports all {len(result.ops.supported)} op types of the model: "
@@ -171,6 +229,9 @@ def main(argv=None) -> None:
     for path in result.assets:
         print(f"asset   {path}")
     print(f"nb      {result.nb_file} ({result.nb_file.stat().st_size} bytes)")
+    if args.check:
+        print(f"check   Paddle Lite's runtime (x86 build) matches Paddle Inference on {len(faces)} real faces: "
+              f"largest difference {difference:.1e} (tolerance {CHECK_TOLERANCE:g})")
 
 
 if __name__ == "__main__":
