@@ -23,6 +23,7 @@ class Prediction:
     label: str
     score: float
     topk: list = field(default_factory=list)  # [(label, score)], best first
+    probs: list = field(default_factory=list, repr=False)  # every class's probability, in label order
 
     def to_dict(self) -> dict:
         return {"label": self.label, "score": self.score, "topk": [[l, s] for l, s in self.topk]}
@@ -75,7 +76,7 @@ class Predictor:
         return probs
 
     def predict(self, images) -> list:
-        return [self._prediction(row) for row in self.predict_probs(images)]
+        return [self.prediction_of(row) for row in self.predict_probs(images)]
 
     def predict_faces(self, image, upsample: int = 1, detect_max_side: int = 1280, min_score: float = MIN_SCORE,
                       min_face: int = MIN_FACE) -> list:
@@ -98,7 +99,9 @@ class Predictor:
         crops = [crop_face(image, box, size=FACE_SIZE) for box in boxes]
         return [FacePrediction(box, prediction) for box, prediction in zip(boxes, self.predict(crops))]
 
-    def _prediction(self, probs: np.ndarray) -> Prediction:
+    def prediction_of(self, probs) -> Prediction:
+        """The Prediction (label, score, top-k) of one row of class probabilities."""
+        probs = np.asarray(probs)
         order = np.argsort(-probs, kind="stable")[:self.topk]
         topk = [(self.labels[i], float(probs[i])) for i in order]
-        return Prediction(label=topk[0][0], score=topk[0][1], topk=topk)
+        return Prediction(label=topk[0][0], score=topk[0][1], topk=topk, probs=[float(p) for p in probs])

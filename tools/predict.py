@@ -46,6 +46,10 @@ def parse_args(argv=None):
     source.add_argument("--camera", type=int, metavar="INDEX", help="a webcam index, e.g. 0")
     parser.add_argument("--max-frames", type=int, help="stop video or camera after this many frames")
     parser.add_argument("--show", action="store_true", help="show video frames in a window (needs a display)")
+    parser.add_argument("--smooth", type=int, default=1,
+                        help="video: average each face's scores over its last N frames (1: no smoothing)")
+    parser.add_argument("--timeline", metavar="OUT_DIR",
+                        help="video: write <name>_timeline.csv (a row per frame and face) and <name>_timeline.png")
     parser.add_argument("--annotate", metavar="OUT_DIR", help="write annotated copies (or an annotated video)")
     parser.add_argument("--csv", metavar="FILE", help="write predictions as CSV")
     parser.add_argument("--json", metavar="FILE", help="write predictions as JSON")
@@ -57,6 +61,8 @@ def parse_args(argv=None):
         parser.error("--batch-size, --topk and --detect-max-side must be at least 1")
     if args.upsample < 0 or args.min_face < 0:
         parser.error("--upsample and --min-face must be 0 or more")
+    if args.smooth < 1:
+        parser.error("--smooth must be at least 1 frame")
     if args.annotate and Path(args.annotate).exists() and not Path(args.annotate).is_dir():
         parser.error(f"--annotate {args.annotate} is a file; give a folder (it is created if missing)")
     if args.show and not has_display():
@@ -89,7 +95,8 @@ def main(argv=None) -> int:
         if args.video is not None or args.camera is not None:
             source = args.video if args.video is not None else args.camera
             rows, summary = predict_video(predictor, source, annotate_dir=args.annotate,
-                                          max_frames=args.max_frames, show=args.show,
+                                          max_frames=args.max_frames, show=args.show, smooth=args.smooth,
+                                          timeline_dir=args.timeline,
                                           report=lambda line: print(line, file=sys.stderr), **face_options)
         else:
             files, errors = collect_images(args.inputs)
@@ -103,8 +110,11 @@ def main(argv=None) -> int:
 
     print(format_table(rows, errors))
     if summary:
-        print(f"{summary['frames']} frames, {summary['faces']} faces, {summary['fps']:.1f} FPS overall"
-              + (f", annotated video: {summary['annotated']}" if summary["annotated"] else ""))
+        print(f"{summary['frames']} frames, {summary['faces']} faces in {summary['tracks']} tracks, "
+              f"{summary['fps']:.1f} FPS overall"
+              + (f", annotated video: {summary['annotated']}" if summary["annotated"] else "")
+              + (f", timeline: {summary['timeline_png']}, {summary['timeline_csv']}" if "timeline_png" in summary
+                 else ""))
     if args.csv:
         write_csv(args.csv, rows, predictor.topk)
     if args.json:
