@@ -7,6 +7,8 @@ import io
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from basics import UserError
+
 # Our own pixel cap (checked on the header, before decoding) replaces PIL's global one, which would otherwise
 # raise DecompressionBombError at a limit we do not choose.
 Image.MAX_IMAGE_PIXELS = None
@@ -16,8 +18,8 @@ MAX_PIXELS = 40_000_000
 MIN_SIDE = 12
 
 
-class BadImage(Exception):
-    """An upload the service refuses; `status` is the HTTP status to answer with."""
+class BadImage(UserError):
+    """An image refused, by the CLI as by the server; `status` is the HTTP status the server answers with."""
 
     def __init__(self, status: int, message: str):
         super().__init__(message)
@@ -54,11 +56,11 @@ def decode_image(data: bytes, max_pixels: int = MAX_PIXELS, max_aspect: float = 
     pixels (a decompression bomb) costs nothing.
     """
     if not data:
-        raise BadImage(400, "the upload is empty; send an image file (JPEG, PNG, BMP, ...)")
+        raise BadImage(400, "the file is empty; send an image file (JPEG, PNG, BMP, ...)")
     try:
         image = Image.open(io.BytesIO(data))
     except UnidentifiedImageError:
-        raise BadImage(415, "the upload is not an image PIL can read; send a JPEG, PNG, BMP, GIF or WebP file")
+        raise BadImage(415, "not an image (PIL cannot read it); send a JPEG, PNG, BMP, GIF or WebP file")
     except (OSError, ValueError, SyntaxError) as err:
         raise BadImage(400, f"the image header is corrupt ({err}); send a complete image file")
     width, height = image.size

@@ -56,7 +56,7 @@ def test_folder_of_real_faces_to_table_csv_json_and_annotations(inference_dir, f
                    "--annotate", out / "annotated", "--topk", 2, "--batch-size", 4)
     assert code == 0
     table = capsys.readouterr().out
-    assert "broken.jpg" in table and "not a readable image" in table
+    assert "broken.jpg" in table and "not an image (PIL cannot read it)" in table
     with open(out / "p.csv") as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == 10 and {r["label"] for r in rows} <= {"angry", "fear", "happy", "surprise"}
