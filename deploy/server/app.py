@@ -5,13 +5,15 @@ import os
 import signal
 import threading
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Union
 
 from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse
+from fastapi.staticfiles import StaticFiles
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
@@ -23,7 +25,8 @@ from deploy.server.schemas import (ErrorResponse, Face, FacesResponse, FastDeplo
                                    PredictResponse)
 
 SETTINGS_ENV = "FER_SERVER_SETTINGS"
-PATHS = ("/predict", "/healthz", "/metrics", "/openapi.json", "/docs")
+PATHS = ("/", "/predict", "/healthz", "/metrics", "/openapi.json", "/docs")
+STATIC = Path(__file__).resolve().parent / "static"
 
 
 @dataclasses.dataclass
@@ -188,6 +191,12 @@ def create_app(settings: Settings, predictor=None) -> FastAPI:
 
     app.openapi = openapi
     add_offline_docs(app)
+    app.mount("/static", StaticFiles(directory=STATIC), name="page")
+
+    @app.get("/", include_in_schema=False)
+    async def page():
+        """The demo page: plain HTML, CSS and JavaScript from deploy/server/static, nothing from elsewhere."""
+        return FileResponse(STATIC / "index.html")
     app.add_middleware(BodyLimit, max_bytes=int(settings.max_upload_mb * 1024 * 1024))
     app.add_middleware(RecordMetrics, metrics=metrics)  # added last = outermost: it also sees the 413s
     return app
@@ -200,7 +209,6 @@ def add_offline_docs(app: FastAPI) -> None:
     except ImportError:
         return
     from fastapi.openapi.docs import get_swagger_ui_html
-    from fastapi.staticfiles import StaticFiles
 
     app.mount("/docs/static", StaticFiles(directory=swagger_ui_path), name="swagger-ui")
 

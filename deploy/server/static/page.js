@@ -1,0 +1,159 @@
+// The demo page: a photo or webcam frames go to POST /predict?faces=1; boxes, labels and a bar per class come back.
+"use strict";
+const $ = (id) => document.getElementById(id);
+const picture = $("picture"), video = $("video"), facesList = $("faces");
+let labels = [], streaming = null, fps = 0;
+
+function showError(text) {
+  $("error").textContent = text;
+  $("error").hidden = !text;
+}
+
+async function describeModel() {
+  try {
+    const response = await fetch("/healthz");
+    const model = await response.json();
+    labels = model.labels;
+    $("model").textContent = `Model: ${model.model_dir} (${model.backend} backend); classes: ${labels.join(", ")}`;
+  } catch (err) {
+    $("model").textContent = "The server did not describe its model.";
+    showError(`The server cannot be reached: ${err.message}`);
+  }
+}
+
+async function classify(blob, name) {
+  const form = new FormData();
+  form.append("file", blob, name);
+  let response;
+  try {
+    response = await fetch("/predict?faces=1", { method: "POST", body: form });
+  } catch (err) {
+    throw new Error(`The server cannot be reached: ${err.message}`);
+  }
+  let body = null;
+  try { body = await response.json(); } catch (err) { body = null; }
+  if (!response.ok) {
+    const detail = body && body.detail ? (typeof body.detail === "string" ? body.detail : JSON.stringify(body.detail))
+                                       : response.statusText;
+    throw new Error(`The server refused the image (HTTP ${response.status}): ${detail}`);
+  }
+  return body;
+}
+
+function drawFaces(source, width, height, faces) {
+  picture.width = width;
+  picture.height = height;
+  const ctx = picture.getContext("2d");
+  ctx.drawImage(source, 0, 0, width, height);
+  const line = Math.max(2, Math.round(Math.min(width, height) / 200));
+  ctx.font = `${Math.max(14, Math.round(height / 30))}px system-ui, sans-serif`;
+  faces.forEach((face, i) => {
+    const [left, top, right, bottom] = face.box;
+    ctx.strokeStyle = "#3bd36b";
+    ctx.lineWidth = line;
+    ctx.strokeRect(left, top, right - left, bottom - top);
+    const text = `${i + 1}: ${face.label} ${face.score.toFixed(2)}`;
+    const textWidth = ctx.measureText(text).width;
+    const size = parseInt(ctx.font, 10);
+    ctx.fillStyle = "#3bd36b";
+    ctx.fillRect(left, Math.max(0, top - size - 6), textWidth + 8, size + 6);
+    ctx.fillStyle = "#000";
+    ctx.fillText(text, left + 4, Math.max(size, top - 4));
+  });
+  facesList.replaceChildren(...faces.map((face, i) => {
+    const item = document.createElement("li");
+    item.className = "face";
+    const title = document.createElement("h2");
+    title.textContent = `Face ${i + 1}: ${face.label} (${face.score.toFixed(2)})`;
+    item.append(title);
+    const scores = Object.fromEntries(face.topk.map((entry) => [entry.label, entry.score]));
+    (labels.length ? labels : Object.keys(scores)).forEach((label) => {
+      const score = scores[label] || 0;
+      const bar = document.createElement("div");
+      bar.className = "bar";
+      bar.innerHTML = `<span></span><span class="track"><span class="fill"></span></span><span></span>`;
+      bar.children[0].textContent = label;
+      bar.querySelector(".fill").style.width = `${(100 * score).toFixed(1)}%`;
+      bar.children[2].textContent = score.toFixed(2);
+      item.append(bar);
+    });
+    return item;
+  }));
+}
+
+async function classifyFile(file) {
+  if (!file) return;
+  showError("");
+  $("status").textContent = `Classifying ${file.name}…`;
+  try {
+    const result = await classify(file, file.name);
+    const bitmap = await createImageBitmap(file, { imageOrientation: "from-image" });
+    drawFaces(bitmap, bitmap.width, bitmap.height, result.faces);
+    $("status").textContent = result.count ? `${result.count} face(s) in ${file.name}` : `No face found in ${file.name}`;
+  } catch (err) {
+    facesList.replaceChildren();
+    $("status").textContent = "";
+    showError(err.message);
+  }
+}
+
+async function cameraLoop() {
+  const grab = document.createElement("canvas");
+  while (streaming) {
+    const started = performance.now();
+    grab.width = video.videoWidth;
+    grab.height = video.videoHeight;
+    if (grab.width && grab.height) {
+      grab.getContext("2d").drawImage(video, 0, 0);
+      const blob = await new Promise((resolve) => grab.toBlob(resolve, "image/jpeg", 0.8));
+      try {
+        const result = await classify(blob, "frame.jpg");
+        drawFaces(grab, grab.width, grab.height, result.faces);
+        showError("");
+      } catch (err) {
+        showError(err.message);
+      }
+      const instant = 1000 / Math.max(1, performance.now() - started);
+      fps = fps ? 0.8 * fps + 0.2 * instant : instant;
+      $("fps").textContent = `${fps.toFixed(1)} frames/s`;
+    }
+    // A few frames a second is enough to follow expressions, and leaves the server room for others.
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, 250 - (performance.now() - started))));
+  }
+}
+
+async function toggleCamera() {
+  if (streaming) {
+    streaming.getTracks().forEach((track) => track.stop());
+    streaming = null;
+    $("camera").textContent = "Start the webcam";
+    $("fps").textContent = "";
+    return;
+  }
+  if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
+    showError("This browser offers no webcam here (it needs https or localhost).");
+    return;
+  }
+  try {
+    streaming = await navigator.mediaDevices.getUserMedia({ video: true, audio: false });
+  } catch (err) {
+    showError(`The webcam could not be started: ${err.message}`);
+    return;
+  }
+  video.srcObject = streaming;
+  await video.play();
+  $("camera").textContent = "Stop the webcam";
+  cameraLoop();
+}
+
+$("file").addEventListener("change", (event) => classifyFile(event.target.files[0]));
+const drop = $("drop");
+drop.addEventListener("dragover", (event) => { event.preventDefault(); drop.classList.add("over"); });
+drop.addEventListener("dragleave", () => drop.classList.remove("over"));
+drop.addEventListener("drop", (event) => {
+  event.preventDefault();
+  drop.classList.remove("over");
+  classifyFile(event.dataTransfer.files[0]);
+});
+$("camera").addEventListener("click", toggleCamera);
+describeModel();

@@ -1,0 +1,92 @@
+"""The demo page at / in a real browser: Debian's Chromium driven by Selenium against the real server on loopback.
+Skipped, with the reason, where Chromium or its driver is absent (.ci/run installs them where it may).
+PAGE_SCREENSHOT=docs/web_page.png makes it keep its screenshot there (the README's picture)."""
+import os
+import shutil
+from pathlib import Path
+
+import cv2
+import pytest
+
+from deploy.server.launch import running_server
+
+selenium = pytest.importorskip("selenium")
+skimage_data = pytest.importorskip("skimage.data")
+
+from selenium import webdriver  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.support import expected_conditions as EC  # noqa: E402
+from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM or not DRIVER:
+        pytest.skip("Chromium and chromedriver are not installed (apt-get install chromium chromium-driver)")
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--window-size=1200,900"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path=DRIVER))
+    yield driver
+    driver.quit()
+
+
+@pytest.fixture(scope="module")
+def url():
+    with running_server(None, extra_args=["--max-upload-mb", "1"]) as base:
+        yield base
+
+
+def upload(browser, path):
+    browser.find_element(By.ID, "file").send_keys(str(path))
+
+
+def test_page_loads_offline_and_names_the_model(browser, url):
+    browser.get(url + "/")
+    WebDriverWait(browser, 30).until(EC.text_to_be_present_in_element((By.ID, "model"), "classes: angry"))
+    assert "inference" in browser.find_element(By.ID, "model").text
+    sources = [e.get_attribute("src") or e.get_attribute("href")
+               for e in browser.find_elements(By.CSS_SELECTOR, "script, link")]
+    assert sources and all(s.startswith(url) for s in sources), sources          # nothing from a CDN
+
+
+def test_a_photo_gets_boxes_labels_and_bars(browser, url, tmp_path):
+    photo = tmp_path / "astronaut.jpg"
+    cv2.imwrite(str(photo), cv2.cvtColor(skimage_data.astronaut(), cv2.COLOR_RGB2BGR))
+    browser.get(url + "/")
+    WebDriverWait(browser, 30).until(EC.text_to_be_present_in_element((By.ID, "model"), "classes"))
+    upload(browser, photo)
+    WebDriverWait(browser, 60).until(EC.presence_of_element_located((By.CSS_SELECTOR, "#faces .face")))
+    faces = browser.find_elements(By.CSS_SELECTOR, "#faces .face")
+    assert len(faces) == 1
+    assert any(label in faces[0].text for label in ("angry", "fear", "happy", "surprise"))
+    assert len(faces[0].find_elements(By.CSS_SELECTOR, ".bar")) == 4
+    assert "1 face(s) in astronaut.jpg" in browser.find_element(By.ID, "status").text
+    # the box is drawn on the picture: green pixels where the face is
+    width = browser.execute_script("return document.getElementById('picture').width")
+    green = browser.execute_script(
+        "const c = document.getElementById('picture').getContext('2d');"
+        "const d = c.getImageData(0, 0, c.canvas.width, c.canvas.height).data; let n = 0;"
+        "for (let i = 0; i < d.length; i += 4) if (d[i+1] > 200 && d[i] < 100 && d[i+2] < 140) n++; return n;")
+    assert width == 512 and green > 500
+    browser.save_screenshot(os.environ.get("PAGE_SCREENSHOT", str(tmp_path / "page.png")))
+
+
+@pytest.mark.parametrize("name, data, words", [
+    ("notes.txt", b"this is not a photo", "HTTP 415"),
+    ("huge.jpg", b"\xff\xd8" + b"\0" * (2 * 1024 * 1024), "HTTP 413"),
+])
+def test_bad_uploads_show_the_servers_message(browser, url, tmp_path, name, data, words):
+    path = tmp_path / name
+    path.write_bytes(data)
+    browser.get(url + "/")
+    upload(browser, path)
+    WebDriverWait(browser, 30).until(EC.visibility_of_element_located((By.ID, "error")))
+    text = browser.find_element(By.ID, "error").text
+    assert words in text and "The server refused the image" in text, text
