@@ -116,24 +116,30 @@ class RandFlipImage:
         return cv2.flip(img, self.flip_code) if rng.random() < 0.5 else img
 
 
-@TRANSFORMS.register
-class RandomRotation:
-    """With probability `prob`, paddle.vision.transforms.RandomRotation (an angle uniform in +-degrees)."""
+class _PaddleVisionOp:
+    """A paddle.vision.transforms op run with probability `prob`, its draws seeded from the sample's generator."""
 
-    def __init__(self, degrees, prob=0.5, interpolation="nearest", expand=False, center=None, fill=0):
-        from paddle.vision.transforms import RandomRotation as PaddleRandomRotation
-        self.prob = parse_number(prob, "RandomRotation.prob")
-        self.op = PaddleRandomRotation(degrees, interpolation, expand, center, fill)
+    def __init__(self, op, prob):
+        self.op, self.prob = op, parse_number(prob, f"{type(self).__name__}.prob")
 
     def __call__(self, img, rng):
         if rng.random() >= self.prob:
             return img
         _seed_python_random(rng)
-        return self.op._apply_image(img)
+        return np.asarray(self.op._apply_image(np.ascontiguousarray(img)))
 
 
 @TRANSFORMS.register
-class RandomAffine:
+class RandomRotation(_PaddleVisionOp):
+    """With probability `prob`, paddle.vision.transforms.RandomRotation (an angle uniform in +-degrees)."""
+
+    def __init__(self, degrees, prob=0.5, interpolation="nearest", expand=False, center=None, fill=0):
+        from paddle.vision.transforms import RandomRotation as PaddleRandomRotation
+        super().__init__(PaddleRandomRotation(degrees, interpolation, expand, center, fill), prob)
+
+
+@TRANSFORMS.register
+class RandomAffine(_PaddleVisionOp):
     """This project's op (PaddleClas has none): paddle.vision.transforms.RandomAffine, with probability `prob`.
     translate is a fraction of the size, scale a (min, max) zoom: [0.2, 0.2] and [0.8, 1.2] are the +-20 % shift
     and zoom of the FER2013 VGGNet recipe (Khaireddin & Chen, 2021)."""
@@ -141,30 +147,16 @@ class RandomAffine:
     def __init__(self, degrees=0, translate=None, scale=None, shear=None, interpolation="bilinear", fill=0,
                  center=None, prob=1.0):
         from paddle.vision.transforms import RandomAffine as PaddleRandomAffine
-        self.prob = parse_number(prob, "RandomAffine.prob")
-        self.op = PaddleRandomAffine(degrees, translate, scale, shear, interpolation, fill, center)
-
-    def __call__(self, img, rng):
-        if rng.random() >= self.prob:
-            return img
-        _seed_python_random(rng)
-        return self.op._apply_image(img)
+        super().__init__(PaddleRandomAffine(degrees, translate, scale, shear, interpolation, fill, center), prob)
 
 
 @TRANSFORMS.register
-class ColorJitter:
+class ColorJitter(_PaddleVisionOp):
     """With probability `prob` (PaddleClas's default 2: always), paddle.vision.transforms.ColorJitter."""
 
     def __init__(self, brightness=0, contrast=0, saturation=0, hue=0, prob=2):
         from paddle.vision.transforms import ColorJitter as PaddleColorJitter
-        self.prob = parse_number(prob, "ColorJitter.prob")
-        self.op = PaddleColorJitter(brightness, contrast, saturation, hue)
-
-    def __call__(self, img, rng):
-        if rng.random() >= self.prob:
-            return img
-        _seed_python_random(rng)
-        return np.asarray(self.op._apply_image(np.ascontiguousarray(img)))
+        super().__init__(PaddleColorJitter(brightness, contrast, saturation, hue), prob)
 
 
 @TRANSFORMS.register
@@ -266,35 +258,43 @@ class ToCHWImage:
         return img.transpose(2, 0, 1)
 
 
+class _MixingOperator:
+    """A batch op that mixes each image with another of the batch by lam ~ Beta(alpha, alpha), and its one-hot
+    target with the other's by the share of the image it kept."""
+
+    def __init__(self, class_num, alpha):
+        if not parse_number(alpha, f"{type(self).__name__}.alpha") > 0:
+            raise ConfigError(f"{type(self).__name__}.alpha must be > 0, got {alpha!r}")
+        self.eye, self.alpha = np.eye(class_num, dtype=np.float32), float(alpha)
+
+    def draw(self, images, rng):
+        return rng.permutation(len(images)), rng.beta(self.alpha, self.alpha)
+
+    def targets(self, labels, order, kept):
+        return (kept * self.eye[labels] + (1 - kept) * self.eye[labels[order]]).astype(np.float32)
+
+
 @BATCH_TRANSFORMS.register
-class MixupOperator:
-    """Mixup (Zhang et al., 2018): each batch blended with a shuffled copy of itself, lam ~ Beta(alpha, alpha);
-    targets become the same blend of one-hot labels."""
+class MixupOperator(_MixingOperator):
+    """Mixup (Zhang et al., 2018): each batch blended with a shuffled copy of itself."""
 
     def __init__(self, class_num, alpha=1.0):
-        if not parse_number(alpha, "MixupOperator.alpha") > 0:
-            raise ConfigError(f"MixupOperator.alpha must be > 0, got {alpha!r}")
-        self.class_num, self.alpha = class_num, float(alpha)
+        super().__init__(class_num, alpha)
 
     def __call__(self, images, labels, rng):
-        order, lam = rng.permutation(len(images)), rng.beta(self.alpha, self.alpha)
-        eye = np.eye(self.class_num, dtype=np.float32)
-        return (lam * images + (1 - lam) * images[order]).astype(np.float32), \
-            (lam * eye[labels] + (1 - lam) * eye[labels[order]]).astype(np.float32)
+        order, lam = self.draw(images, rng)
+        return (lam * images + (1 - lam) * images[order]).astype(np.float32), self.targets(labels, order, lam)
 
 
 @BATCH_TRANSFORMS.register
-class CutmixOperator:
-    """CutMix (Yun et al., 2019): a box of each image replaced by the same box of a shuffled copy; targets are
-    mixed by the replaced area."""
+class CutmixOperator(_MixingOperator):
+    """CutMix (Yun et al., 2019): a box of each image replaced by the same box of a shuffled copy."""
 
     def __init__(self, class_num, alpha=0.2):
-        if not parse_number(alpha, "CutmixOperator.alpha") > 0:
-            raise ConfigError(f"CutmixOperator.alpha must be > 0, got {alpha!r}")
-        self.class_num, self.alpha = class_num, float(alpha)
+        super().__init__(class_num, alpha)
 
     def __call__(self, images, labels, rng):
-        order, lam = rng.permutation(len(images)), rng.beta(self.alpha, self.alpha)
+        order, lam = self.draw(images, rng)
         h, w = images.shape[2:]
         cut_h, cut_w = int(h * math.sqrt(1 - lam)), int(w * math.sqrt(1 - lam))
         cy, cx = rng.integers(h), rng.integers(w)
@@ -302,9 +302,7 @@ class CutmixOperator:
         left, right = np.clip([cx - cut_w // 2, cx + cut_w // 2], 0, w)
         images = images.copy()
         images[:, :, top:bottom, left:right] = images[order, :, top:bottom, left:right]
-        lam = 1 - (bottom - top) * (right - left) / (h * w)
-        eye = np.eye(self.class_num, dtype=np.float32)
-        return images, (lam * eye[labels] + (1 - lam) * eye[labels[order]]).astype(np.float32)
+        return images, self.targets(labels, order, 1 - (bottom - top) * (right - left) / (h * w))
 
 
 # What FastDeploy's PaddleClasModel preprocessor runs (it decodes and converts BGR to RGB itself): an exported

@@ -5,8 +5,11 @@ so two backends agreeing on it would prove nothing about preprocessing. This sma
 exported the way engine.export does (softmax in the graph, input "x" [N,3,48,48], the fixture's inference.yml),
 gives clearly different probabilities for different faces.
 """
+import json
 import shutil
 from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def export_discriminating_model(inference_dir: Path, out: Path) -> Path:
@@ -36,3 +39,25 @@ def fer2013_faces(fer2013_dir: Path, count: int, split: str = "test") -> list:
         files = per_class[i % len(per_class)]
         picked.append(files[(i // len(per_class)) % len(files)])
     return picked
+
+
+def fastdeploy_probs(py310, model_dir, images, tmp_path, **options):
+    """FastDeploy's probabilities for gray uint8 `images`, from .venv310 in a subprocess (paddle is never imported
+    there); options go to the Predictor (runtime=...)."""
+    import subprocess
+
+    import cv2
+    import numpy as np
+
+    files = []
+    for i, image in enumerate(images):
+        files.append(str(tmp_path / f"fastdeploy_input{i}.png"))
+        cv2.imwrite(files[-1], image)
+    script = ("import sys, json, numpy as np, cv2; from deploy.predictor import Predictor; "
+              "p = Predictor(sys.argv[1], backend='fastdeploy', **json.loads(sys.argv[3])); "
+              "np.save(sys.argv[2], p.predict_probs([cv2.imread(f, cv2.IMREAD_UNCHANGED) for f in sys.argv[4:]]))")
+    result = subprocess.run([str(py310), "-c", script, str(model_dir), str(tmp_path / "fastdeploy.npy"),
+                             json.dumps(options), *files], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                            env={"PATH": "/usr/bin:/bin", "MKL_DEBUG_CPU_TYPE": "5"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    return np.load(tmp_path / "fastdeploy.npy")

@@ -1,7 +1,6 @@
 """FaceCNN and the mirror averaging of evaluation and export (Global.flip_average) on the shipped config: the
 exported graph averages as the dygraph model does, and runs in Paddle Inference, FastDeploy (Python 3.10) and
 Paddle Lite's ARM conversion."""
-import subprocess
 from pathlib import Path
 
 import cv2
@@ -15,6 +14,7 @@ from engine.backbones import BACKBONES
 from engine.config import load_config
 from engine.export import export
 from engine.model import as_deployed, build_model, load_weights
+from predictor_models import fastdeploy_probs
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = ROOT / "configs" / "masked_fer" / "FaceCNN_cpu.yaml"
@@ -80,18 +80,8 @@ def test_exported_model_averages_as_the_dygraph_model(exported):
 def test_fastdeploy_and_paddle_lite_run_the_exported_averaging(exported, py310, tmp_path):
     exported, _ = exported
     images = faces()
-    files = []
-    for i, image in enumerate(images):
-        files.append(str(tmp_path / f"face{i}.png"))
-        cv2.imwrite(files[-1], image)
-    script = ("import sys, numpy as np, cv2; from deploy.predictor import Predictor; "
-              "p = Predictor(sys.argv[1], backend='fastdeploy', runtime='paddle'); "
-              "np.save(sys.argv[2], p.predict_probs([cv2.imread(f, cv2.IMREAD_UNCHANGED) for f in sys.argv[3:]]))")
-    result = subprocess.run([str(py310), "-c", script, str(exported), str(tmp_path / "fd.npy"), *files], cwd=ROOT,
-                            capture_output=True, text=True, timeout=300,
-                            env={"PATH": "/usr/bin:/bin", "MKL_DEBUG_CPU_TYPE": "5"})
-    assert result.returncode == 0, result.stderr[-3000:]
-    np.testing.assert_allclose(np.load(tmp_path / "fd.npy"), Predictor(exported).predict_probs(images), atol=1e-4)
+    np.testing.assert_allclose(fastdeploy_probs(py310, exported, images, tmp_path, runtime="paddle"),
+                               Predictor(exported).predict_probs(images), atol=1e-4)
     opt = str(py310.parent / "paddle_lite_opt")
     support = packager.check_arm_support(opt, exported / "inference.pdmodel", exported / "inference.pdiparams")
     assert not support.unsupported, support.unsupported

@@ -31,8 +31,6 @@ def test_iou_and_greedy_matching_keep_ids():
 
 def pick_faces(predictor, fer2013_dir):
     """Two real faces that dlib finds at SIZE px and that the shipped model gives different top classes."""
-    from masker.faces import detect_faces
-
     found = {}
     for class_dir in sorted((fer2013_dir / "test").iterdir()):
         for path in sorted(class_dir.iterdir())[:40]:
