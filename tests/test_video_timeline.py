@@ -4,16 +4,14 @@ import csv
 import json
 from pathlib import Path
 
-import cv2
-import numpy as np
 import pytest
 
 from deploy.predictor import Predictor
 from deploy.tracking import IouTracker, iou
+from studies.swap_video import FRAMES, SWAP, make_swap_video, pick_distinct_faces
 from tools import predict
 
 ROOT = Path(__file__).resolve().parents[1]
-SIZE, SWAP, FRAMES, FPS = 150, 15, 30, 10
 
 
 def test_iou_and_greedy_matching_keep_ids():
@@ -29,39 +27,13 @@ def test_iou_and_greedy_matching_keep_ids():
     assert tracker.update([(1, 0, 11, 10)], [[1, 0]])[0][0] == 3
 
 
-def pick_faces(predictor, fer2013_dir):
-    """Two real faces that dlib finds at SIZE px and that the shipped model gives different top classes."""
-    found = {}
-    for class_dir in sorted((fer2013_dir / "test").iterdir()):
-        for path in sorted(class_dir.iterdir())[:40]:
-            face = cv2.resize(cv2.imread(str(path), cv2.IMREAD_GRAYSCALE), (SIZE, SIZE), interpolation=cv2.INTER_CUBIC)
-            canvas = np.full((SIZE + 60, SIZE + 60), 128, np.uint8)
-            canvas[30:30 + SIZE, 30:30 + SIZE] = face
-            faces = predictor.predict_faces(canvas)
-            if len(faces) == 1 and faces[0].prediction.score > 0.9:
-                found.setdefault(faces[0].prediction.label, face)
-            if len(found) == 2:
-                return list(found.items())
-    pytest.skip("no two confidently different faces found among the first FER2013 test faces")
-
-
-def make_video(path, left, right):
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), FPS, (640, 300))
-    for frame_index in range(FRAMES):
-        frame = np.full((300, 640), 128, np.uint8)
-        a, b = (left, right) if frame_index < SWAP else (right, left)
-        dx = frame_index                                  # both drift right, 1 px per frame
-        frame[60:60 + SIZE, 40 + dx:40 + dx + SIZE] = a
-        frame[70:70 + SIZE, 380 + dx:380 + dx + SIZE] = b
-        writer.write(cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR))
-    writer.release()
-
-
 def test_two_faces_keep_their_ids_and_the_swap_shows_in_the_timeline(fer2013_dir, tmp_path):
     predictor = Predictor(ROOT / "inference")
-    (label_a, face_a), (label_b, face_b) = pick_faces(predictor, fer2013_dir)
-    video = tmp_path / "swap.avi"
-    make_video(video, face_a, face_b)
+    picked = pick_distinct_faces(predictor, fer2013_dir)
+    if not picked:
+        pytest.skip("no two confidently different faces found among the first FER2013 test faces")
+    (label_a, face_a), (label_b, face_b) = picked
+    video = make_swap_video(tmp_path / "swap.avi", face_a, face_b)
     out = tmp_path / "out"
     assert predict.main(["--video", str(video), "--smooth", "3", "--timeline", str(out),
                          "--json", str(tmp_path / "v.json")]) == 0

@@ -1,7 +1,8 @@
-"""The README's pictures that come from code rather than from a run: masks on a real, tilted face, and the
-generated demo faces. (Training curves: tools/plot_curves.py; confusion matrices: tools/eval.py.)
+"""The README's pictures that come from code rather than from a training run: masks on a real, tilted face, and,
+with --fer2013, the expression timeline of a generated video of two real faces that swap expressions (made with
+the model in --model-dir). Training curves: tools/plot_curves.py; confusion matrices: tools/study.py.
 
-    python tools/make_figures.py --out docs/
+    .venv/bin/python tools/make_figures.py --out docs/ [--fer2013 ../shared/fer2013 --model-dir inference]
 """
 import argparse
 import sys
@@ -38,7 +39,9 @@ def masked_tilts(photo_bgr, seed=0, scale=3):
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
-    p.add_argument("--out", default="docs")
+    p.add_argument("--out", default="docs", help="folder for the pictures")
+    p.add_argument("--fer2013", help="FER2013's image folders: also draw the swap video's timeline")
+    p.add_argument("--model-dir", default="inference", help="the model the timeline is made with")
     args = p.parse_args(argv)
     import skimage.data
 
@@ -47,6 +50,23 @@ def main(argv=None) -> int:
     photo = cv2.cvtColor(skimage.data.astronaut(), cv2.COLOR_RGB2BGR)
     cv2.imwrite(str(out / "masks_on_tilted_face.png"), masked_tilts(photo))
     print(out / "masks_on_tilted_face.png")
+    if args.fer2013:
+        import tempfile
+
+        from deploy.batch_predict import predict_video
+        from deploy.predictor import Predictor
+        from studies.swap_video import make_swap_video, pick_distinct_faces
+
+        predictor = Predictor(args.model_dir)
+        picked = pick_distinct_faces(predictor, args.fer2013)
+        if not picked:
+            print("error: no two faces the model tells apart with confidence", file=sys.stderr)
+            return 1
+        with tempfile.TemporaryDirectory() as tmp:
+            video = make_swap_video(Path(tmp) / "swap_video.avi", picked[0][1], picked[1][1])
+            _, summary = predict_video(predictor, str(video), smooth=3, timeline_dir=out, report=lambda line: None)
+        (out / "swap_video_timeline.csv").unlink()
+        print(summary["timeline_png"], f"({picked[0][0]} and {picked[1][0]} swap at frame 15)")
     return 0
 
 

@@ -1,0 +1,39 @@
+"""A video of two real FER2013 faces that drift across the frame and swap expressions at a known frame: the
+timeline test's input, and the README's timeline picture."""
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+SIZE, SWAP, FRAMES, FPS = 150, 15, 30, 10
+
+
+def pick_distinct_faces(predictor, fer2013_dir, per_class=40, min_score=0.9):
+    """[(label, face), (label, face)]: two PublicTest faces, upscaled to SIZE px, that dlib finds and that
+    `predictor` gives different top classes with at least min_score; [] when there are none."""
+    found = {}
+    for class_dir in sorted((Path(fer2013_dir) / "test").iterdir()):
+        for path in sorted(class_dir.iterdir())[:per_class]:
+            face = cv2.resize(cv2.imread(str(path), cv2.IMREAD_GRAYSCALE), (SIZE, SIZE), interpolation=cv2.INTER_CUBIC)
+            canvas = np.full((SIZE + 60, SIZE + 60), 128, np.uint8)
+            canvas[30:30 + SIZE, 30:30 + SIZE] = face
+            faces = predictor.predict_faces(canvas)
+            if len(faces) == 1 and faces[0].prediction.score >= min_score:
+                found.setdefault(faces[0].prediction.label, face)
+            if len(found) == 2:
+                return list(found.items())
+    return []
+
+
+def make_swap_video(path, left, right):
+    """FRAMES frames at FPS: `left` on the left and `right` on the right until frame SWAP, then the other way
+    round; both drift right by a pixel a frame."""
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), FPS, (640, 300))
+    for frame_index in range(FRAMES):
+        frame = np.full((300, 640), 128, np.uint8)
+        a, b = (left, right) if frame_index < SWAP else (right, left)
+        frame[60:60 + SIZE, 40 + frame_index:40 + frame_index + SIZE] = a
+        frame[70:70 + SIZE, 380 + frame_index:380 + frame_index + SIZE] = b
+        writer.write(cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR))
+    writer.release()
+    return path
