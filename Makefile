@@ -82,6 +82,9 @@ study:
 		--unseen-style "trained without $(HOLD_OUT) masks=$(HOLD_OUT)" --out docs/study.md
 	$(PY) tools/plot_curves.py --run "trained on masked faces=output/masked/$(ARCH)/metrics.jsonl" \
 		--run "trained on unmasked faces=output/unmasked/$(ARCH)/metrics.jsonl" --out docs/training_curves.png
+	cp output/masked/$(ARCH)/confusion_matrix.png docs/confusion_masked_model.png
+	cp output/unmasked/$(ARCH)/confusion_matrix.png docs/confusion_unmasked_model.png
+	$(PY) tools/make_figures.py --out docs --fer2013 $(FER2013_DATA) --model-dir inference
 
 clean:
 	rm -rf output dataset/demo

@@ -1,6 +1,6 @@
-"""The README's pictures that come from code rather than from a training run: masks on a real, tilted face, and,
-with --fer2013, the expression timeline of a generated video of two real faces that swap expressions (made with
-the model in --model-dir). Training curves: tools/plot_curves.py; confusion matrices: tools/study.py.
+"""The README's pictures that come from code rather than from a training run: masks on a real, tilted face; the
+model in --model-dir on that photo (boxes, labels, scores); and, with --fer2013, the expression timeline of a
+generated video of two real faces that swap expressions. Training curves: tools/plot_curves.py.
 
     .venv/bin/python tools/make_figures.py --out docs/ [--fer2013 ../shared/fer2013 --model-dir inference]
 """
@@ -50,11 +50,16 @@ def main(argv=None) -> int:
     photo = cv2.cvtColor(skimage.data.astronaut(), cv2.COLOR_RGB2BGR)
     cv2.imwrite(str(out / "masks_on_tilted_face.png"), masked_tilts(photo))
     print(out / "masks_on_tilted_face.png")
+    from deploy.annotate import draw_faces
+    from deploy.predictor import Predictor
+
+    faces = Predictor(args.model_dir).predict_faces(photo)
+    cv2.imwrite(str(out / "annotated_photo.jpg"), draw_faces(photo, faces))
+    print(out / "annotated_photo.jpg", "; ".join(f"{f.prediction.label} {f.prediction.score:.3f}" for f in faces))
     if args.fer2013:
         import tempfile
 
         from deploy.batch_predict import predict_video
-        from deploy.predictor import Predictor
         from studies.swap_video import make_swap_video, pick_distinct_faces
 
         predictor = Predictor(args.model_dir)
