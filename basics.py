@@ -17,7 +17,7 @@ FACE_SIZE = 48
 
 
 def is_image_file(path) -> bool:
-    return Path(path).suffix.lower() in IMAGE_SUFFIXES
+    return os.path.splitext(str(path))[1].lower() in IMAGE_SUFFIXES
 
 
 @contextlib.contextmanager
