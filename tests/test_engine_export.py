@@ -26,7 +26,7 @@ def check_deploy_yml(path):
             assert op["NormalizeImage"]["scale"] == 1 / 255
             assert len(op["NormalizeImage"]["mean"]) == 3 == len(op["NormalizeImage"]["std"])
     post = doc["PostProcess"]
-    assert post["name"] == "Topk" and post["label_list"] == ["angry", "fear", "happy", "surprise"]
+    assert list(post) == ["Topk"] and post["Topk"]["label_list"] == ["angry", "fear", "happy", "surprise"]
     return doc
 
 
