@@ -18,7 +18,7 @@ HOLD_OUT ?= cloth
 HELDOUT := -o Global.output_dir=./output/no_$(HOLD_OUT) \
 	-o DataLoader.Train.dataset.image_root=./dataset/masked_no_$(HOLD_OUT)/ \
 	-o DataLoader.Train.dataset.cls_label_path=./dataset/masked_no_$(HOLD_OUT)/train_list.txt
-HELDOUT_EPOCHS ?= 20
+HELDOUT_EPOCHS ?= 16
 
 .PHONY: setup demo test bench clean data heldout-data default-model unmasked-model heldout-model study
 

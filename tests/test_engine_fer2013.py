@@ -14,8 +14,8 @@ from engine.config import load_config
 from engine.train import train
 
 ROOT = Path(__file__).resolve().parents[1]
-# What the recipe reached here (README, Results) less a margin for another machine.
-MIN_ACCURACY = 0.60
+# The recipe reached 0.691 here (README, Results); less a margin for another machine.
+MIN_ACCURACY = 0.66
 
 
 @pytest.mark.slow

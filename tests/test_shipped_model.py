@@ -16,9 +16,9 @@ from predictor_models import fastdeploy_probs
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = ROOT / "inference"
-# The shipped model scored 0.PLACEHOLDER on all 2,273 masked PublicTest faces (README, Results); on the first 60
-# per class it must stay well above the 0.39 of always answering "happy".
-MIN_ACCURACY_ON_SAMPLE = 0.55
+# The shipped model scored 0.691 on all 2,273 masked PublicTest faces and 0.696 on these 240 (the first 60 per
+# class; README, Results): well above the 0.39 of always answering "happy", with a margin for other machines.
+MIN_ACCURACY_ON_SAMPLE = 0.65
 
 
 @pytest.fixture(scope="module")
