@@ -7,7 +7,25 @@ import paddle.distributed as dist
 log = logging.getLogger("engine")
 
 
-def setup_logging(log_file=None):
+class HeldRecords(logging.Handler):
+    """What is logged before a run may write its train.log (it writes nothing until every check has passed);
+    setup_logging(log_file, held) writes these records to the file first."""
+
+    def __init__(self):
+        super().__init__()
+        self.records = []
+
+    def emit(self, record):
+        self.records.append(record)
+
+
+def hold_records():
+    held = HeldRecords()
+    log.addHandler(held)
+    return held
+
+
+def setup_logging(log_file=None, held=None):
     log.setLevel(logging.INFO)
     log.propagate = False
     for handler in list(log.handlers):
@@ -24,4 +42,7 @@ def setup_logging(log_file=None):
     for handler in handlers:
         handler.setFormatter(formatter)
         log.addHandler(handler)
+    if log_file and held is not None:
+        for record in held.records:
+            handlers[-1].handle(record)
     return log

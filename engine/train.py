@@ -13,7 +13,7 @@ from paddle.base.unique_name import UniqueNameGenerator
 from .config import ConfigError, dump_config
 from .data import build_loader, label_list, set_epoch
 from .evaluate import make_report, predict_loader, write_report
-from .logger import log, setup_logging
+from .logger import hold_records, log, setup_logging
 from .losses import build_loss
 from .metrics import metric_topk
 from .model import as_deployed, build_model, load_checkpoint, load_weights, remove_checkpoint, save_checkpoint
@@ -68,7 +68,9 @@ class Run:
         self.seed = int(self.glob.get("seed", 0))
         self.rank, self.world = dist.get_rank(), dist.get_world_size()
         self.out_dir = Path(self.glob.get("output_dir", "./output")) / config["Arch"]["name"]
-        # Everything that can refuse the run is checked before anything is written to out_dir.
+        # Everything that can refuse the run is checked before anything is written to out_dir; what is logged
+        # meanwhile is held for train.log.
+        held = hold_records()
         set_device(self.glob.get("device", "cpu"))
         if self.world > 1:
             dist.init_parallel_env()
@@ -105,7 +107,7 @@ class Run:
                                   f"{self.state['arch']}")
             self.state.update(saved)
 
-        setup_logging(self.out_dir / "train.log")
+        setup_logging(self.out_dir / "train.log", held)
         if self.rank == 0:
             dump_config(config, self.out_dir / "config.yaml")
         if self.glob.get("checkpoints"):
