@@ -1,7 +1,7 @@
 """inference.pdmodel/.pdiparams -> inference.onnx with paddle2onnx 1.3.1 (2.x refuses Paddle < 3.0)."""
-import os
 from pathlib import Path
 
+from basics import written_atomically
 from deploy.backends.paddle_inference import model_files
 
 
@@ -11,8 +11,7 @@ def export_onnx(model_dir, opset: int = 11, output=None) -> Path:
 
     pdmodel, pdiparams = model_files(model_dir)
     output = Path(output) if output else Path(model_dir) / "inference.onnx"
-    partial = output.with_name(output.name + ".partial")
-    paddle2onnx.export(str(pdmodel), str(pdiparams), save_file=str(partial), opset_version=opset,
-                       auto_upgrade_opset=True, verbose=False, enable_onnx_checker=True)
-    os.replace(partial, output)
+    with written_atomically(output) as tmp:
+        paddle2onnx.export(str(pdmodel), str(pdiparams), save_file=str(tmp), opset_version=opset,
+                           auto_upgrade_opset=True, verbose=False, enable_onnx_checker=True)
     return output

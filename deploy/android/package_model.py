@@ -28,7 +28,7 @@ ANDROID_DIR = Path(__file__).resolve().parent
 ROOT = ANDROID_DIR.parents[1]
 sys.path.insert(0, str(ROOT))
 
-from basics import HelpFormatter  # noqa: E402
+from basics import HelpFormatter, atomic_write_text, written_atomically  # noqa: E402
 from deploy.preprocess import Preprocess, read_inference_config  # noqa: E402
 
 # The names the app (ExpressionClassifier.java) reads; tests check both sides agree.
@@ -123,15 +123,11 @@ def copy_assets(model_dir: Path, assets: Path, labels: list) -> list:
     target.mkdir(parents=True, exist_ok=True)
     written = []
     for source_name, asset_name in MODEL_FILES.items():
-        tmp = target / f".{asset_name}.tmp"
-        shutil.copyfile(model_dir / source_name, tmp)
-        os.replace(tmp, target / asset_name)
+        with written_atomically(target / asset_name) as tmp:
+            shutil.copyfile(model_dir / source_name, tmp)
         written.append(target / asset_name)
     labels_file = assets / LABELS_ASSET
-    labels_file.parent.mkdir(parents=True, exist_ok=True)
-    tmp = labels_file.with_suffix(".tmp")
-    tmp.write_text("".join(f"{label}\n" for label in labels), encoding="utf-8")
-    os.replace(tmp, labels_file)
+    atomic_write_text(labels_file, "".join(f"{label}\n" for label in labels))
     written.append(labels_file)
     return written
 
