@@ -1,5 +1,6 @@
 """Fixtures shared by the whole suite."""
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -13,6 +14,12 @@ PY310 = ROOT / ".venv310" / "bin" / "python"
 os.environ.setdefault("MKL_DEBUG_CPU_TYPE", "5")
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+
+def hear_ctrl_c():
+    """preexec_fn for a child that a test interrupts: a child of a shell's background job starts with SIGINT
+    ignored, and Python then never raises KeyboardInterrupt; give it the default, as a terminal's Ctrl-C finds it."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 @pytest.fixture(scope="session")

@@ -16,6 +16,7 @@ from engine.evaluate import evaluate
 from engine.infer import infer
 from engine.model import WeightsError, build_model, load_weights
 from engine.train import train
+from conftest import hear_ctrl_c
 from test_engine_data import CLASSES, make_dataset, overrides
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -73,7 +74,8 @@ def test_interrupted_run_saves_and_resumes_mid_epoch(data, trained, tmp_path):
     command = [sys.executable, str(ROOT / "tools" / "train.py"), "-c", str(TINY)]
     for item in overrides(data, tmp_path, ["Global.keep_checkpoints=2", "Global.print_batch_step=1"]):
         command += ["-o", item]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT,
+                               preexec_fn=hear_ctrl_c)
     for line in process.stdout:
         if "[Epoch 2/2][Iter 2/6]" in line:
             process.send_signal(signal.SIGINT)

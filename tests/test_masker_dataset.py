@@ -16,6 +16,7 @@ from masker.dataset import OutputInUse, RunConfig, build_dataset
 from masker.quality import blur_warning, sample_faces, split_sharpness
 from masker.readers import read_inputs
 from masker.synthetic import write_synthetic_fer2013
+from conftest import hear_ctrl_c
 
 ROOT = Path(__file__).resolve().parents[1]
 CLASSES = ("angry", "fear", "happy", "surprise")
@@ -146,7 +147,7 @@ def test_interrupted_run_leaves_no_lists_and_resumes_to_the_same_bytes(tmp_path)
     write_synthetic_fer2013(raw, per_class=30, seed=5, test_per_class=1)
     out = tmp_path / "out"
     command = [sys.executable, str(ROOT / "tools" / "make_dataset.py"), "--fer2013", str(raw), "--out", str(out)]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=hear_ctrl_c)
     deadline = time.time() + 60
     while len(list(out.glob("train/*/*.jpg"))) < 10 and time.time() < deadline and process.poll() is None:
         time.sleep(0.05)
