@@ -17,7 +17,7 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
     p.add_argument("--run", action="append", required=True, metavar="NAME=METRICS_JSONL")
     p.add_argument("--out", default="docs/training_curves.png")
-    p.add_argument("--title", default="FaceCNN_x1_0 on FER2013's four classes")
+    p.add_argument("--title", default="FaceCNN_x0_5 on FER2013's four classes", help="the figure's title")
     args = p.parse_args(argv)
     runs = dict(item.split("=", 1) for item in args.run)
     print(plot_curves(runs, args.out, args.title))
