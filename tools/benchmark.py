@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from basics import HelpFormatter  # noqa: E402
+
 TRAIN_CONFIGS = ("configs/masked_fer/FaceCNN_cpu.yaml", "configs/masked_fer/PPLCNet_x1_0.yaml",
                  "configs/masked_fer/ResNet18.yaml")
 
