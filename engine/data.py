@@ -39,16 +39,15 @@ def label_list(config):
     writes beside the training list (PaddleClas trains without a label map; this engine names the classes in
     its reports)."""
     path = config.get("Infer", {}).get("PostProcess", {}).get("class_id_map_file")
-    beside = Path(config.get("DataLoader", {}).get("Train", {}).get("dataset", {}).get("cls_label_path", "."))
-    beside = beside.parent / "label_list.txt"
     if not path or not Path(path).is_file():
-        if not beside.is_file():
-            if not path:
-                raise ConfigError("Infer.PostProcess.class_id_map_file is not set, and there is no label_list.txt "
-                                  "beside the training list: the engine needs the label map")
-            read_label_map(path)          # raises, naming the missing file
-        log.warning("label map %s not found: using %s, beside the training list", path, beside)
-        path = beside
+        train_list = config.get("DataLoader", {}).get("Train", {}).get("dataset", {}).get("cls_label_path", ".")
+        beside = Path(train_list).parent / "label_list.txt"
+        if beside.is_file():
+            log.warning("label map %s not found: using %s, beside the training list", path, beside)
+            path = beside
+        elif not path:
+            raise ConfigError("Infer.PostProcess.class_id_map_file is not set, and there is no label_list.txt "
+                              "beside the training list: the engine needs the label map")
     labels = read_label_map(path)
     if len(labels) != config["Arch"]["class_num"]:
         raise ConfigError(f"Arch.class_num is {config['Arch']['class_num']} but {path} lists {len(labels)} "
