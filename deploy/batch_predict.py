@@ -102,8 +102,9 @@ def predict_images(predictor, files, faces=False, annotate_dir=None, progress=Tr
             chunk = [(f, im) for f, im, _ in chunk if im is not None]
             if not faces and warn:
                 for f, im in chunk:
-                    if photo_warning(im):
-                        warn(f"warning: {f}: {photo_warning(im)}")
+                    why = photo_warning(im)
+                    if why:
+                        warn(f"warning: {f}: {why}")
             _classify(predictor, chunk, faces, annotate_dir, names, rows, errors, face_options)
             done = start + len(chunk)
             bar.update(len(chunk))
