@@ -7,7 +7,7 @@ import io
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from basics import UserError
+from basics import FACE_SIZE, UserError
 
 # Our own pixel cap (checked on the header, before decoding) replaces PIL's global one, which would otherwise
 # raise DecompressionBombError at a limit we do not choose.
@@ -15,7 +15,7 @@ Image.MAX_IMAGE_PIXELS = None
 MAX_PIXELS = 40_000_000
 # A quarter of the 48 px model input: below this no expression is left to see, and face detection's shrinking
 # would leave an empty side.
-MIN_SIDE = 12
+MIN_SIDE = FACE_SIZE // 4
 
 
 class BadImage(UserError):
@@ -66,10 +66,10 @@ def decode_image(data: bytes, max_pixels: int = MAX_PIXELS, max_aspect: float = 
     width, height = image.size
     if min(width, height) < MIN_SIDE:
         raise BadImage(422, f"the image is {width}x{height} pixels; both sides must be at least {MIN_SIDE} px "
-                            "(faces are classified at 48x48)")
+                            f"(faces are classified at {FACE_SIZE}x{FACE_SIZE})")
     if width * height > max_pixels:
         raise BadImage(413, f"the image is {width}x{height} = {width * height} pixels, over the limit of "
-                            f"{max_pixels}; downscale it (faces are classified at 48x48)")
+                            f"{max_pixels}; downscale it (faces are classified at {FACE_SIZE}x{FACE_SIZE})")
     if max_aspect is not None and max(width, height) > max_aspect * min(width, height):
         # Resizing the short side to the model's input would blow a 2x20000 strip up to tens of megapixels.
         raise BadImage(422, f"the image is {width}x{height}, more than {max_aspect:g} times longer than wide; "
