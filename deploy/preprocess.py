@@ -48,10 +48,7 @@ class Preprocess:
             if name == "NormalizeImage":
                 # FastDeploy normalises the HWC image whatever `order` says; the engine's default is chw.
                 params = {**(params or {}), "order": (params or {}).get("order") or ""}
-            try:
-                self.ops.append(TRANSFORMS[name](**(params or {})))
-            except TypeError as err:
-                raise ConfigError(f"{source}: bad parameters for {name}: {err}") from err
+            self.ops.append(TRANSFORMS.build(name, params, f"{source}: "))
         if not isinstance(self.ops[-1], ToCHWImage) or not any(isinstance(op, NormalizeImage) for op in self.ops):
             raise ConfigError(f"{source}: transform_ops must normalise and end with ToCHWImage")
 

@@ -6,6 +6,16 @@ from .config import ConfigError
 from .registry import LOSSES
 
 
+def is_soft(labels, class_num):
+    return labels.ndim == 2 and labels.shape[-1] == class_num
+
+
+def soft_targets(labels, class_num):
+    """Soft targets (a row of class probabilities per image, as Mixup and CutMix give) as they are; integer
+    labels one-hot."""
+    return labels if is_soft(labels, class_num) else F.one_hot(labels, class_num)
+
+
 @LOSSES.register
 class CELoss(paddle.nn.Layer):
     """Cross entropy with PaddleClas's `epsilon` label smoothing and an optional per-class weight. Takes integer
@@ -19,10 +29,9 @@ class CELoss(paddle.nn.Layer):
         self.class_weight = None if class_weight is None else paddle.to_tensor(class_weight, dtype="float32")
 
     def forward(self, logits, labels):
-        soft = labels.ndim == 2 and labels.shape[-1] == self.class_num
-        if not soft and not self.epsilon:
+        if not self.epsilon and not is_soft(labels, self.class_num):
             return F.cross_entropy(logits, labels, weight=self.class_weight)
-        target = labels if soft else F.one_hot(labels, self.class_num)
+        target = soft_targets(labels, self.class_num)
         if self.epsilon:
             target = F.label_smooth(target, epsilon=self.epsilon)
         return F.cross_entropy(logits, target, soft_label=True, weight=self.class_weight)
@@ -38,10 +47,7 @@ class FocalLoss(paddle.nn.Layer):
         self.class_num, self.gamma = class_num, float(gamma)
 
     def forward(self, logits, labels):
-        if labels.ndim == 2 and labels.shape[-1] == self.class_num:
-            target = labels
-        else:
-            target = F.one_hot(labels, self.class_num)
+        target = soft_targets(labels, self.class_num)
         log_probs = F.log_softmax(logits, axis=-1)
         weight = (1 - log_probs.exp()) ** self.gamma
         return -(target * weight * log_probs).sum(axis=-1).mean()
@@ -54,10 +60,7 @@ def build_loss(config, mode="Train"):
         (name, params), = item.items()
         params = dict(params or {})
         weight = float(params.pop("weight", 1.0))
-        try:
-            terms.append((weight, LOSSES[name](class_num=config["Arch"]["class_num"], **params)))
-        except TypeError as error:
-            raise ConfigError(f"Loss.{mode}.{name}: bad parameters: {error}") from None
+        terms.append((weight, LOSSES.build(name, params, f"Loss.{mode}.", class_num=config["Arch"]["class_num"])))
 
     def loss(logits, labels):
         return sum(weight * term(logits, labels) for weight, term in terms)

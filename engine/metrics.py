@@ -13,5 +13,5 @@ class TopkAcc:
 def metric_topk(config, mode="Eval"):
     """The k of Metric.<mode>'s TopkAcc, within the number of classes."""
     ks = [k for item in config.get("Metric", {}).get(mode) or [{"TopkAcc": {"topk": [1]}}]
-          for name, params in item.items() for k in METRICS[name](**(params or {})).topk]
+          for name, params in item.items() for k in METRICS.build(name, params, f"Metric.{mode}.").topk]
     return [k for k in ks if k <= config["Arch"]["class_num"]]

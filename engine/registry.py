@@ -36,6 +36,15 @@ class Registry:
     def names(self):
         return sorted(self._load())
 
+    def build(self, name, params=None, where="", **hidden):
+        """The part `name` made with a config's `params` and the engine's `hidden` ones; bad parameters are a
+        ConfigError that says where."""
+        from .config import ConfigError  # engine.config imports this module
+        try:
+            return self[name](**hidden, **(params or {}))
+        except TypeError as error:
+            raise ConfigError(f"{where}{name}: bad parameters: {error}") from None
+
     def params(self, name):
         """The parameter names a config may give `name`."""
         signature = inspect.signature(self[name].__init__)

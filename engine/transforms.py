@@ -329,27 +329,17 @@ def check_deployable(name, params, where="inference.yml"):
                               "ToCHWImage transposes afterwards")
 
 
-def _build(registry, op_list, **hidden):
-    ops = []
-    for item in op_list or []:
-        (name, params), = item.items()
-        try:
-            ops.append(registry[name](**hidden, **(params or {})))
-        except TypeError as error:
-            raise ConfigError(f"{name}: bad parameters: {error}") from None
-    return ops
-
-
 def build_transforms(op_list):
     """[{Name: params}, ...] -> a list of callables `op(img, rng)`."""
-    return _build(TRANSFORMS, op_list)
+    return [TRANSFORMS.build(name, params) for item in op_list or [] for name, params in item.items()]
 
 
 def build_batch_transforms(op_list, class_num):
     """DataLoader.Train.dataset.batch_transform_ops -> callables `op(images NCHW, int labels, rng)` giving
     (images, soft targets). With several, each batch gets one of them, drawn at random (PaddleClas's OpSampler
     draws likewise)."""
-    return _build(BATCH_TRANSFORMS, op_list, class_num=class_num)
+    return [BATCH_TRANSFORMS.build(name, params, class_num=class_num)
+            for item in op_list or [] for name, params in item.items()]
 
 
 def apply_transforms(ops, data, rng=None):
