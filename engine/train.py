@@ -1,6 +1,8 @@
 """Training loop: seeded, data parallel under paddle.distributed.launch, checkpointed, resumable."""
 import json
 import random
+import signal
+import threading
 import time
 import warnings
 from pathlib import Path
@@ -153,6 +155,8 @@ class Run:
         window = Window()
         skipped = 0
         for images, labels, _, bad in self.train_loader:
+            if self.stop_requested:
+                raise KeyboardInterrupt
             skipped += int(bad)
             if len(labels) == 0:
                 self.state["iter_in_epoch"] += 1
@@ -217,9 +221,20 @@ class Run:
                 remove_checkpoint(self.out_dir / f"epoch_{old}")
         self.save("latest")
 
+    def request_stop(self, number, frame):
+        if self.stop_requested:
+            raise KeyboardInterrupt
+        self.stop_requested = True
+
     def fit(self):
         log.info("training %s for %d epochs, %d iterations per epoch on %d process(es); output %s",
                  self.state["arch"], self.epochs, self.iters_per_epoch, self.world, self.out_dir)
+        self.stop_requested = False
+        previous = signal.getsignal(signal.SIGINT)
+        if threading.current_thread() is threading.main_thread():
+            # Ctrl-C stops between two steps, so that the saved weights and step count agree and a resumed run
+            # continues exactly; a second Ctrl-C stops at once.
+            signal.signal(signal.SIGINT, self.request_stop)
         try:
             for epoch in range(self.state["epoch"] + 1, self.epochs + 1):
                 self.train_epoch(epoch)
@@ -230,6 +245,8 @@ class Run:
                         self.out_dir / "latest")
             raise
         finally:
+            if threading.current_thread() is threading.main_thread():
+                signal.signal(signal.SIGINT, previous)
             if self.writer:
                 self.writer.close()
         log.info("done: best top1 %.4f at epoch %d; checkpoints in %s", self.state["best_metric"],
