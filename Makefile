@@ -20,7 +20,8 @@ HELDOUT := -o Global.output_dir=./output/no_$(HOLD_OUT) \
 	-o DataLoader.Train.dataset.cls_label_path=./dataset/masked_no_$(HOLD_OUT)/train_list.txt
 HELDOUT_EPOCHS ?= 16
 
-.PHONY: setup demo test bench clean data heldout-data default-model unmasked-model heldout-model study
+.PHONY: setup demo test bench clean data heldout-data default-model unmasked-model heldout-model study \
+	mask-points-model
 
 setup:
 	$(PYTHON311) -m venv $(VENV)
@@ -48,6 +49,11 @@ bench:
 data:
 	$(PY) tools/make_dataset.py --fer2013 $(FER2013_DATA) --out dataset/masked --workers 2
 	$(PY) tools/make_dataset.py --fer2013 $(FER2013_DATA) --out dataset/unmasked --workers 2 --no-mask
+
+# The masker's six-point predictor (committed; rebuild it when the labelling or the settings change): 68-point
+# labels on FER2013's Training faces, then dlib's trainer; the report on PublicTest goes beside the model.
+mask-points-model:
+	$(PY) tools/train_mask_points.py --fer2013 $(FER2013_DATA)
 
 # The unseen-style check: one mask style left out of the training faces (the eval faces are dataset/masked's).
 heldout-data:

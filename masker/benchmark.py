@@ -1,15 +1,29 @@
-"""Throughput and coverage of the masker on FER2013's Training images, with the machine they ran on."""
+"""Throughput and coverage of the masker on FER2013's Training images, beside its peer, and where the time goes.
+
+Every run reads the same faces, after one untimed read that brings them into the page cache: without it the
+first run timed (one worker) paid for the disk and looked slower per image than the second.
+"""
 import os
 import platform
 import resource
 import tempfile
+import time
 from pathlib import Path
 
 import cv2
 import dlib
 
+from basics import atomic_write_bytes
+
 from . import DEFAULT_CLASSES
-from .dataset import RunConfig, build_dataset
+from .compose import apply_mask
+from .dataset import RunConfig, build_dataset, encode_jpeg, sample_rng, select
+from .geometry import mask_box
+from .points import located, upscaled_crop
+from .readers import load_gray, read_inputs
+from .templates import choose_style
+
+OURS = "ours"
 
 
 def machine_description() -> dict:
@@ -30,30 +44,111 @@ def _cpu_seconds() -> float:
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
-def run_benchmark(fer2013_dir, workers=(1, 2), classes=DEFAULT_CLASSES, limit=None, progress=True) -> list:
-    """Masks the Training split of the image-folder layout once per worker count, into a temporary folder.
-
-    The Training folder is linked (never copied) into a temporary root so only Training images are read.
-    Returns one row per worker count: images, written, coverage, seconds, images_per_second, and
-    cpu_ms_per_image (CPU time of this process and its workers, which other jobs on a shared CPU barely change).
-    """
+def _training_faces(tmp: Path, fer2013_dir, classes, limit) -> tuple:
+    """(root, samples): a root holding only a link to the Training folder (never a copy), and its selection."""
     train = Path(fer2013_dir).resolve() / "train"
     if not train.is_dir():
         raise ValueError(f"{fer2013_dir} has no train/ folder: expected FER2013's image-folder layout")
+    root = tmp / "fer2013"
+    root.mkdir()
+    (root / "train").symlink_to(train, target_is_directory=True)
+    samples, _ = read_inputs(root, classes)
+    samples = select(samples, limit)
+    for sample in samples:                       # into the page cache, untimed
+        Path(sample.path).read_bytes()
+    return root, samples
+
+
+def run_benchmark(fer2013_dir, workers=(1, 2), classes=DEFAULT_CLASSES, limit=None, progress=True,
+                  peer=False) -> list:
+    """Masks the Training split of the image-folder layout once per worker count, then (peer=True) has
+    face-mask 0.3.0 mask the same faces in one process.
+
+    Returns one row per run: masker, workers, images, written, coverage, seconds, images_per_second, and
+    cpu_ms_per_image (CPU time of the maskers' processes, which other jobs on a shared CPU barely change).
+    """
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench_masker_") as tmp:
-        root = Path(tmp) / "fer2013"
-        root.mkdir()
-        (root / "train").symlink_to(train, target_is_directory=True)
+        root, samples = _training_faces(Path(tmp), fer2013_dir, classes, limit)
         for n in workers:
             config = RunConfig(fer2013=str(root), classes=tuple(classes), limit=limit)
             cpu = _cpu_seconds()
-            manifest = build_dataset(config, Path(tmp) / f"out_{n}", workers=n, progress=progress)
+            manifest = build_dataset(config, Path(tmp) / f"out_{len(rows)}", workers=n, progress=progress)
             cpu = _cpu_seconds() - cpu
             inputs = sum(manifest["inputs"]["train"].values())
-            rows.append({"workers": n, "images": inputs, "written": sum(manifest["written"]["train"].values()),
-                         "coverage": manifest["coverage"], "seconds": manifest["timing"]["seconds"],
+            rows.append({"masker": OURS, "workers": n, "images": inputs,
+                         "written": sum(manifest["written"]["train"].values()), "coverage": manifest["coverage"],
+                         "seconds": manifest["timing"]["seconds"],
                          "images_per_second": manifest["timing"]["images_per_second"],
                          "cpu_ms_per_image": 1000 * cpu / inputs if inputs else None,
                          "skipped": manifest["skipped"]})
+        if peer:
+            from studies.peer_face_mask import run_peer
+
+            rows.append({**run_peer([s.path for s in samples]), "workers": 1, "skipped": []})
     return rows
+
+
+def _timed(stages: dict, name: str, function, items) -> list:
+    start = time.perf_counter()
+    out = [function(item) for item in items]
+    stages[name] = time.perf_counter() - start
+    return out
+
+
+def stage_profile(fer2013_dir, classes=DEFAULT_CLASSES, limit=None) -> dict:
+    """Milliseconds per face of each step of masking one face, each step timed over all faces in turn (one
+    process), beside a whole run (`make_dataset --workers 1`): masking_ms is its masking loop per face, `other`
+    the loop's time not in the steps (resume check, result bookkeeping), and the last row the run's work
+    before and after the loop (reading the listing, sharpness check, lists, manifest, contact sheet)."""
+    stages = {}
+    with tempfile.TemporaryDirectory(prefix="profile_masker_") as tmp:
+        root, samples = _training_faces(Path(tmp), fer2013_dir, classes, limit)
+        cv2.setNumThreads(1)
+        located(*upscaled_crop(load_gray(samples[0])))              # the model loads outside the clock
+        grays = _timed(stages, "decode", load_gray, samples)
+        styles = _timed(stages, "style choice", lambda s: choose_style(sample_rng(0, s)), samples)
+        bigs = _timed(stages, "upscale", upscaled_crop, grays)
+        points = _timed(stages, "landmarks", lambda big_scale: located(*big_scale), bigs)
+        boxes = _timed(stages, "geometry", lambda pg: mask_box(pg[0], pg[1].shape[::-1]), list(zip(points, grays)))
+        faces = _timed(stages, "drawing", lambda a: apply_mask(*a), list(zip(grays, boxes, styles)))
+        encoded = _timed(stages, "encode", encode_jpeg, faces)
+        out = Path(tmp) / "written"
+        _timed(stages, "write", lambda ie: atomic_write_bytes(out / f"{ie[0]}.jpg", ie[1]), list(enumerate(encoded)))
+        config = RunConfig(fer2013=str(root), classes=tuple(classes), limit=limit)
+        start = time.perf_counter()
+        manifest = build_dataset(config, Path(tmp) / "run", workers=1, progress=False)
+        whole = time.perf_counter() - start
+    n = len(samples)
+    per_face = {name: 1000 * seconds / n for name, seconds in stages.items()}
+    masking = 1000 * manifest["timing"]["seconds"] / n
+    per_face["other"] = max(0.0, masking - sum(per_face.values()))
+    per_face["listing, lists, manifest, contact sheet"] = 1000 * (whole - manifest["timing"]["seconds"]) / n
+    return {"images": n, "stages_ms": per_face, "masking_ms": masking, "run_ms": 1000 * whole / n}
+
+
+def masking_table(rows: list) -> list:
+    """Markdown lines: one row per run, and how many times the peer's images/s ours reach per process."""
+    lines = ["| masker | processes | images | coverage | images/s | CPU ms/image |", "|---|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        lines.append(f"| {r['masker']} | {r['workers']} | {r['images']} | {r['coverage']:.2%} | "
+                     f"{r['images_per_second']:.0f} | {r['cpu_ms_per_image']:.2f} |")
+    ours = {r["workers"]: r["images_per_second"] for r in rows if r["masker"] == OURS}
+    peers = [r for r in rows if r["masker"] != OURS]
+    if 1 in ours and peers:
+        lines.append(f"\nOne process: ours {ours[1] / peers[0]['images_per_second']:.2f}x the images/s of "
+                     f"{peers[0]['masker']}.")
+    if 1 in ours and 2 in ours:
+        lines.append(f"Two workers: {ours[2] / ours[1]:.2f}x one worker.")
+    return lines
+
+
+def profile_table(profile: dict) -> list:
+    """Markdown lines of stage_profile's result."""
+    total = sum(profile["stages_ms"].values())
+    lines = [f"Per face, one process, {profile['images']} faces:", "",
+             "| step | ms/face | share |", "|---|---:|---:|"]
+    for name, ms in profile["stages_ms"].items():
+        lines.append(f"| {name} | {ms:.3f} | {ms / total:.0%} |")
+    lines.append(f"| **whole run** | {profile['run_ms']:.3f} | |")
+    return lines

@@ -23,8 +23,8 @@ from basics import atomic_write_bytes, atomic_write_text, written_atomically
 
 from . import SPLITS
 from .compose import apply_mask
-from .faces import crop_landmarks, shape_predictor
 from .geometry import DegenerateFace, mask_box
+from .points import mask_points, predictor
 from .quality import blur_warning, sample_faces, split_sharpness
 from .readers import Sample, load_gray, read_inputs
 from .templates import STYLES, choose_style
@@ -86,15 +86,22 @@ def mask_face(gray: np.ndarray, rng: np.random.Generator, masks=STYLES, no_mask:
     skip exactly the same faces.
     """
     style = choose_style(rng, masks)
-    box = mask_box(crop_landmarks(gray), gray.shape[::-1])
+    box = mask_box(mask_points(gray), gray.shape[::-1])
     if no_mask:
         return gray, None
     return apply_mask(gray, box, style), style.as_dict()
 
 
+def encode_jpeg(image: np.ndarray) -> bytes:
+    ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+    if not ok:
+        raise RuntimeError(f"OpenCV could not encode a {image.shape} {image.dtype} image as JPEG")
+    return encoded.tobytes()
+
+
 class _Worker:
     """Processes one sample into out_dir (a picklable callable for the pool; the dlib models are a per-process
-    cache in masker.faces, loaded before fork() so the workers share them)."""
+    cache in masker.points, loaded before fork() so the workers share them)."""
 
     def __init__(self, out_dir: Path, config: RunConfig):
         self.out_dir, self.config = out_dir, config
@@ -114,10 +121,7 @@ class _Worker:
             image, style = mask_face(gray, rng, masks, self.config.no_mask)
         except (ValueError, DegenerateFace) as error:
             return Result(sample.key, reason=str(error))
-        ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
-        if not ok:
-            return Result(sample.key, reason="JPEG encoding failed")
-        atomic_write_bytes(target, encoded.tobytes())
+        atomic_write_bytes(target, encode_jpeg(image))
         return Result(sample.key, rel, style)
 
 
@@ -181,7 +185,7 @@ def build_dataset(config: RunConfig, out_dir, workers: int = 1, overwrite: bool 
         (out_dir / split / class_name).mkdir(parents=True, exist_ok=True)
 
     worker = _Worker(out_dir, config)
-    shape_predictor()    # loaded before the clock starts, and before fork() so the workers share it
+    predictor()    # loaded before the clock starts, and before fork() so the workers share it
     start = time.perf_counter()
     results = {}
     bar = tqdm(total=len(samples), unit="img", desc="masking" if not config.no_mask else "checking faces",

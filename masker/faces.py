@@ -57,18 +57,50 @@ def to_gray(image: np.ndarray) -> np.ndarray:
     raise ValueError(f"expected a gray, BGR or BGRA image, got an array of shape {image.shape}")
 
 
-def landmarks_in_box(gray: np.ndarray, box) -> np.ndarray:
-    """68 (x, y) landmarks, float, of the face inside box=(left, top, right, bottom) of a gray uint8 image."""
-    rect = dlib.rectangle(*(int(round(v)) for v in box))
-    shape = shape_predictor()(np.ascontiguousarray(gray), rect)
+def fer2013_face_rect(width: int = LANDMARK_SIZE, height: int = LANDMARK_SIZE) -> "dlib.rectangle":
+    """Where the face sits in an upscaled FER2013 crop: the box the predictors start from."""
+    l, t, r, b = FER2013_FACE_BOX
+    return dlib.rectangle(*(int(round(v)) for v in (l * width, t * height, r * width, b * height)))
+
+
+def upscaled(crop: np.ndarray) -> tuple:
+    """(gray crop bicubically upscaled so its longer side is LANDMARK_SIZE, the scale factor)."""
+    gray = to_gray(crop)
+    h, w = gray.shape
+    scale = LANDMARK_SIZE / max(h, w)
+    return cv2.resize(gray, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_CUBIC), scale
+
+
+def predicted(predictor, big: np.ndarray) -> np.ndarray:
+    """The predictor's points, float (x, y), started from the FER2013 face box of an upscaled crop."""
+    shape = predictor(np.ascontiguousarray(big), fer2013_face_rect(big.shape[1], big.shape[0]))
     return np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float64)
 
 
-def _upright_box_landmarks(gray: np.ndarray) -> np.ndarray:
-    """One predictor pass on the FER2013 face box of a LANDMARK_SIZE image."""
-    h, w = gray.shape
-    l, t, r, b = FER2013_FACE_BOX
-    return landmarks_in_box(gray, (l * w, t * h, r * w, b * h))
+def in_crop(points: np.ndarray, scale: float) -> np.ndarray:
+    """Points of the upscaled crop in the crop's own pixels (dlib's are integer pixel centres at both scales)."""
+    return (points + 0.5) / scale - 0.5
+
+
+def levelled_points(big: np.ndarray, locate, tilt_of, passes: int = 2) -> np.ndarray:
+    """locate(big)'s points; while the face looks tilted by more than RELEVEL_DEGREES (tilt_of(points)), and
+    for at most `passes` passes in all, the points of the face turned level by the latest estimate, turned back.
+
+    Started from an upright box, dlib's predictors follow only part of a head tilt (the 68-point model: a median
+    17 of 20 degrees on real FER2013 faces, failing on one in ten), so a tilted face is measured again.
+    """
+    points = locate(big)
+    centre = ((big.shape[1] - 1) / 2, (big.shape[0] - 1) / 2)
+    for _ in range(passes - 1):
+        tilt = tilt_of(points)
+        if abs(tilt) <= RELEVEL_DEGREES:
+            break
+        level = cv2.getRotationMatrix2D(centre, tilt, 1.0)       # turns the eye line level
+        levelled = cv2.warpAffine(big, level, big.shape[::-1], flags=cv2.INTER_LINEAR,
+                                  borderMode=cv2.BORDER_REFLECT)
+        back = cv2.invertAffineTransform(level)
+        points = locate(levelled) @ back[:, :2].T + back[:, 2]
+    return points
 
 
 def _eye_line_degrees(points: np.ndarray) -> float:
@@ -77,28 +109,15 @@ def _eye_line_degrees(points: np.ndarray) -> float:
 
 
 def crop_landmarks(crop: np.ndarray) -> np.ndarray:
-    """Landmarks of a face crop that fills the frame (FER2013 style), in the crop's own pixel coordinates.
+    """dlib's 68 landmarks of a face crop that fills the frame (FER2013 style), in the crop's own pixel
+    coordinates.
 
     dlib's detector misses about 30% of 48 px faces even upsampled, so the predictor runs on the fixed box where
-    faces sit in FER2013 crops, after a bicubic upscale to LANDMARK_SIZE. Started from an upright box, the
-    predictor follows only part of a head tilt (median 17 of 20 degrees on real FER2013 faces, and fails on one
-    in ten); so a tilted face is turned level by the first estimate and measured again.
+    faces sit in FER2013 crops, after a bicubic upscale to LANDMARK_SIZE, and a second time on tilted faces.
+    The masker uses masker.points, trained on these landmarks; they remain the reference it is measured against.
     """
-    gray = to_gray(crop)
-    h, w = gray.shape
-    scale = LANDMARK_SIZE / max(h, w)
-    big = cv2.resize(gray, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_CUBIC)
-    points = _upright_box_landmarks(big)
-    tilt = _eye_line_degrees(points)
-    if abs(tilt) > RELEVEL_DEGREES:
-        centre = ((big.shape[1] - 1) / 2, (big.shape[0] - 1) / 2)
-        level = cv2.getRotationMatrix2D(centre, tilt, 1.0)       # turns the eye line level
-        levelled = cv2.warpAffine(big, level, big.shape[::-1], flags=cv2.INTER_LINEAR,
-                                  borderMode=cv2.BORDER_REFLECT)
-        back = cv2.invertAffineTransform(level)
-        points = _upright_box_landmarks(levelled) @ back[:, :2].T + back[:, 2]
-    # dlib's integer pixel centres: map back so that pixel centres line up at both scales.
-    return (points + 0.5) / scale - 0.5
+    big, scale = upscaled(crop)
+    return in_crop(levelled_points(big, lambda image: predicted(shape_predictor(), image), _eye_line_degrees), scale)
 
 
 def detect_faces(image: np.ndarray, upsample: int = 1, min_score: float = 0.0) -> list:

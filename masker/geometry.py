@@ -8,12 +8,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-# dlib 68-point indices (0-based).
-JAW_LEFT, JAW_RIGHT = 1, 15       # cheeks at the height of the nose
-CHIN = 8
-NOSE_BRIDGE = 28                  # upper third of the nose bridge, below the eyes
-LEFT_EYE = slice(36, 42)          # left in the image
-RIGHT_EYE = slice(42, 48)
+# The six points a mask is placed by, in this order (left and right as seen in the image).
+JAW_LEFT, JAW_RIGHT, CHIN, NOSE_BRIDGE, LEFT_EYE, RIGHT_EYE = range(6)
+POINT_NAMES = ("jaw_left", "jaw_right", "chin", "nose_bridge", "left_eye", "right_eye")
 
 # Masks reach a little past the jaw line and below the chin, like a worn mask.
 SIDE_MARGIN = 0.06                # of the cheek-to-cheek width, each side
@@ -58,20 +55,27 @@ class MaskBox:
         return unit @ m.T
 
 
+def from_68(points: np.ndarray) -> np.ndarray:
+    """The six mask points of dlib's 68 landmarks (0-based): jaw 1 and 15 (the cheeks at the height of the nose),
+    chin 8, nose bridge 28 (its upper third, below the eyes), and the centres of the eyes 36-41 and 42-47."""
+    points = np.asarray(points, dtype=np.float64)
+    return np.concatenate([points[[1, 15, 8, 28]], points[36:42].mean(axis=0, keepdims=True),
+                           points[42:48].mean(axis=0, keepdims=True)])
+
+
 def eye_line_tilt(points: np.ndarray) -> float:
-    left = points[LEFT_EYE].mean(axis=0)
-    right = points[RIGHT_EYE].mean(axis=0)
-    dx, dy = right - left
+    dx, dy = points[RIGHT_EYE] - points[LEFT_EYE]
     if math.hypot(dx, dy) < 1e-6:
         raise DegenerateFace("eye centres coincide: no head tilt can be measured")
     return math.degrees(math.atan2(dy, dx))
 
 
 def mask_box(points: np.ndarray, image_size) -> MaskBox:
-    """The mask's box for 68 landmarks (x, y) of a face in an image of image_size = (width, height)."""
+    """The mask's box for the six mask points (x, y) of a face in an image of image_size = (width, height)."""
     points = np.asarray(points, dtype=np.float64)
-    if points.shape != (68, 2) or not np.isfinite(points).all():
-        raise DegenerateFace(f"expected 68 finite landmarks, got an array of shape {points.shape}")
+    if points.shape != (len(POINT_NAMES), 2) or not np.isfinite(points).all():
+        raise DegenerateFace(f"expected {len(POINT_NAMES)} finite mask points ({', '.join(POINT_NAMES)}), "
+                             f"got an array of shape {points.shape}")
     tilt = eye_line_tilt(points)
     a = math.radians(tilt)
     u = np.array([math.cos(a), math.sin(a)])

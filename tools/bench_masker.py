@@ -1,6 +1,7 @@
-"""Masker throughput (1 and 2 workers) and coverage on FER2013's Training images of the four classes.
+"""Masker throughput (1 and 2 workers) and coverage on FER2013's Training images of the four classes, beside
+its peer face-mask 0.3.0 (--peer), and where the time per face goes (--profile).
 
-    python tools/bench_masker.py --fer2013 ../shared/fer2013
+    python tools/bench_masker.py --fer2013 ../shared/fer2013 --limit 500 --peer --profile
 """
 import argparse
 import json
@@ -11,7 +12,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from basics import HelpFormatter  # noqa: E402
 from masker import DEFAULT_CLASSES  # noqa: E402
-from masker.benchmark import machine_description, run_benchmark  # noqa: E402
+from masker.benchmark import (machine_description, masking_table, profile_table, run_benchmark,  # noqa: E402
+                              stage_profile)
 from masker.readers import parse_classes  # noqa: E402
 
 
@@ -22,22 +24,26 @@ def main(argv=None) -> int:
     p.add_argument("--workers", default="1,2", help="worker counts to time, comma-separated")
     p.add_argument("--classes", default=",".join(DEFAULT_CLASSES))
     p.add_argument("--limit", type=int, help="at most N images per class (quick runs)")
+    p.add_argument("--peer", action="store_true", help="also time face-mask 0.3.0 on the same faces "
+                                                       "(its wheel is fetched from PyPI once)")
+    p.add_argument("--profile", action="store_true", help="also time each step of masking a face")
     args = p.parse_args(argv)
     try:
         workers = [int(w) for w in args.workers.split(",")]
+        classes = parse_classes(args.classes)
         machine = machine_description()
-        rows = run_benchmark(args.fer2013, workers, parse_classes(args.classes), args.limit)
-    except ValueError as error:
+        rows = run_benchmark(args.fer2013, workers, classes, args.limit, peer=args.peer)
+        profile = stage_profile(args.fer2013, classes, args.limit) if args.profile else None
+    except (ValueError, RuntimeError) as error:       # RuntimeError: the peer could not be fetched or failed
         print(f"bench_masker: error: {error}", file=sys.stderr)
         return 2
     print(f"machine: {machine['cpu']}, {machine['cores']} cores, load average at start "
           f"{', '.join(f'{x:.2f}' for x in machine['load_average'] or [])}; python {machine['python']}, "
-          f"dlib {machine['dlib']}, opencv {machine['opencv']} (CPU shared with other jobs: numbers vary)")
-    print("| workers | images | written | coverage | seconds | images/s | CPU ms/image |\n|---|---|---|---|---|---|---|")
-    for r in rows:
-        print(f"| {r['workers']} | {r['images']} | {r['written']} | {r['coverage']:.4%} | {r['seconds']:.1f} "
-              f"| {r['images_per_second']:.0f} | {r['cpu_ms_per_image']:.2f} |")
-    skipped = rows[-1]["skipped"] if rows else []
+          f"dlib {machine['dlib']}, opencv {machine['opencv']}")
+    print("\n".join(masking_table(rows)))
+    if profile:
+        print("\n" + "\n".join(profile_table(profile)))
+    skipped = [s for r in rows for s in r["skipped"]]
     if skipped:
         print(f"skipped ({len(skipped)}), first ones: " + json.dumps(skipped[:5]))
     return 0

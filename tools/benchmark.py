@@ -2,7 +2,7 @@
 
     python tools/benchmark.py [--fer2013 ../shared/fer2013] [--model-dir inference] [--out docs/benchmarks.md]
 
-Masking images/s (1 and 2 workers), training images/s per config (1 and 2 threads), predictor latency (batch 1,
+Masking images/s (1 and 2 workers, and face-mask 0.3.0 on the same faces) and time per step, training images/s per config (1 and 2 threads), predictor latency (batch 1,
 p50/p95) and throughput (batch 32) per backend, server requests/s and latency at several concurrency levels.
 Every figure is taken after warm-up over repeated runs; medians are quoted.
 """
@@ -29,7 +29,7 @@ TRAIN_CONFIGS = ("configs/masked_fer/FaceCNN_cpu.yaml", "configs/masked_fer/PPLC
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
     p.add_argument("--fer2013", default=str(ROOT.parent / "shared" / "fer2013"), help="for the masking figures")
-    p.add_argument("--mask-limit", type=int, default=500, help="Training faces per class to mask per run")
+    p.add_argument("--mask-limit", type=int, help="at most N Training faces per class to mask per run (all if unset)")
     p.add_argument("--model-dir", default="inference", help="the exported model to serve and time")
     p.add_argument("--out", default="docs/benchmarks.md")
     return p.parse_args(argv)
@@ -49,15 +49,17 @@ def machine() -> str:
 
 
 def masking_rows(fer2013, limit):
-    from masker.benchmark import run_benchmark
+    from masker.benchmark import masking_table, profile_table, run_benchmark, stage_profile
 
     if not (Path(fer2013) / "train").is_dir():
         return [f"(skipped: no FER2013 image folders at {fer2013})"]
-    rows = ["| workers | images | coverage | images/s | CPU ms/image |", "|---:|---:|---:|---:|---:|"]
-    for r in run_benchmark(fer2013, (1, 2), limit=limit, progress=False):
-        rows.append(f"| {r['workers']} | {r['images']} | {r['coverage']:.2%} | {r['images_per_second']:.0f} | "
-                    f"{r['cpu_ms_per_image']:.2f} |")
-    return rows
+    try:
+        rows = run_benchmark(fer2013, (1, 2), limit=limit, progress=False, peer=True)
+        note = []
+    except RuntimeError as error:                  # the peer could not be fetched from PyPI, or failed
+        rows = run_benchmark(fer2013, (1, 2), limit=limit, progress=False)
+        note = [f"\n(the peer was not run: {error})"]
+    return [*masking_table(rows), *note, "", *profile_table(stage_profile(fer2013, limit=limit))]
 
 
 def training_rows():
@@ -103,7 +105,7 @@ def main(argv=None) -> int:
     started = time.time()
     lines = [f"# Benchmarks\n\nMeasured by `python tools/benchmark.py` on {time.strftime('%Y-%m-%d')}.\n",
              f"Machine: {machine()}.\n"]
-    sections = (("Masking (FER2013 Training faces of the four classes)", lambda: masking_rows(args.fer2013,
+    sections = (("Masking (FER2013 Training faces of the four classes), beside face-mask 0.3.0", lambda: masking_rows(args.fer2013,
                                                                                              args.mask_limit)),
                 ("Training step (forward, backward, update; random input of the config's size)", training_rows),
                 (f"Predictor on `{args.model_dir}` (whole predict() path, preprocessing included)",

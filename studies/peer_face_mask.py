@@ -1,0 +1,91 @@
+"""The masker's peer: `face-mask` 0.3.0 from PyPI, the masker the seed project used.
+
+Its wheel is fetched once with `pip download --no-deps` into a cache (PEER_CACHE, default
+~/.cache/masked-fer-peers) and unpacked there; it runs on this venv's face_recognition and dlib. None of its
+code or mask pictures enter the project. It writes `<name>-with-mask<ext>` beside each input, so it masks a
+temporary copy of the faces, in a child process whose clock runs over the masking loop alone (as ours does).
+
+    python -m studies.peer_face_mask FACE.jpg ...     # prints one JSON line: images, written, coverage, ...
+"""
+import contextlib
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PEER = "face-mask==0.3.0"
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("PEER_CACHE", Path.home() / ".cache" / "masked-fer-peers"))
+
+
+def peer_dir() -> Path:
+    """The unpacked wheel (a folder holding the `face_mask` package), fetched on first use."""
+    name, version = PEER.split("==")
+    unpacked = cache_dir() / f"{name}-{version}"
+    if (unpacked / "face_mask" / "__main__.py").is_file():
+        return unpacked
+    wheels = cache_dir() / "wheels"
+    done = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "-d", str(wheels),
+                           PEER], capture_output=True, text=True)
+    found = sorted(wheels.glob(f"{name.replace('-', '_')}-{version}-*.whl"))
+    if done.returncode != 0 or not found:
+        raise RuntimeError(f"could not fetch {PEER} from PyPI: {done.stderr.strip()[-300:]}")
+    partial = Path(tempfile.mkdtemp(dir=cache_dir(), prefix=".unpacking-"))
+    with zipfile.ZipFile(found[0]) as wheel:
+        wheel.extractall(partial)
+    shutil.rmtree(unpacked, ignore_errors=True)
+    partial.rename(unpacked)
+    return unpacked
+
+
+def run_peer(images) -> dict:
+    """Masks copies of `images` (paths) with the peer in one child process; returns its timing and coverage."""
+    source = peer_dir()
+    with tempfile.TemporaryDirectory(prefix="peer_face_mask_") as tmp:
+        copies = []
+        for i, path in enumerate(images):
+            copy = Path(tmp) / f"{i:06d}{Path(path).suffix}"
+            shutil.copyfile(path, copy)
+            copies.append(str(copy))
+        listing = Path(tmp) / "images.txt"
+        listing.write_text("\n".join(copies))
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(source), str(ROOT)]))
+        done = subprocess.run([sys.executable, "-m", "studies.peer_face_mask", "--list", str(listing)],
+                              capture_output=True, text=True, env=env, cwd=ROOT)
+        if done.returncode != 0:
+            raise RuntimeError(f"{PEER} failed: {done.stderr.strip()[-500:]}")
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _mask_all(paths) -> dict:
+    """Runs in the child: the peer's own per-picture call, as its command line makes it."""
+    import face_recognition  # noqa: F401  (its models load here, before the clock starts)
+    from face_mask.__main__ import DEFAULT_IMAGE_PATH, FaceMasker
+
+    cpu, start = time.process_time(), time.perf_counter()
+    with contextlib.redirect_stdout(io.StringIO()):          # it prints a line per picture
+        for path in paths:
+            FaceMasker(path, DEFAULT_IMAGE_PATH).mask()
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+    written = sum(Path(p).with_name(f"{Path(p).stem}-with-mask{Path(p).suffix}").is_file() for p in paths)
+    n = len(paths)
+    return {"masker": PEER, "images": n, "written": written, "coverage": written / n if n else 0.0,
+            "seconds": round(seconds, 3), "images_per_second": round(n / seconds, 1) if seconds else None,
+            "cpu_ms_per_image": round(1000 * cpu / n, 3) if n else None}
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["--list"]:
+        paths = Path(sys.argv[2]).read_text().split("\n")
+    else:
+        paths = sys.argv[1:]
+    print(json.dumps(_mask_all(paths)))
