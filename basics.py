@@ -26,17 +26,38 @@ def written_atomically(path):
     has written it, it is renamed to `path`. A kill leaves the old file or the new one, never half of one."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}{path.suffix}")
+    tmp = _temp_beside(str(path))
     try:
-        yield tmp
+        yield Path(tmp)
         os.replace(tmp, path)
     finally:
-        tmp.unlink(missing_ok=True)
+        if os.path.lexists(tmp):
+            os.unlink(tmp)
+
+
+def _temp_beside(path: str) -> str:
+    head, name = os.path.split(path)
+    stem, suffix = os.path.splitext(name)
+    return os.path.join(head, f".{stem}.tmp{os.getpid()}{suffix}")
 
 
 def atomic_write_bytes(path, data: bytes) -> None:
-    with written_atomically(path) as tmp:
-        tmp.write_bytes(data)
+    """written_atomically for bytes, in a few system calls: the masker writes one small file per face."""
+    path = os.fspath(path)
+    tmp = _temp_beside(path)
+    try:
+        try:
+            file = open(tmp, "wb")
+        except FileNotFoundError:
+            os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+            file = open(tmp, "wb")
+        with file:
+            file.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.lexists(tmp):
+            os.unlink(tmp)
+        raise
 
 
 def atomic_write_text(path, text: str) -> None:

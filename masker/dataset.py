@@ -4,13 +4,16 @@ Layout and list format: docs/architecture.md. Images are written temp-then-renam
 contact sheet only at the end, so an interrupted run leaves whole files only; re-running the same arguments
 resumes by keeping the images already written.
 """
+import hashlib
 import json
 import multiprocessing
+import os
 import shutil
 import time
 import zlib
 from collections import Counter
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Optional
 
@@ -24,7 +27,7 @@ from basics import atomic_write_bytes, atomic_write_text, written_atomically
 from . import SPLITS
 from .compose import apply_mask
 from .geometry import DegenerateFace, mask_box
-from .points import mask_points, predictor
+from .points import MODEL, mask_points, predictor
 from .quality import blur_warning, sample_faces, split_sharpness
 from .readers import Sample, load_gray, read_inputs
 from .templates import STYLES, choose_style
@@ -50,10 +53,21 @@ class RunConfig:
     train_masks: Optional[tuple] = None
 
     def identity(self) -> dict:
+        """The config and the masker's version: a folder written by another masker is not resumed into."""
         d = asdict(self)
+        d["masker"] = masker_version()
         d["classes"], d["masks"] = list(self.classes), list(self.masks)
         d["train_masks"] = None if self.train_masks is None else list(self.train_masks)
         return d
+
+
+# Bumped when the drawing or the way points are found changes the bytes written (2: six-point predictor, 2x warp).
+DRAWING_VERSION = 2
+
+
+@lru_cache(maxsize=None)
+def masker_version() -> str:
+    return f"{DRAWING_VERSION}, mask_points.dat sha256 {hashlib.sha256(MODEL.read_bytes()).hexdigest()[:16]}"
 
 
 @dataclass
@@ -104,16 +118,16 @@ class _Worker:
     cache in masker.points, loaded before fork() so the workers share them)."""
 
     def __init__(self, out_dir: Path, config: RunConfig):
-        self.out_dir, self.config = out_dir, config
+        self.out_dir, self.config = str(out_dir), config
 
     def __call__(self, sample: Sample) -> Result:
         rel = relpath_of(sample)
-        target = self.out_dir / rel
+        target = os.path.join(self.out_dir, rel)       # strings, not Paths: this runs once per face
         rng = sample_rng(self.config.seed, sample)
         masks = self.config.masks
         if sample.split == "train" and self.config.train_masks is not None:
             masks = self.config.train_masks
-        if target.exists():
+        if os.path.exists(target):
             style = None if self.config.no_mask else choose_style(rng, masks).as_dict()
             return Result(sample.key, rel, style, resumed=True)
         try:

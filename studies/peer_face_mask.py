@@ -4,6 +4,7 @@ Its wheel is fetched once with `pip download --no-deps` into a cache (PEER_CACHE
 ~/.cache/masked-fer-peers) and unpacked there; it runs on this venv's face_recognition and dlib. None of its
 code or mask pictures enter the project. It writes `<name>-with-mask<ext>` beside each input, so it masks a
 temporary copy of the faces, in a child process whose clock runs over the masking loop alone (as ours does).
+A picture it raises an error on (its command line would stop there) counts as not kept.
 
     python -m studies.peer_face_mask FACE.jpg ...     # prints one JSON line: images, written, coverage, ...
 """
@@ -71,14 +72,19 @@ def _mask_all(paths) -> dict:
     import face_recognition  # noqa: F401  (its models load here, before the clock starts)
     from face_mask.__main__ import DEFAULT_IMAGE_PATH, FaceMasker
 
+    errors = 0
     cpu, start = time.process_time(), time.perf_counter()
     with contextlib.redirect_stdout(io.StringIO()):          # it prints a line per picture
         for path in paths:
-            FaceMasker(path, DEFAULT_IMAGE_PATH).mask()
+            try:
+                FaceMasker(path, DEFAULT_IMAGE_PATH).mask()
+            except Exception:       # e.g. PIL's "height and width must be > 0" on a face it measures flat
+                errors += 1
     seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
     written = sum(Path(p).with_name(f"{Path(p).stem}-with-mask{Path(p).suffix}").is_file() for p in paths)
     n = len(paths)
-    return {"masker": PEER, "images": n, "written": written, "coverage": written / n if n else 0.0,
+    return {"masker": PEER, "images": n, "written": written, "errors": errors,
+            "coverage": written / n if n else 0.0,
             "seconds": round(seconds, 3), "images_per_second": round(n / seconds, 1) if seconds else None,
             "cpu_ms_per_image": round(1000 * cpu / n, 3) if n else None}
 

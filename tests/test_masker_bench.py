@@ -14,9 +14,9 @@ def test_full_training_split_coverage_with_two_workers(fer2013_dir):
 
 
 def test_benchmark_reports_per_worker_rows(fer2013_dir):
-    rows = run_benchmark(fer2013_dir, workers=(1, 1), limit=5, progress=False)
-    assert [r["workers"] for r in rows] == [1, 1]          # a repeated count is a second run, not a resume
-    assert all(r["masker"] == OURS and r["images"] == 20 and r["coverage"] == 1.0 for r in rows)
+    rows = run_benchmark(fer2013_dir, workers=(1, 2), limit=5, progress=False, repeats=2)
+    assert [(r["workers"], r["runs"]) for r in rows] == [(1, 2), (2, 2)]   # each repeat masked anew, no resume
+    assert all(r["masker"] == OURS and r["images"] == r["written"] == 20 and r["coverage"] == 1.0 for r in rows)
     assert all(r["images_per_second"] > 0 for r in rows)
 
 
@@ -34,7 +34,7 @@ def test_the_peer_masks_copies_of_the_same_faces(fer2013_dir):
     assert 0.3 < peer["coverage"] < 1.0 and peer["written"] == round(peer["coverage"] * 40)
     assert not list(fer2013_dir.rglob("*-with-mask*"))                    # it wrote beside the copies only
     table = "\n".join(masking_table(rows))
-    assert "| face-mask==0.3.0 | 1 | 40 |" in table and "x the images/s of face-mask==0.3.0" in table
+    assert "| face-mask==0.3.0 | 1 | 40 |" in table and peer["runs"] == 1 and "x the images/s of face-mask==0.3.0" in table
 
 
 def test_stage_profile_names_every_step(fer2013_dir):

@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 import pytest
 
-from masker.dataset import OutputInUse, RunConfig, build_dataset
+from masker.dataset import RUN_MARKER, OutputInUse, RunConfig, build_dataset
 from masker.quality import blur_warning, sample_faces, split_sharpness
 from masker.readers import read_inputs
 from masker.synthetic import write_synthetic_fer2013
@@ -102,6 +102,15 @@ def test_different_earlier_run_is_refused_unless_overwrite(raw, tmp_path):
                              progress=False)
     assert {s["style"] for s in manifest["mask_style"].values()} == {"cloth"}
     assert manifest["timing"]["resumed"] == 0
+
+
+def test_a_folder_written_by_another_masker_is_not_resumed_into(raw, tmp_path):
+    build_dataset(config_for(raw, limit=1), tmp_path, progress=False)
+    marker = tmp_path / RUN_MARKER
+    earlier = json.loads(marker.read_text())
+    marker.write_text(json.dumps({k: v for k, v in earlier.items() if k != "masker"}))   # as an older masker
+    with pytest.raises(OutputInUse, match="differs in: masker"):
+        build_dataset(config_for(raw, limit=1), tmp_path, progress=False)
 
 
 def test_folder_with_foreign_outputs_is_refused_but_other_files_are_left_alone(raw, tmp_path):

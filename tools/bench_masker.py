@@ -27,12 +27,13 @@ def main(argv=None) -> int:
     p.add_argument("--peer", action="store_true", help="also time face-mask 0.3.0 on the same faces "
                                                        "(its wheel is fetched from PyPI once)")
     p.add_argument("--profile", action="store_true", help="also time each step of masking a face")
+    p.add_argument("--repeats", type=int, default=3, help="runs of each, alternating; the fastest is shown")
     args = p.parse_args(argv)
     try:
         workers = [int(w) for w in args.workers.split(",")]
         classes = parse_classes(args.classes)
         machine = machine_description()
-        rows = run_benchmark(args.fer2013, workers, classes, args.limit, peer=args.peer)
+        rows = run_benchmark(args.fer2013, workers, classes, args.limit, peer=args.peer, repeats=args.repeats)
         profile = stage_profile(args.fer2013, classes, args.limit) if args.profile else None
     except (ValueError, RuntimeError) as error:       # RuntimeError: the peer could not be fetched or failed
         print(f"bench_masker: error: {error}", file=sys.stderr)

@@ -54,10 +54,10 @@ def masking_rows(fer2013, limit):
     if not (Path(fer2013) / "train").is_dir():
         return [f"(skipped: no FER2013 image folders at {fer2013})"]
     try:
-        rows = run_benchmark(fer2013, (1, 2), limit=limit, progress=False, peer=True)
+        rows = run_benchmark(fer2013, (1, 2), limit=limit, progress=False, peer=True, repeats=3)
         note = []
     except RuntimeError as error:                  # the peer could not be fetched from PyPI, or failed
-        rows = run_benchmark(fer2013, (1, 2), limit=limit, progress=False)
+        rows = run_benchmark(fer2013, (1, 2), limit=limit, progress=False, repeats=3)
         note = [f"\n(the peer was not run: {error})"]
     return [*masking_table(rows), *note, "", *profile_table(stage_profile(fer2013, limit=limit))]
 
