@@ -67,6 +67,7 @@ DRAWING_VERSION = 2
 
 @lru_cache(maxsize=None)
 def masker_version() -> str:
+    predictor()                             # a missing model is named, with how to rebuild it
     return f"{DRAWING_VERSION}, mask_points.dat sha256 {hashlib.sha256(MODEL.read_bytes()).hexdigest()[:16]}"
 
 

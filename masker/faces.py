@@ -11,6 +11,8 @@ import cv2
 import dlib
 import numpy as np
 
+from .geometry import eye_line_tilt, from_68
+
 # FER2013 crops are 48 px: the shape predictor needs about twice that to resolve eyes and mouth.
 LANDMARK_SIZE = 96
 # Where dlib's frontal detector puts the face inside a FER2013 crop, as fractions of the side
@@ -105,11 +107,6 @@ def levelled_points(big: np.ndarray, locate, tilt_of, passes: int = 2) -> np.nda
     return points
 
 
-def _eye_line_degrees(points: np.ndarray) -> float:
-    dx, dy = points[42:48].mean(axis=0) - points[36:42].mean(axis=0)
-    return float(np.degrees(np.arctan2(dy, dx)))
-
-
 def crop_landmarks(crop: np.ndarray) -> np.ndarray:
     """dlib's 68 landmarks of a face crop that fills the frame (FER2013 style), in the crop's own pixel
     coordinates.
@@ -119,7 +116,8 @@ def crop_landmarks(crop: np.ndarray) -> np.ndarray:
     The masker uses masker.points, trained on these landmarks; they remain the reference it is measured against.
     """
     big, scale = upscaled(crop)
-    return in_crop(levelled_points(big, lambda image: predicted(shape_predictor(), image), _eye_line_degrees), scale)
+    return in_crop(levelled_points(big, lambda image: predicted(shape_predictor(), image),
+                                   lambda points: eye_line_tilt(from_68(points))), scale)
 
 
 def detect_faces(image: np.ndarray, upsample: int = 1, min_score: float = 0.0) -> list:

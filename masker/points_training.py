@@ -24,9 +24,10 @@ from .points import located, mask_points, upscaled_crop
 from .readers import load_gray, read_inputs
 
 MIRRORED = [1, 0, 2, 3, 5, 4]          # the six points' order in a mirrored face
-# dlib's trainer options (and our augmentation). Against the 68-point model on PublicTest, mask centres 1.4 px
-# apart on average with dlib's defaults for the last two at this size; 1.36 px with 800 and 40 (no change in size
-# or speed); 1.32 px with 12 levels of 300 trees (1.8x the file, 1.5x the time).
+# dlib's trainer options and our augmentation. Trials, mask centres vs the 68-point model's on PublicTest (two
+# passes): dlib's default feature pool (400) and split tests (20), with the turned copies, 1.43 px; 800 and 40
+# without them, 1.36 px (same size and speed); 12 levels of 300 trees, 1.32 px for 1.8x the file and 1.5x the time.
+# These settings, with three passes: 1.43 px (masker/models/mask_points.json).
 SETTINGS = {"cascade_depth": 10, "num_trees_per_cascade_level": 200, "tree_depth": 4, "oversampling_amount": 2,
             "feature_pool_size": 800, "num_test_splits": 40, "max_rotation_degrees": 15.0, "seed": 0}
 TRAINING_FIELDS = ("trained_on", "settings", "training_seconds")      # of the report; the rest is evaluation
@@ -51,7 +52,8 @@ def teacher_points(faces, progress=True) -> np.ndarray:
 
 
 def _detection(points_big) -> "dlib.full_object_detection":
-    return dlib.full_object_detection(fer2013_face_rect(), [dlib.point(int(round(x)), int(round(y))) for x, y in points_big])
+    parts = [dlib.point(int(round(x)), int(round(y))) for x, y in points_big]
+    return dlib.full_object_detection(fer2013_face_rect(), parts)
 
 
 def training_examples(faces, points, max_rotation: float, seed: int) -> tuple:

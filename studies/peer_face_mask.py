@@ -6,7 +6,7 @@ code or mask pictures enter the project. It writes `<name>-with-mask<ext>` besid
 temporary copy of the faces, in a child process whose clock runs over the masking loop alone (as ours does).
 A picture it raises an error on (its command line would stop there) counts as not kept.
 
-    python -m studies.peer_face_mask FACE.jpg ...     # prints one JSON line: images, written, coverage, ...
+    from studies.peer_face_mask import run_peer; run_peer(paths)   # or tools/bench_masker.py --peer
 """
 import contextlib
 import io
@@ -89,9 +89,5 @@ def _mask_all(paths) -> dict:
             "cpu_ms_per_image": round(1000 * cpu / n, 3) if n else None}
 
 
-if __name__ == "__main__":
-    if sys.argv[1:2] == ["--list"]:
-        paths = Path(sys.argv[2]).read_text().split("\n")
-    else:
-        paths = sys.argv[1:]
-    print(json.dumps(_mask_all(paths)))
+if __name__ == "__main__":           # the child run_peer starts: --list FILE (one copied picture per line)
+    print(json.dumps(_mask_all(Path(sys.argv[2]).read_text().split("\n"))))

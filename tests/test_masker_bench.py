@@ -34,7 +34,8 @@ def test_the_peer_masks_copies_of_the_same_faces(fer2013_dir):
     assert 0.3 < peer["coverage"] < 1.0 and peer["written"] == round(peer["coverage"] * 40)
     assert not list(fer2013_dir.rglob("*-with-mask*"))                    # it wrote beside the copies only
     table = "\n".join(masking_table(rows))
-    assert "| face-mask==0.3.0 | 1 | 40 |" in table and peer["runs"] == 1 and "x the images/s of face-mask==0.3.0" in table
+    assert "| face-mask==0.3.0 | 1 | 40 |" in table and peer["runs"] == 1
+    assert "x the images/s of face-mask==0.3.0" in table
 
 
 def test_stage_profile_names_every_step(fer2013_dir):

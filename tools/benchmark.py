@@ -2,9 +2,10 @@
 
     python tools/benchmark.py [--fer2013 ../shared/fer2013] [--model-dir inference] [--out docs/benchmarks.md]
 
-Masking images/s (1 and 2 workers, and face-mask 0.3.0 on the same faces) and time per step, training images/s per config (1 and 2 threads), predictor latency (batch 1,
-p50/p95) and throughput (batch 32) per backend, server requests/s and latency at several concurrency levels.
-Every figure is taken after warm-up over repeated runs; medians are quoted.
+Masking images/s (1 and 2 workers, and face-mask 0.3.0 on the same faces; the fastest of 3 runs) and the time per
+step, training images/s per config (1 and 2 threads), predictor latency (batch 1, p50/p95) and throughput
+(batch 32) per backend, server requests/s and latency at several concurrency levels. Other figures are taken
+after warm-up over repeated runs; medians are quoted.
 """
 import argparse
 import json
@@ -105,8 +106,8 @@ def main(argv=None) -> int:
     started = time.time()
     lines = [f"# Benchmarks\n\nMeasured by `python tools/benchmark.py` on {time.strftime('%Y-%m-%d')}.\n",
              f"Machine: {machine()}.\n"]
-    sections = (("Masking (FER2013 Training faces of the four classes), beside face-mask 0.3.0", lambda: masking_rows(args.fer2013,
-                                                                                             args.mask_limit)),
+    sections = (("Masking (FER2013 Training faces of the four classes), beside face-mask 0.3.0",
+                 lambda: masking_rows(args.fer2013, args.mask_limit)),
                 ("Training step (forward, backward, update; random input of the config's size)", training_rows),
                 (f"Predictor on `{args.model_dir}` (whole predict() path, preprocessing included)",
                  lambda: predictor_rows(args.model_dir)),

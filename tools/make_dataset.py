@@ -13,6 +13,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from basics import HelpFormatter  # noqa: E402
 from masker import DEFAULT_CLASSES  # noqa: E402
 from masker.dataset import OutputInUse, RunConfig, build_dataset  # noqa: E402
+from masker.faces import ModelMissing  # noqa: E402
 from masker.readers import parse_classes  # noqa: E402
 from masker.templates import STYLES, parse_styles  # noqa: E402
 
@@ -59,7 +60,7 @@ def main(argv=None) -> int:
         config = RunConfig(fer2013=str(Path(args.fer2013).resolve()), classes=classes, masks=masks,
                            seed=args.seed, limit=args.limit, no_mask=args.no_mask, train_masks=train_masks)
         manifest = build_dataset(config, args.out, workers=args.workers, overwrite=args.overwrite)
-    except (ValueError, OutputInUse, FileNotFoundError) as error:
+    except (ValueError, OutputInUse, FileNotFoundError, ModelMissing) as error:
         print(f"make_dataset: error: {error}", file=sys.stderr)
         return 2
     t = manifest["timing"]
