@@ -27,6 +27,9 @@ def main() -> int:
         landmarks = Path(spec.submodule_search_locations[0]) / "models" / "shape_predictor_68_face_landmarks.dat"
         if not landmarks.is_file():
             problems.append(f"the 68-point landmark model is missing: {landmarks}")
+    mask_points = Path(__file__).resolve().parents[1] / "masker" / "models" / "mask_points.dat"
+    if not mask_points.is_file():
+        problems.append(f"the masker's six-point model is missing: {mask_points} (it is part of the checkout)")
     # scikit-learn 1.8+ imported after paddle 2.6.2 segfaults; check in a child so a crash is reported, not fatal.
     child = subprocess.run([sys.executable, "-c", "import paddle, sklearn, dlib"], capture_output=True, text=True)
     if child.returncode != 0:
@@ -34,7 +37,7 @@ def main() -> int:
     for problem in problems:
         print(f"check_env: {problem}", file=sys.stderr)
     if not problems:
-        print("check_env: paddle, paddleclas, paddle2onnx, dlib and the landmark model are in place")
+        print("check_env: paddle, paddleclas, paddle2onnx, dlib and the landmark models are in place")
     return 1 if problems else 0
 
 
