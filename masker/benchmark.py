@@ -121,8 +121,9 @@ def stage_profile(fer2013_dir, classes=DEFAULT_CLASSES, limit=None, repeats: int
     """Milliseconds per face of each step of masking one face, each step timed over all faces in turn (one
     process; the fastest of `repeats` passes), beside whole runs (`make_dataset --workers 1`, the fastest):
     masking_ms is their masking loop per face, `other` the loop's time not in the steps (resume check, result
-    bookkeeping; 0 when the steps' own noise hides it), and the last row the run's work before and after the
-    loop (reading the listing, sharpness check, lists, manifest, contact sheet)."""
+    bookkeeping, and what running every step on one face before the next costs beyond running each step alone:
+    caches; 0 when the steps' own noise hides it), and the last row the run's work before and after the loop
+    (reading the listing, sharpness check, lists, manifest, contact sheet)."""
     stages = {}
     with tempfile.TemporaryDirectory(prefix="profile_masker_") as tmp:
         root, samples = _training_faces(Path(tmp), fer2013_dir, classes, limit)

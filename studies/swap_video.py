@@ -9,17 +9,23 @@ SIZE, SWAP, FRAMES, FPS = 150, 15, 30, 10
 
 
 def pick_distinct_faces(predictor, fer2013_dir, per_class=40, min_score=0.9):
-    """[(label, face), (label, face)]: two PublicTest faces, upscaled to SIZE px, that dlib finds and that
-    `predictor` gives different top classes with at least min_score; [] when there are none."""
+    """[(label, face), (label, face)]: two PublicTest faces, upscaled to SIZE px, that dlib finds wherever the video
+    puts them (both heights; its HOG cells are 8 px, so every other pixel of one cell across) and that `predictor` gives
+    different top classes with at least min_score; [] when there are none."""
     found = {}
     for class_dir in sorted((Path(fer2013_dir) / "test").iterdir()):
         for path in sorted(class_dir.iterdir())[:per_class]:
             face = cv2.resize(cv2.imread(str(path), cv2.IMREAD_GRAYSCALE), (SIZE, SIZE), interpolation=cv2.INTER_CUBIC)
-            canvas = np.full((SIZE + 60, SIZE + 60), 128, np.uint8)
-            canvas[30:30 + SIZE, 30:30 + SIZE] = face
-            faces = predictor.predict_faces(canvas)
-            if len(faces) == 1 and faces[0].prediction.score >= min_score:
-                found.setdefault(faces[0].prediction.label, face)
+            canvases = []
+            for down in (0, 10):                     # the two heights make_swap_video puts faces at
+                for shift in range(0, 8, 2):
+                    canvas = np.full((SIZE + 70, SIZE + 60), 128, np.uint8)
+                    canvas[30 + down:30 + down + SIZE, 30 + shift:30 + shift + SIZE] = face
+                    canvases.append(canvas)
+            faces = predictor.predict_faces(canvases[0])
+            if len(faces) == 1 and faces[0].prediction.score >= min_score and faces[0].prediction.label not in found \
+                    and all(len(predictor.predict_faces(c)) == 1 for c in canvases[1:]):
+                found[faces[0].prediction.label] = face
             if len(found) == 2:
                 return list(found.items())
     return []
