@@ -4,7 +4,7 @@ dlib's 68-point model (masker.faces.crop_landmarks) costs about 0.8 ms per pass 
 face in two (the tilted ones): most of the time masking a face took. The mask needs only six points
 (masker.geometry.POINT_NAMES), so a small predictor was trained on what the 68-point model says about FER2013's
 Training faces (masker.points_training; `make mask-points-model`). It runs the same way: on the bicubic
-upscale, from the FER2013 face box, a second time on tilted faces. How closely the two agree, and how each
+upscale, from the FER2013 face box, again on a face that still looks tilted (up to PASSES passes). How closely the two agree, and how each
 follows a face that moves, is in the report beside the model (MODEL_REPORT).
 """
 import json
