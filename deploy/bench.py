@@ -38,7 +38,7 @@ def benchmark(model_dir, backend: str = "paddle", batch_size: int = 32, single_r
 
     images: gray or BGR uint8 faces to cycle through; by default 48x48 gray noise (timing does not depend on content).
     """
-    predictor = Predictor(model_dir, backend=backend, batch_size=batch_size, **backend_options)
+    predictor = Predictor(model_dir, backend=backend, batch_size=batch_size, route=False, **backend_options)
     if images is None:
         rng = np.random.default_rng(0)
         images = [rng.integers(0, 256, (48, 48), dtype=np.uint8) for _ in range(batch_size)]

@@ -1,21 +1,24 @@
 """One predictor for the CLI, the HTTP server and the benchmarks: images in, labelled probabilities out."""
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import cv2
 import numpy as np
 
-from basics import FACE_SIZE
 from deploy.backends import create_backend
+from deploy.faces import MIN_FACE
 from deploy.preprocess import Preprocess, as_bgr, read_inference_config
+from engine.config import ConfigError
 
 
-# Face detection defaults. On scikit-image's astronaut (a JPEG, upsample 1) dlib scores her face 1.02 and the
-# mission patch on her suit -0.01, just under dlib's own threshold of 0: 0.3 leaves a margin against such
-# patterns and keeps real faces (tests/test_real_photo.py records the effect on several photos).
-MIN_SCORE = 0.3
-# Half the model input: a smaller face would be upscaled more than twice, to a blur.
-MIN_FACE = FACE_SIZE // 2
+# Sub-folders of a model folder whose models make a Predictor answer each face with the model that fits it:
+# the face-status model (masked / unmasked / no_face) and the expression model for unmasked faces. The folder's own
+# model is the one for masked faces (and the one FastDeploy's PaddleClasModel and the phone load).
+UNMASKED_MODEL, FACE_STATUS_MODEL = "unmasked", "face_status"
+# A found face whose face-status model says no_face with at least this probability is dropped; chosen on the
+# face-status model's validation faces (docs/predictor.md).
+NO_FACE_THRESHOLD = 0.5
 
 
 @dataclass
@@ -24,9 +27,12 @@ class Prediction:
     score: float
     topk: list = field(default_factory=list)  # [(label, score)], best first
     probs: list = field(default_factory=list, repr=False)  # every class's probability, in label order
+    masked: bool = None      # the face-status model's call; None where the model folder has no such model
+    mask_score: float = None  # its probability that the face wears a mask, P(masked) / (P(masked) + P(unmasked))
 
     def to_dict(self) -> dict:
-        return {"label": self.label, "score": self.score, "topk": [[l, s] for l, s in self.topk]}
+        status = {} if self.masked is None else {"masked": self.masked, "mask_score": self.mask_score}
+        return {"label": self.label, "score": self.score, "topk": [[l, s] for l, s in self.topk], **status}
 
 
 @dataclass
@@ -38,8 +44,8 @@ class FacePrediction:
         return {"box": list(self.box), **self.prediction.to_dict()}
 
 
-class Predictor:
-    """An exported model folder (inference.pdmodel, .pdiparams, .yml, optional .onnx) on one backend.
+class Classifier:
+    """One exported model folder (inference.pdmodel, .pdiparams, .yml, optional .onnx) on one backend.
 
     backend_options go to the backend: cpu_threads for all; mkldnn, gpu_id, gpu_memory_mb, tensorrt,
     trt_precision for paddle; runtime (paddle, ort, openvino) for fastdeploy.
@@ -75,33 +81,92 @@ class Predictor:
                                f"{len(self.labels)} labels")
         return probs
 
-    def predict(self, images) -> list:
-        return [self.prediction_of(row) for row in self.predict_probs(images)]
 
-    def predict_faces(self, image, upsample: int = 1, detect_max_side: int = 1280, min_score: float = MIN_SCORE,
-                      min_face: int = MIN_FACE) -> list:
-        """Every face dlib finds in an ordinary photo, cropped like the training data and classified.
+class Predictor:
+    """Faces in, expressions out: the model folder's expression model for masked faces and, where the folder has
+    them (UNMASKED_MODEL, FACE_STATUS_MODEL), the face-status model that tells a masked face from an unmasked one
+    and the expression model for unmasked faces, so that each face is answered by the model that fits it.
+    route=False uses the folder's own model alone. Arguments as Classifier's; both expression models must list
+    the same labels.
+    """
 
-        Detection runs on a copy shrunk to detect_max_side (dlib's time grows with the pixel count, and with
-        upsample=1 it still finds faces down to about 40 px there); crops come from the full-size photo. Faces
-        scoring below min_score, or with a box side under min_face px in the photo, are left out.
-        """
-        from masker.faces import crop_face, detect_faces  # dlib: only .venv has it
+    def __init__(self, model_dir="inference", backend="paddle", device="cpu", batch_size=8, topk=None,
+                 route=True, **backend_options):
+        options = dict(backend=backend, device=device, batch_size=batch_size, **backend_options)
+        self.masked_model = Classifier(model_dir, topk=topk, **options)
+        self.model_dir, self.labels, self.topk = model_dir, self.masked_model.labels, self.masked_model.topk
+        self.preprocess, self.batch_size, self.backend_name = self.masked_model.preprocess, batch_size, backend
+        self.backend = self.masked_model.backend
+        self.unmasked_model = self.status_model = None
+        sub = lambda name: Path(model_dir) / name  # noqa: E731
+        if route and (sub(UNMASKED_MODEL) / "inference.yml").is_file() and \
+                (sub(FACE_STATUS_MODEL) / "inference.yml").is_file():
+            self.unmasked_model = Classifier(sub(UNMASKED_MODEL), topk=topk, **options)
+            self.status_model = Classifier(sub(FACE_STATUS_MODEL), **options)
+            if self.unmasked_model.labels != self.labels:
+                raise ConfigError(f"{sub(UNMASKED_MODEL)} lists the labels {self.unmasked_model.labels}, "
+                                  f"{model_dir} {self.labels}: export both from the same data set's classes")
+            if set(self.status_model.labels) != {"masked", "unmasked", "no_face"}:
+                raise ConfigError(f"{sub(FACE_STATUS_MODEL)}: expected the labels masked, unmasked, no_face, got "
+                                  f"{self.status_model.labels}")
+        self.finder = None
 
+    @property
+    def routes(self) -> bool:
+        return self.status_model is not None
+
+    def face_status(self, images) -> np.ndarray:
+        """[len(images), 2]: each face's P(no_face) and its mask score (see Prediction.mask_score)."""
+        probs = self.status_model.predict_probs(images)
+        column = {label: i for i, label in enumerate(self.status_model.labels)}
+        masked, unmasked = probs[:, column["masked"]], probs[:, column["unmasked"]]
+        return np.stack([probs[:, column["no_face"]], masked / np.maximum(masked + unmasked, 1e-9)], axis=1)
+
+    def predict_probs(self, images, status=None) -> np.ndarray:
+        """Expression probabilities [len(images), len(labels)] for gray or BGR uint8 face crops, each from the
+        model its mask status picks (status: face_status's answer, where already known)."""
+        if not self.routes:
+            return self.masked_model.predict_probs(images)
+        status = self.face_status(images) if status is None else status
+        probs = np.zeros((len(images), len(self.labels)), np.float32)
+        for model, chosen in ((self.masked_model, status[:, 1] >= 0.5), (self.unmasked_model, status[:, 1] < 0.5)):
+            if chosen.any():
+                probs[chosen] = model.predict_probs([image for image, c in zip(images, chosen) if c])
+        return probs
+
+    def predict(self, images, status=None) -> list:
+        if not self.routes:
+            return [self.prediction_of(row) for row in self.predict_probs(images)]
+        status = self.face_status(images) if status is None else status
+        return [self.prediction_of(row, mask_score) for row, (_, mask_score)
+                in zip(self.predict_probs(images, status), status)]
+
+    def predict_faces(self, image, min_face: int = MIN_FACE) -> list:
+        """Every face in an ordinary photo (deploy.faces.FaceFinder), masked or not, cropped like FER2013's and
+        answered by the model that fits it; found faces that the face-status model takes for no face are left
+        out. Faces with a box side under min_face px are not looked for."""
+        from deploy.faces import FaceFinder, crop
+
+        if self.finder is None or self.finder.min_face != min_face:
+            self.finder = FaceFinder(min_face=min_face)
         image = as_bgr(image)
-        height, width = image.shape[:2]
-        factor = min(1.0, detect_max_side / max(height, width))
-        size = (max(1, round(width * factor)), max(1, round(height * factor)))
-        small = image if factor == 1.0 else cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-        boxes = [tuple(int(round(v / factor)) for v in box)
-                 for box in detect_faces(small, upsample=upsample, min_score=min_score)]
-        boxes = [box for box in boxes if min(box[2] - box[0], box[3] - box[1]) >= min_face]
-        crops = [crop_face(image, box, size=FACE_SIZE) for box in boxes]
-        return [FacePrediction(box, prediction) for box, prediction in zip(boxes, self.predict(crops))]
+        faces = self.finder(image)
+        crops = [cv2.cvtColor(crop(image, face), cv2.COLOR_BGR2GRAY) for face in faces]
+        if not crops:
+            return []
+        status = None
+        if self.routes:
+            status = self.face_status(crops)
+            keep = status[:, 0] < NO_FACE_THRESHOLD
+            faces, crops, status = ([x for x, k in zip(faces, keep) if k], [c for c, k in zip(crops, keep) if k],
+                                    status[keep])
+        predictions = self.predict(crops, status) if crops else []
+        return [FacePrediction(face.box, prediction) for face, prediction in zip(faces, predictions)]
 
-    def prediction_of(self, probs) -> Prediction:
-        """The Prediction (label, score, top-k) of one row of class probabilities."""
+    def prediction_of(self, probs, mask_score=None) -> Prediction:
+        """The Prediction (label, score, top-k, mask status) of one row of class probabilities."""
         probs = np.asarray(probs)
         order = np.argsort(-probs, kind="stable")[:self.topk]
         topk = [(self.labels[i], float(probs[i])) for i in order]
-        return Prediction(label=topk[0][0], score=topk[0][1], topk=topk, probs=[float(p) for p in probs])
+        status = {} if mask_score is None else {"masked": bool(mask_score >= 0.5), "mask_score": float(mask_score)}
+        return Prediction(label=topk[0][0], score=topk[0][1], topk=topk, probs=[float(p) for p in probs], **status)

@@ -26,8 +26,13 @@ class Leaf:
     """A value of one kind: int, float (also a fraction like 1.0/255.0), bool, str, list, or any; `null` is
     allowed where PaddleClas writes it (optional values)."""
 
-    def __init__(self, kind="any", nullable=True):
+    def __init__(self, kind="any", nullable=True, low=None, high=None, low_open=False, high_open=False):
         self.kind, self.nullable = kind, nullable
+        self.low, self.high, self.low_open, self.high_open = low, high, low_open, high_open
+
+    def within(self, low=None, high=None, low_open=False, high_open=False) -> "Leaf":
+        """The same kind of value, limited to a range (a count at least 1, a rate above 0, a probability...)."""
+        return Leaf(self.kind, self.nullable, low, high, low_open, high_open)
 
     def check(self, value, where):
         if value is None and self.nullable or self.kind == "any":
@@ -46,41 +51,55 @@ class Leaf:
                        "list": "[1, 2]"}[self.kind]
             raise ConfigError(f"'{where.rstrip('.')}' must be a{'n' if self.kind == 'int' else ''} {self.kind} "
                               f"(for example {example}), got {value!r}")
+        if value is None or (self.low is None and self.high is None):
+            return
+        number = parse_number(value, where)
+        below = self.low is not None and (number <= self.low if self.low_open else number < self.low)
+        above = self.high is not None and (number >= self.high if self.high_open else number > self.high)
+        if below or above:
+            lower = "" if self.low is None else f"{'above' if self.low_open else 'at least'} {self.low:g}"
+            upper = "" if self.high is None else f"{'below' if self.high_open else 'at most'} {self.high:g}"
+            raise ConfigError(f"'{where.rstrip('.')}' must be {' and '.join(filter(None, (lower, upper)))}, "
+                              f"got {value!r}")
 
 
 INT, FLOAT, BOOL, STR, LIST, ANY = (Leaf(k) for k in ("int", "float", "bool", "str", "list", "any"))
+COUNT, NONNEGATIVE_INT = INT.within(1), INT.within(0)
+POSITIVE, NONNEGATIVE, FRACTION = FLOAT.within(0, low_open=True), FLOAT.within(0), FLOAT.within(0, 1, high_open=True)
 LOADER = {
     "dataset": {"name": STR, "image_root": STR, "cls_label_path": STR, "transform_ops": OpList(TRANSFORMS),
                 "batch_transform_ops": OpList(BATCH_TRANSFORMS)},
-    "sampler": {"name": STR, "batch_size": INT, "drop_last": BOOL, "shuffle": BOOL},
-    "loader": {"num_workers": INT, "use_shared_memory": BOOL},
+    "sampler": {"name": STR, "batch_size": COUNT, "drop_last": BOOL, "shuffle": BOOL},
+    "loader": {"num_workers": NONNEGATIVE_INT, "use_shared_memory": BOOL},
 }
 SCHEMA = {
     "Global": {
-        "checkpoints": STR, "pretrained_model": STR, "output_dir": STR, "device": STR, "save_interval": INT,
-        "eval_during_train": BOOL, "eval_interval": INT, "epochs": INT, "print_batch_step": INT,
+        "checkpoints": STR, "pretrained_model": STR, "output_dir": STR, "device": STR, "save_interval": COUNT,
+        "eval_during_train": BOOL, "eval_interval": COUNT, "epochs": COUNT, "print_batch_step": COUNT,
         "use_visualdl": BOOL, "image_shape": LIST, "save_inference_dir": STR, "seed": INT,
-        "keep_checkpoints": INT,
+        "keep_checkpoints": NONNEGATIVE_INT,
         # This project's: the dataset folder, which sets the five data paths (apply_dataset).
         "dataset": STR,
         # This project's: evaluation and the exported model average each face's answer with its mirror image's.
         "flip_average": BOOL,
+        # This project's: ... and over these views too, each [share of the side, dx, dy] (engine/model.py).
+        "view_average": LIST,
     },
     # stride_list / max_pool (PPLCNet, ResNet): fewer early downsamplings keep detail in 48 px faces.
-    "Arch": {"name": STR, "class_num": INT, "scale": FLOAT, "dropout_prob": FLOAT, "class_expand": INT,
+    "Arch": {"name": STR, "class_num": COUNT, "scale": POSITIVE, "dropout_prob": FRACTION, "class_expand": COUNT,
              "use_last_conv": BOOL, "stride_list": LIST, "max_pool": BOOL},
     "Loss": {"Train": OpList(LOSSES), "Eval": OpList(LOSSES)},
     "Optimizer": {
-        "name": STR, "momentum": FLOAT, "use_nesterov": BOOL, "beta1": FLOAT, "beta2": FLOAT, "epsilon": FLOAT,
-        "weight_decay": FLOAT,
-        "lr": {"name": STR, "learning_rate": FLOAT, "warmup_epoch": FLOAT, "warmup_start_lr": FLOAT,
-               "eta_min": FLOAT, "decay_epochs": LIST, "values": LIST},
-        "regularizer": {"name": STR, "coeff": FLOAT},
+        "name": STR, "momentum": FRACTION, "use_nesterov": BOOL, "beta1": FRACTION, "beta2": FRACTION,
+        "epsilon": POSITIVE, "weight_decay": NONNEGATIVE,
+        "lr": {"name": STR, "learning_rate": POSITIVE, "warmup_epoch": NONNEGATIVE, "warmup_start_lr": NONNEGATIVE,
+               "eta_min": NONNEGATIVE, "decay_epochs": LIST, "values": LIST},
+        "regularizer": {"name": STR, "coeff": NONNEGATIVE},
     },
     "DataLoader": {"Train": LOADER, "Eval": LOADER},
     "Infer": {
-        "infer_imgs": STR, "batch_size": INT, "transforms": OpList(TRANSFORMS),
-        "PostProcess": {"name": STR, "topk": INT, "class_id_map_file": STR},
+        "infer_imgs": STR, "batch_size": COUNT, "transforms": OpList(TRANSFORMS),
+        "PostProcess": {"name": STR, "topk": COUNT, "class_id_map_file": STR},
     },
     "Metric": {"Train": OpList(METRICS), "Eval": OpList(METRICS)},
 }

@@ -37,21 +37,73 @@ def build_model(config):
 
 class DeployedModel(paddle.nn.Layer):
     """What evaluation measures and export saves: class probabilities (softmax in the graph); with
-    Global.flip_average, the mean of each face's and its mirror image's, both run as one batch."""
+    Global.flip_average, the mean of each face's and its mirror image's; with Global.view_average, the mean over
+    those views of the face as well (each a centred crop of a share of the side, moved by dx, dy pixels, resized
+    back to the input size), every view mirrored too when flip_average is on. All run as one batch, so every
+    backend and the phone get the same average."""
 
-    def __init__(self, model, flip_average=False):
+    def __init__(self, model, flip_average=False, views=None):
         super().__init__()
         self.model, self.flip_average = model, flip_average
+        self.views = [tuple(view) for view in views or []]
+
+    def _view(self, x, share, dx, dy):
+        height, width = x.shape[2], x.shape[3]
+        size = int(round(share * height))
+        margin = max(abs(int(dx)), abs(int(dy)), 0)
+        if margin:
+            x = F.pad(x, [margin] * 4, mode="replicate")
+        top, left = margin + (height - size) // 2 + int(dy), margin + (width - size) // 2 + int(dx)
+        x = x[:, :, top:top + size, left:left + size]
+        return x if size == height else F.interpolate(x, size=[height, width], mode="bilinear", align_corners=False)
 
     def forward(self, x):
-        if not self.flip_average:
+        views = [x] + [self._view(x, *view) for view in self.views]
+        if self.flip_average:
+            views += [paddle.flip(v, axis=[3]) for v in views]
+        if len(views) == 1:
             return F.softmax(self.model(x), axis=-1)
-        probs = F.softmax(self.model(paddle.concat([x, paddle.flip(x, axis=[3])])), axis=-1)
-        return probs.reshape([2, -1, probs.shape[-1]]).mean(axis=0)
+        probs = F.softmax(self.model(paddle.concat(views)), axis=-1)
+        return probs.reshape([len(views), -1, probs.shape[-1]]).mean(axis=0)
+
+
+def check_views(views, where="Global.view_average"):
+    """Views as [share, dx, dy]: a share of the side in (0, 1], whole-pixel moves of at most 8 px."""
+    for view in views or []:
+        if not (isinstance(view, list) and len(view) == 3 and all(isinstance(v, (int, float)) for v in view)
+                and 0 < view[0] <= 1 and all(float(v).is_integer() and abs(v) <= 8 for v in view[1:])):
+            raise ConfigError(f"{where}: each view is [share of the side in (0, 1], dx, dy in whole pixels up to 8], "
+                              f"for example [0.9, 0, 0] or [1.0, 2, 0]; got {view!r}")
+    return views
 
 
 def as_deployed(model, config):
-    return DeployedModel(model, bool(config["Global"].get("flip_average", False)))
+    return DeployedModel(model, bool(config["Global"].get("flip_average", False)),
+                         check_views(config["Global"].get("view_average")))
+
+
+def load_exported_weights(model, prefix):
+    """Load the weights of an exported model (`prefix`.pdmodel + .pdiparams, as engine.export writes them) into
+    `model`, matched by parameter name: both come from build_model's fresh name scope. So an exported model can be
+    re-exported (other views) or evaluated without its training checkpoint."""
+    import numpy as np
+
+    paddle.enable_static()
+    try:
+        scope = paddle.static.Scope()
+        with paddle.static.scope_guard(scope):
+            program, _, _ = paddle.static.load_inference_model(str(prefix), paddle.static.Executor(paddle.CPUPlace()))
+            values = {}
+            for var in program.list_vars():
+                if var.persistable and var.name not in ("feed", "fetch") and scope.find_var(var.name) is not None:
+                    values[var.name] = np.array(scope.find_var(var.name).get_tensor())
+    finally:
+        paddle.disable_static()
+    missing = [p.name for p in model.state_dict().values() if p.name not in values]
+    if missing:
+        raise WeightsError(f"{prefix}.pdiparams lacks {len(missing)} of the model's parameters ({missing[:3]}...): "
+                          "it was exported from another Arch")
+    model.set_state_dict({key: paddle.to_tensor(values[p.name]) for key, p in model.state_dict().items()})
 
 
 def _params_file(prefix):
@@ -64,9 +116,13 @@ def load_weights(model, prefix, finetune=False):
 
     finetune=True (Global.pretrained_model in training) keeps the model's own initial values for parameters whose
     shapes differ, as PaddleClas does, so that a model trained on other classes (another class_num) starts a new
-    head; it returns the names of those parameters.
+    head; it returns the names of those parameters. A prefix of an exported model (`inference/inference`: .pdmodel
+    and .pdiparams, no .pdparams) loads through load_exported_weights.
     """
     path = _params_file(prefix)
+    if not path.is_file() and Path(f"{prefix}.pdmodel").is_file() and Path(f"{prefix}.pdiparams").is_file():
+        load_exported_weights(model, prefix)
+        return []
     if not path.is_file():
         raise WeightsError(f"weights file {path} not found (give the prefix, e.g. output/ResNet18/best_model)")
     state = paddle.load(str(path))

@@ -129,22 +129,25 @@ def detect_faces(image: np.ndarray, upsample: int = 1, min_score: float = 0.0) -
     return sorted(boxes, key=lambda b: (b[2] - b[0]) * (b[3] - b[1]), reverse=True)
 
 
-def crop_face(image: np.ndarray, box, size: int = 48) -> np.ndarray:
-    """A size x size gray uint8 crop around a detected face box, framed like FER2013 crops.
-
-    The detector's box is expanded so the face sits in the crop where FER2013_FACE_BOX says it sits in
-    FER2013; parts outside the photo are filled by replicating the border.
-    """
-    gray = to_gray(image)
+def crop_matrix(box, size: int = 48) -> np.ndarray:
+    """The 2x3 affine from a photo to the size x size crop around a detected face box, framed like FER2013 crops:
+    the box is expanded so the face sits where FER2013_FACE_BOX says it sits in FER2013."""
     left, top, right, bottom = box
     l, t, r, b = FER2013_FACE_BOX
     side = max((right - left) / (r - l), (bottom - top) / (b - t))
     x0 = left - l * side
     y0 = top - t * side
     s = size / side
-    # Affine crop: maps the square (x0, y0, side) onto the output; INTER_AREA-like quality via pre-blur when shrinking.
+    return np.array([[s, 0, -x0 * s + 0.5 * s - 0.5], [0, s, -y0 * s + 0.5 * s - 0.5]])
+
+
+def crop_face(image: np.ndarray, box, size: int = 48) -> np.ndarray:
+    """A size x size gray uint8 crop around a detected face box, framed like FER2013 crops (crop_matrix); parts
+    outside the photo are filled by replicating the border."""
+    gray = to_gray(image)
+    matrix = crop_matrix(box, size)
+    # INTER_AREA-like quality via pre-blur when shrinking.
+    s = matrix[0, 0]
     if s < 0.5:
-        sigma = 0.5 / s / 2
-        gray = cv2.GaussianBlur(gray, (0, 0), sigma)
-    matrix = np.array([[s, 0, -x0 * s + 0.5 * s - 0.5], [0, s, -y0 * s + 0.5 * s - 0.5]])
+        gray = cv2.GaussianBlur(gray, (0, 0), 0.5 / s / 2)
     return cv2.warpAffine(gray, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)

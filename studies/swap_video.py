@@ -9,8 +9,8 @@ SIZE, SWAP, FRAMES, FPS = 150, 15, 30, 10
 
 
 def pick_distinct_faces(predictor, fer2013_dir, per_class=40, min_score=0.9):
-    """[(label, face), (label, face)]: two PublicTest faces, upscaled to SIZE px, that dlib finds wherever the video
-    puts them (both heights; its HOG cells are 8 px, so every other pixel of one cell across) and that `predictor` gives
+    """[(label, face), (label, face)]: two PublicTest faces, upscaled to SIZE px, that the face finder finds wherever the
+    video puts them (both heights, and every other pixel of 8 across) and that `predictor` gives
     different top classes with at least min_score; [] when there are none."""
     found = {}
     for class_dir in sorted((Path(fer2013_dir) / "test").iterdir()):

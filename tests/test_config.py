@@ -104,11 +104,29 @@ def test_a_value_of_the_wrong_type_is_named_like_an_unknown_key(override, words)
         load_config(CONFIGS / "test" / "tiny.yaml", [override])
 
 
+@pytest.mark.parametrize("override, words", [
+    ("Global.epochs=-3", "'Global.epochs' must be at least 1, got -3"),
+    ("Global.epochs=0", "'Global.epochs' must be at least 1, got 0"),
+    ("DataLoader.Train.sampler.batch_size=0", "'DataLoader.Train.sampler.batch_size' must be at least 1"),
+    ("Optimizer.lr.learning_rate=-1", "'Optimizer.lr.learning_rate' must be above 0, got -1"),
+    ("Optimizer.momentum=1.5", "'Optimizer.momentum' must be at least 0 and below 1"),
+    ("Arch.dropout_prob=1", "'Arch.dropout_prob' must be at least 0 and below 1"),
+    ("DataLoader.Train.loader.num_workers=-1", "must be at least 0"),
+])
+def test_a_value_out_of_range_is_named_with_its_range(override, words):
+    with pytest.raises(ConfigError, match=re.escape(words)):
+        load_config(CONFIGS / "test" / "tiny.yaml", [override])
+
+
 def test_train_py_prints_config_errors_to_stderr_and_writes_nothing(tmp_path):
     result = subprocess.run([sys.executable, str(ROOT / "tools" / "train.py"), "-c", str(CONFIGS / "test" / "tiny.yaml"),
                              "-o", f"Global.output_dir={tmp_path / 'out'}", "-o", "Global.epochs=abc"],
                             capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert result.returncode == 2 and "must be an int" in result.stderr and "Traceback" not in result.stderr
+    result = subprocess.run([sys.executable, str(ROOT / "tools" / "train.py"), "-c", str(CONFIGS / "test" / "tiny.yaml"),
+                             "-o", f"Global.output_dir={tmp_path / 'out'}", "-o", "Global.epochs=-3"],
+                            capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert result.returncode == 2 and "must be at least 1" in result.stderr and "Traceback" not in result.stderr
     result = subprocess.run([sys.executable, str(ROOT / "tools" / "train.py"), "-c", str(CONFIGS / "test" / "tiny.yaml"),
                              "-o", f"Global.output_dir={tmp_path / 'out'}",
                              "-o", f"DataLoader.Train.dataset.cls_label_path={tmp_path / 'missing.txt'}"],

@@ -109,12 +109,13 @@ def test_missing_or_broken_model_folders(tmp_path, inference_dir):
 
 
 def test_faces_in_a_composed_photo(model_dir, fer2013_dir):
-    """Eight FER2013 faces enlarged and pasted on a canvas: each is found and classified like its own crop."""
-    from masker.faces import crop_face, detect_faces
+    """Eight FER2013 faces enlarged and pasted on a canvas: each is found and classified like the finder's crop."""
+    from deploy.faces import FaceFinder, crop
 
+    finder = FaceFinder()
     faces = [cv2.resize(cv2.imread(str(p)), (160, 160), interpolation=cv2.INTER_CUBIC)
              for p in fer2013_faces(fer2013_dir, 40, split="test")]
-    faces = [f for f in faces if len(detect_faces(f)) == 1][:8]
+    faces = [f for f in faces if len(finder(cv2.copyMakeBorder(f, 40, 40, 40, 40, cv2.BORDER_REPLICATE))) == 1][:8]
     canvas = np.full((480, 900, 3), 200, np.uint8)
     tiles = []
     for i, face in enumerate(faces):
@@ -124,11 +125,12 @@ def test_faces_in_a_composed_photo(model_dir, fer2013_dir):
     predictor = Predictor(model_dir)
     found = predictor.predict_faces(canvas)
     assert len(found) == len(faces) == 8 and all(isinstance(f, FacePrediction) for f in found)
-    for face in found:
+    for face, detected in zip(found, finder(canvas)):
         left, top, right, bottom = face.box
         cx, cy = (left + right) / 2, (top + bottom) / 2
         assert sum(x <= cx <= x + 160 and y <= cy <= y + 160 for x, y in tiles) == 1
-        expected = predictor.predict([crop_face(canvas, face.box, size=48)])[0]
+        assert detected.box == face.box
+        expected = predictor.predict([cv2.cvtColor(crop(canvas, detected), cv2.COLOR_BGR2GRAY)])[0]
         assert face.prediction.label == expected.label and abs(face.prediction.score - expected.score) < 1e-6
         assert set(face.to_dict()) == {"box", "label", "score", "topk"}
 
@@ -163,7 +165,7 @@ def test_benchmark_reports_latency_and_throughput(inference_dir):
     assert result["backend"] == "paddle" and result["batch_size"] == 4
 
 
-def test_large_photos_are_searched_on_a_smaller_copy(inference_dir):
+def test_a_large_photo_gives_the_same_face(inference_dir):
     import matplotlib.cbook
 
     with matplotlib.cbook.get_sample_data("grace_hopper.jpg") as f:
@@ -172,7 +174,7 @@ def test_large_photos_are_searched_on_a_smaller_copy(inference_dir):
     predictor = Predictor(inference_dir)
     small_box = predictor.predict_faces(photo)[0].box
     big_box = predictor.predict_faces(big)[0].box
-    # Boxes come back in the full photo's pixels: about 4x the small photo's (dlib's scale steps differ).
+    # Boxes come back in the full photo's pixels: about 4x the small photo's.
     l, t, r, b = (4 * v for v in small_box)
     overlap = max(0, min(r, big_box[2]) - max(l, big_box[0])) * max(0, min(b, big_box[3]) - max(t, big_box[1]))
     union = (r - l) * (b - t) + (big_box[2] - big_box[0]) * (big_box[3] - big_box[1]) - overlap

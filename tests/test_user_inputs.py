@@ -108,7 +108,7 @@ def test_a_whole_photo_without_faces_gets_a_warning(astronaut, face_gray, tmp_pa
     ("cat", lambda a: cv2.cvtColor(skimage_data.chelsea(), cv2.COLOR_RGB2BGR), 0),
     ("coffee", lambda a: cv2.cvtColor(skimage_data.coffee(), cv2.COLOR_RGB2BGR), 0),
 ])
-def test_default_detection_threshold_and_face_size_on_real_photos(astronaut, tmp_path, name, make, expected):
+def test_faces_found_in_real_photos_with_the_default_settings(astronaut, tmp_path, name, make, expected):
     cv2.imwrite(str(tmp_path / f"{name}.jpg"), np.ascontiguousarray(make(astronaut)))
     out = tmp_path / "faces.json"
     predict.main(["--faces", str(tmp_path / f"{name}.jpg"), "--json", str(out)])
@@ -119,10 +119,6 @@ def test_default_detection_threshold_and_face_size_on_real_photos(astronaut, tmp
         width = astronaut.shape[1] // (2 if "half" in name else 1)
         centre = (left + right) / 2
         assert abs(centre - (width - 230 * width / 512 if "mirrored" in name else 230 * width / 512)) < 40 * width / 512
-    # without the threshold dlib's own (0) is in force, and a lower one lets the patch through
-    predict.main(["--faces", str(tmp_path / f"{name}.jpg"), "--json", str(out), "--min-score", "-0.1"])
-    if name == "astronaut":
-        assert len(json.loads(out.read_text())["predictions"]) == 2
 
 
 def test_command_line_mistakes_are_caught_before_any_work(tmp_path, capsys):

@@ -90,3 +90,24 @@ def test_bad_uploads_show_the_servers_message(browser, url, tmp_path, name, data
     WebDriverWait(browser, 30).until(EC.visibility_of_element_located((By.ID, "error")))
     text = browser.find_element(By.ID, "error").text
     assert words in text and "The server refused the image" in text, text
+
+
+def test_a_masked_face_is_found_and_called_masked_on_the_page(browser, url, tmp_path):
+    """The astronaut with our masker's surgical mask: one face, 'mask' in its title, its box in the masked blue."""
+    from masker.photo import mask_photo
+
+    photo = tmp_path / "astronaut_masked.jpg"
+    cv2.imwrite(str(photo), mask_photo(cv2.cvtColor(skimage_data.astronaut(), cv2.COLOR_RGB2BGR), "surgical", "blue"))
+    browser.get(url + "/")
+    WebDriverWait(browser, 30).until(EC.text_to_be_present_in_element((By.ID, "model"), "classes"))
+    upload(browser, photo)
+    WebDriverWait(browser, 60).until(EC.text_to_be_present_in_element((By.ID, "status"), "astronaut_masked.jpg"))
+    faces = browser.find_elements(By.CSS_SELECTOR, "#faces .face")
+    assert len(faces) == 1 and "masked" in faces[0].get_attribute("class").split()
+    assert faces[0].find_element(By.CSS_SELECTOR, "h2").text.startswith("Face 1: mask ")
+    blue = browser.execute_script(
+        "const c = document.getElementById('picture').getContext('2d');"
+        "const d = c.getImageData(0, 0, c.canvas.width, c.canvas.height).data; let n = 0;"
+        "for (let i = 0; i < d.length; i += 4) if (Math.abs(d[i] - 0x28) < 12 && Math.abs(d[i+1] - 0xaa) < 12 "
+        "&& Math.abs(d[i+2] - 0xe6) < 12) n++; return n;")
+    assert blue > 500

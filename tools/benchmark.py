@@ -3,7 +3,8 @@
     python tools/benchmark.py [--fer2013 ../shared/fer2013] [--model-dir inference] [--out docs/benchmarks.md]
 
 Masking images/s (1 and 2 workers, and face-mask 0.3.0 on the same faces; the fastest of 3 runs) and the time per
-step, training images/s per config (1 and 2 threads), predictor latency (batch 1, p50/p95) and throughput
+step, training images/s per config (1 and 2 threads), face finding in real photos (ms per photo and faces per
+second, dlib's path beside the face finder), predictor latency (batch 1, p50/p95) and throughput
 (batch 32) per backend, server requests/s and latency at several concurrency levels. Other figures are taken
 after warm-up over repeated runs; medians are quoted.
 """
@@ -31,6 +32,7 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
     p.add_argument("--fer2013", default=str(ROOT.parent / "shared" / "fer2013"), help="for the masking figures")
     p.add_argument("--mask-limit", type=int, help="at most N Training faces per class to mask per run (all if unset)")
+    p.add_argument("--realmask", default=str(ROOT.parent / "shared" / "realmask"), help="for the face-finding figures")
     p.add_argument("--model-dir", default="inference", help="the exported model to serve and time")
     p.add_argument("--out", default="docs/benchmarks.md")
     return p.parse_args(argv)
@@ -90,6 +92,15 @@ def predictor_rows(model_dir):
     return rows
 
 
+def face_finding_rows(realmask, model_dir):
+    from deploy.predictor import Predictor
+    from studies.realmask import finding_speed
+
+    if not (Path(realmask) / "boxes.csv").is_file():
+        return [f"(skipped: no realmask photos at {realmask})"]
+    return finding_speed(realmask, Predictor(model_dir))
+
+
 def server_rows(model_dir):
     from deploy.loadtest import markdown_table, run_loadtest
     from deploy.server.launch import running_server
@@ -111,6 +122,8 @@ def main(argv=None) -> int:
                 ("Training step (forward, backward, update; random input of the config's size)", training_rows),
                 (f"Predictor on `{args.model_dir}` (whole predict() path, preprocessing included)",
                  lambda: predictor_rows(args.model_dir)),
+                ("Finding faces in real photos (realmask/photos): dlib's path beside the face finder",
+                 lambda: face_finding_rows(args.realmask, args.model_dir)),
                 (f"HTTP server on `{args.model_dir}` (paddle backend, loopback, 48x48 JPEG uploads)",
                  lambda: server_rows(args.model_dir)))
     for title, measure in sections:

@@ -30,6 +30,12 @@ def main() -> int:
     mask_points = Path(__file__).resolve().parents[1] / "masker" / "models" / "mask_points.dat"
     if not mask_points.is_file():
         problems.append(f"the masker's six-point model is missing: {mask_points} (it is part of the checkout)")
+    # The face finder: its models and the runtime that runs them, in a child (tflite-runtime is compiled code).
+    child = subprocess.run([sys.executable, "-c", "import sys; sys.path.insert(0, sys.argv[1]); "
+                            "from deploy.faces import FaceFinder; FaceFinder()", str(Path(__file__).resolve().parents[1])],
+                           capture_output=True, text=True)
+    if child.returncode != 0:
+        problems.append(f"the face finder does not load (status {child.returncode}): {child.stderr[-400:]}")
     # scikit-learn 1.8+ imported after paddle 2.6.2 segfaults; check in a child so a crash is reported, not fatal.
     child = subprocess.run([sys.executable, "-c", "import paddle, sklearn, dlib"], capture_output=True, text=True)
     if child.returncode != 0:
@@ -37,7 +43,7 @@ def main() -> int:
     for problem in problems:
         print(f"check_env: {problem}", file=sys.stderr)
     if not problems:
-        print("check_env: paddle, paddleclas, paddle2onnx, dlib and the landmark models are in place")
+        print("check_env: paddle, paddleclas, paddle2onnx, dlib, the landmark models and the face finder are in place")
     return 1 if problems else 0
 
 

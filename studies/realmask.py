@@ -1,0 +1,396 @@
+"""How well faces are found in real photos: ../shared/realmask's boxes against a finder's, and where BlazeFace's
+keypoints fall in FER2013 crops (the framing deploy/faces.py copies).
+
+The photos are split once, by a hash of the file name, into a tuning part (thresholds, the mask-status model's
+training faces) and a held-out part that nothing is tuned on; webcam/ is held out whole.
+"""
+import csv
+import time
+import zlib
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+# Of every 10 photos (by a CRC32 of the name), these go to the tuning part.
+TUNING_SHARE = 6
+# A found box and an annotated one are the same face from this overlap on: the annotators boxed the whole head,
+# the detector the face (../shared/README.md expects 0.4-0.7 for a hit).
+MATCH_IOU = 0.4
+# Annotated faces at least this large (px, the shorter side) are the ones a finder is asked to find.
+MIN_SIDE = 32
+MASKED = ("with_mask", "mask_weared_incorrect")
+
+
+def split_of(image: str) -> str:
+    """'tune' or 'held_out' for an image path relative to realmask/; all of webcam/ is held out."""
+    if image.startswith("webcam/"):
+        return "held_out"
+    return "tune" if zlib.crc32(Path(image).name.encode()) % 10 < TUNING_SHARE else "held_out"
+
+
+def read_boxes(realmask: Path) -> dict:
+    """{image relative path: [(label, (l, t, r, b))]} from realmask/boxes.csv."""
+    path = Path(realmask) / "boxes.csv"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found: point --realmask at ../shared/realmask")
+    boxes = defaultdict(list)
+    with open(path, newline="") as f:
+        for row in csv.DictReader(f):
+            boxes[row["image"]].append((row["label"], tuple(int(row[k]) for k in ("xmin", "ymin", "xmax", "ymax"))))
+    return dict(boxes)
+
+
+def iou(a, b) -> float:
+    w = min(a[2], b[2]) - max(a[0], b[0])
+    h = min(a[3], b[3]) - max(a[1], b[1])
+    if w <= 0 or h <= 0:
+        return 0.0
+    inter = w * h
+    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
+
+
+def match(found, annotated, threshold: float = MATCH_IOU) -> dict:
+    """{index in annotated: index in found}: greedy, best overlap first, each box used once."""
+    pairs = sorted(((iou(f, a), i, j) for j, f in enumerate(found) for i, a in enumerate(annotated)), reverse=True)
+    taken, used = {}, set()
+    for overlap, i, j in pairs:
+        if overlap < threshold:
+            break
+        if i not in taken and j not in used:
+            taken[i] = j
+            used.add(j)
+    return taken
+
+
+@dataclass
+class FindingScore:
+    found: dict = field(default_factory=lambda: defaultdict(int))   # label -> annotated faces >= MIN_SIDE found
+    total: dict = field(default_factory=lambda: defaultdict(int))   # label -> annotated faces >= MIN_SIDE
+    detections: int = 0
+    correct: int = 0            # detections that match an annotated face of any size
+    seconds: float = 0.0
+    photos: int = 0
+    photos_with_masked: int = 0
+    photos_with_masked_found: int = 0
+
+    def recall(self, labels) -> float:
+        total = sum(self.total[label] for label in labels)
+        return sum(self.found[label] for label in labels) / total if total else float("nan")
+
+    def summary(self) -> dict:
+        return {"photos": self.photos, "masked_recall": round(self.recall(["with_mask"]), 3),
+                "masked_faces": self.total["with_mask"],
+                "unmasked_recall": round(self.recall(["without_mask"]), 3),
+                "unmasked_faces": self.total["without_mask"],
+                "precision": round(self.correct / self.detections, 3) if self.detections else float("nan"),
+                "detections": self.detections, "ms_per_photo": round(1000 * self.seconds / max(self.photos, 1), 1),
+                "photos_with_a_masked_face_found": (f"{self.photos_with_masked_found}/{self.photos_with_masked}")}
+
+
+def score_finder(find, realmask: Path, images, boxes: dict, on_photo=None) -> FindingScore:
+    """find(bgr image) -> [(l, t, r, b)] run over `images` (paths relative to realmask), timed per photo.
+    on_photo(image, bgr, found boxes, annotated, matches) sees each photo (for collecting crops)."""
+    score = FindingScore()
+    for image in images:
+        bgr = cv2.imread(str(Path(realmask) / image), cv2.IMREAD_COLOR)
+        if bgr is None:
+            raise OSError(f"cannot read {Path(realmask) / image}")
+        start = time.perf_counter()
+        found = find(bgr)
+        score.seconds += time.perf_counter() - start
+        annotated = boxes.get(image, [])
+        matches = match(found, [box for _, box in annotated])
+        score.photos += 1
+        score.detections += len(found)
+        score.correct += len(matches)
+        big_masked = False
+        for i, (label, box) in enumerate(annotated):
+            if min(box[2] - box[0], box[3] - box[1]) >= MIN_SIDE:
+                score.total[label] += 1
+                score.found[label] += i in matches
+        masked = [i for i, (label, _) in enumerate(annotated) if label == "with_mask"]
+        if masked:
+            score.photos_with_masked += 1
+            score.photos_with_masked_found += any(i in matches for i in masked)
+        if on_photo:
+            on_photo(image, bgr, found, annotated, matches)
+    return score
+
+
+def fer2013_keypoints(finder, faces, canvas: int = 256, face_side: int = 144):
+    """BlazeFace's keypoints of FER2013 crops, in fractions of the crop's side: each crop upscaled to face_side
+    and pasted in the middle of a canvas of its own edge colour, where the finder looks at it as at a photo.
+    Returns an array [faces found, 6, 2] and the number of crops where no single face was found."""
+    points, missed = [], 0
+    for face in faces:
+        big = cv2.resize(face, (face_side, face_side), interpolation=cv2.INTER_CUBIC)
+        photo = cv2.copyMakeBorder(big, *(4 * [(canvas - face_side) // 2]), cv2.BORDER_REPLICATE)
+        found = finder(photo)
+        if len(found) != 1:
+            missed += 1
+            continue
+        points.append((found[0].keypoints - (canvas - face_side) // 2) / face_side)
+    return np.array(points), missed
+
+
+# The finder's detection threshold when collecting training faces: below the shipped one, so that the model
+# sees the false detections it is there to reject.
+FINDER_SCORE_FOR_DATA = 0.2
+# The face-status model's classes, in label order.
+FACE_STATUS_LABELS = ("masked", "unmasked", "no_face")
+# Of the tuning photos (by CRC32 again), these of every 10 give the face-status model's validation faces.
+VALIDATION_SHARE = 2
+
+
+def face_status_samples(finder, realmask: Path, images, boxes: dict, crop):
+    """(image, index, crop, label) for every face `finder` finds in `images`: a found face that matches an
+    annotated one is masked or unmasked as the annotation says (a mask worn wrongly counts as masked: it still
+    hides the mouth), one that matches none is no_face. crop(bgr, face) frames the model's input, in grey."""
+    samples = []
+
+    def collect(image, bgr, found_boxes, annotated, matches):
+        by_found = {j: annotated[i][0] for i, j in matches.items()}
+        for j, face in enumerate(collect.faces):
+            label = by_found.get(j)
+            status = "no_face" if label is None else ("masked" if label in MASKED else "unmasked")
+            samples.append((image, j, cv2.cvtColor(crop(bgr, face), cv2.COLOR_BGR2GRAY), status))
+
+    def find(bgr):
+        collect.faces = finder(bgr)
+        return [f.box for f in collect.faces]
+
+    score_finder(find, realmask, images, boxes, on_photo=collect)
+    return samples
+
+
+def is_validation(image: str) -> bool:
+    return zlib.crc32(("validation:" + Path(image).name).encode()) % 10 < VALIDATION_SHARE
+
+
+def write_face_status_data(realmask, masked_data, unmasked_data, fer_per_class: int, out) -> dict:
+    """The face-status data set (see tools/make_face_status_data.py); {split: {label: count}}."""
+    import random
+
+    from basics import UserError, atomic_write_text
+    from deploy.faces import FaceFinder, crop
+
+    realmask, out = Path(realmask), Path(out)
+    if not (realmask / "boxes.csv").is_file():
+        raise UserError(f"{realmask}/boxes.csv not found: point --realmask at ../shared/realmask")
+    fer = {}
+    for label, folder in (("masked", Path(masked_data)), ("unmasked", Path(unmasked_data))):
+        files = sorted((folder / "train").rglob("*.jpg"))
+        if fer_per_class and not files:
+            raise UserError(f"no faces in {folder}/train: run `make data` first, or pass --fer-per-class 0")
+        fer[label] = random.Random(f"face-status:{label}").sample(files, min(fer_per_class, len(files)))
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out} is a file: give a folder")
+    boxes = read_boxes(realmask)
+    tune = sorted(image for image in boxes if split_of(image) == "tune")
+    finder = FaceFinder(short_range_score=FINDER_SCORE_FOR_DATA, full_range_score=FINDER_SCORE_FOR_DATA)
+    samples = face_status_samples(finder, realmask, tune, boxes, crop)
+    lists = {"train": [], "eval": []}
+    counts = {"train": defaultdict(int), "eval": defaultdict(int)}
+    label_of = {label: i for i, label in enumerate(FACE_STATUS_LABELS)}
+
+    def add(split, label, name, image):
+        path = out / split / label / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not cv2.imwrite(str(path), image, [cv2.IMWRITE_JPEG_QUALITY, 95]):
+            raise OSError(f"cannot write {path}")
+        lists[split].append(f"{split}/{label}/{name} {label_of[label]}")
+        counts[split][label] += 1
+
+    for image, j, face, label in samples:
+        add("eval" if is_validation(image) else "train", label, f"{Path(image).stem}_{j}.jpg", face)
+    for label, files in fer.items():
+        for file in files:
+            face = cv2.imread(str(file), cv2.IMREAD_GRAYSCALE)
+            photo = cv2.copyMakeBorder(cv2.resize(face, (144, 144), interpolation=cv2.INTER_CUBIC),
+                                       56, 56, 56, 56, cv2.BORDER_REPLICATE)
+            found = finder(photo)
+            # The finder's own crop where it finds the face; FER2013's framing, which it copies, where not.
+            add("train", label, f"fer_{file.stem}.jpg", crop(photo, found[0]) if found else face)
+    for split, rows in lists.items():
+        atomic_write_text(out / f"{split}_list.txt", "\n".join(rows) + "\n")
+    atomic_write_text(out / "label_list.txt", "".join(f"{i} {label}\n" for i, label in enumerate(FACE_STATUS_LABELS)))
+    return {split: dict(c) for split, c in counts.items()}
+
+
+def dlib_boxes(bgr, min_face: int = 24):
+    """The prediction path's finder before BlazeFace: dlib's HOG detector, upsampled once, margin 0.3."""
+    from masker.faces import detect_faces
+
+    return [b for b in detect_faces(bgr, upsample=1, min_score=0.3) if min(b[2] - b[0], b[3] - b[1]) >= min_face]
+
+
+def finders(min_face: int = 24) -> dict:
+    """{name: find(bgr) -> boxes}: the finders the README's table compares, in one run."""
+    from deploy.faces import FULL_RANGE_SCORE, SHORT_RANGE_SCORE, FaceFinder, _full_range, _short_range, \
+        _square_view, weighted_nms
+
+    def one_model(model, score):
+        def find(bgr):
+            rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+            boxes, scores, keypoints = model(_square_view(rgb, 0, 0, max(rgb.shape[:2])), score)
+            merged = [tuple(int(round(v)) for v in box) for box, _, _ in weighted_nms(boxes, scores, keypoints)]
+            return [b for b in merged if min(b[2] - b[0], b[3] - b[1]) >= min_face]
+        return find
+
+    finder = FaceFinder(min_face=min_face)
+    return {"dlib HOG (the previous prediction path)": lambda bgr: dlib_boxes(bgr, min_face),
+            "BlazeFace short-range alone": one_model(_short_range(1), SHORT_RANGE_SCORE),
+            "BlazeFace full-range alone": one_model(_full_range(1), FULL_RANGE_SCORE),
+            "the face finder (deploy/faces.py)": lambda bgr: [f.box for f in finder(bgr)]}
+
+
+def mask_status_score(predictor, realmask: Path, images, boxes: dict) -> dict:
+    """The predictor's faces in `images` matched to the annotated ones: how often its mask status is right, per
+    class (with_mask, without_mask, mask_weared_incorrect) and balanced over the first two; also how many found
+    faces it keeps."""
+    right, total = defaultdict(int), defaultdict(int)
+    kept = 0
+    for image in images:
+        bgr = cv2.imread(str(Path(realmask) / image), cv2.IMREAD_COLOR)
+        annotated = boxes.get(image, [])
+        found = predictor.predict_faces(bgr)
+        kept += len(found)
+        for i, j in match([f.box for f in found], [box for _, box in annotated]).items():
+            label = annotated[i][0]
+            total[label] += 1
+            right[label] += found[j].prediction.masked == (label in MASKED)
+    recall = {label: round(right[label] / total[label], 3) for label in total}
+    balanced = (recall.get("with_mask", float("nan")) + recall.get("without_mask", float("nan"))) / 2
+    return {"faces": dict(total), "right": recall, "balanced_accuracy": round(balanced, 3), "kept": kept}
+
+
+def routed_accuracy(predictor, masked_data, unmasked_data) -> dict:
+    """Accuracy on the PublicTest crops of `make data`'s two folders: the routed predictor, and each expression
+    model alone; with the share of faces the face-status model calls masked."""
+    from studies.round_trip import eval_faces
+
+    out = {}
+    for kind, folder in (("masked", masked_data), ("unmasked", unmasked_data)):
+        faces, labels = eval_faces(folder)
+        routed = predictor.predict(faces)
+        row = {"faces": len(faces), "routed": _accuracy([p.label for p in routed], labels),
+               "called_masked": round(float(np.mean([p.masked for p in routed])), 4)}
+        for name, model in (("masked_model", predictor.masked_model), ("unmasked_model", predictor.unmasked_model)):
+            probs = model.predict_probs(faces)
+            row[name] = _accuracy([predictor.labels[i] for i in probs.argmax(1)], labels)
+        out[kind] = row
+    return out
+
+
+def _accuracy(predicted, labels) -> float:
+    return round(float(np.mean([p == t for p, t in zip(predicted, labels)])), 4)
+
+
+def face_finding_report(realmask, predictor, masked_data=None, unmasked_data=None, round_trip_every: int = 2,
+                        progress=print) -> dict:
+    """Everything docs/face_finding.md shows, measured in one run (tools/eval_faces.py)."""
+    from studies.round_trip import eval_faces, round_trip
+
+    realmask = Path(realmask)
+    boxes = read_boxes(realmask)
+    photos = sorted(i for i in boxes if i.startswith("photos/"))
+    held_out = [i for i in photos if split_of(i) == "held_out"]
+    webcam = sorted(i for i in boxes if i.startswith("webcam/"))
+    report = {"photos": {"all": len(photos), "held_out": len(held_out), "webcam": len(webcam)}, "finders": {}}
+    kept = lambda bgr: [f.box for f in predictor.predict_faces(bgr)]  # noqa: E731
+    for name, find in {**finders(), "the predictor (finder, then the face-status check)": kept}.items():
+        progress(f"finding faces: {name}")
+        report["finders"][name] = {part: score_finder(find, realmask, images, boxes).summary()
+                                   for part, images in (("held_out", held_out), ("all", photos), ("webcam", webcam))}
+    progress("mask status")
+    report["mask_status"] = {part: mask_status_score(predictor, realmask, images, boxes)
+                             for part, images in (("held_out", held_out), ("webcam", webcam))}
+    if masked_data and unmasked_data:
+        progress("expressions on PublicTest crops, routed")
+        report["routed_accuracy"] = routed_accuracy(predictor, masked_data, unmasked_data)
+        report["round_trip"] = {}
+        for kind, folder in (("masked", masked_data), ("unmasked", unmasked_data)):
+            progress(f"round trip: {kind} faces")
+            faces, labels = eval_faces(folder, every=round_trip_every)
+            report["round_trip"][kind] = round_trip(predictor, faces, labels)
+    return report
+
+
+def report_markdown(report: dict) -> str:
+    """docs/face_finding.md from face_finding_report's answer."""
+    n = report["photos"]
+    lines = ["# Face finding, mask status and routing", "",
+             "Measured by `tools/eval_faces.py` (see its `--help`). A face counts as found when a box overlaps "
+             f"the annotated one by IoU >= {MATCH_IOU}; recall is over annotated faces with a side of "
+             f"{MIN_SIDE} px or more; precision is over every box returned, against the annotated faces of any "
+             f"size. Held out: {n['held_out']} of the {n['all']} photos of `realmask/photos`, never used to "
+             "choose a threshold or train the face-status model; webcam: all "
+             f"{n['webcam']} photos of `realmask/webcam`, held out too.", ""]
+    for part, title in (("held_out", "held-out photos"), ("all", "all photos"), ("webcam", "webcam photos")):
+        lines += [f"## Finders on the {title}", "",
+                  "| finder | masked found | unmasked found | precision | ms per photo | photos with a masked face "
+                  "found |", "|---|---:|---:|---:|---:|---:|"]
+        for name, parts in report["finders"].items():
+            s = parts[part]
+            lines.append(f"| {name} | {s['masked_recall']:.3f} ({s['masked_faces']}) | {s['unmasked_recall']:.3f} "
+                         f"({s['unmasked_faces']}) | {s['precision']:.3f} | {s['ms_per_photo']:.1f} | "
+                         f"{s['photos_with_a_masked_face_found']} |")
+        lines.append("")
+    lines += ["## Mask status of the faces found", "",
+              "| photos | with_mask right | without_mask right | balanced accuracy | mask worn wrongly, called masked |",
+              "|---|---:|---:|---:|---:|"]
+    for part, s in report["mask_status"].items():
+        right, faces = s["right"], s["faces"]
+        cell = lambda label: (f"{right[label]:.3f} ({faces[label]})" if label in right else "-")  # noqa: E731
+        lines.append(f"| {part} | {cell('with_mask')} | {cell('without_mask')} | {s['balanced_accuracy']:.3f} | "
+                     f"{cell('mask_weared_incorrect')} |")
+    lines.append("")
+    if "routed_accuracy" in report:
+        lines += ["## Expressions on PublicTest crops (the four classes)", "",
+                  "| faces | the routed predictor | masked model alone | unmasked model alone | called masked |",
+                  "|---|---:|---:|---:|---:|"]
+        for kind, s in report["routed_accuracy"].items():
+            lines.append(f"| {kind} ({s['faces']}) | {s['routed']:.3f} | {s['masked_model']:.3f} | "
+                         f"{s['unmasked_model']:.3f} | {s['called_masked']:.3f} |")
+        lines += ["", "## Round trip: PublicTest faces pasted into photos, found, cropped, classified", "",
+                  "| faces | pasted | found | accuracy, original crops | the same, faces found | round trip |",
+                  "|---|---:|---:|---:|---:|---:|"]
+        for kind, s in report["round_trip"].items():
+            lines.append(f"| {kind} | {s['faces']} | {s['found_share']:.3f} | {s['accuracy_original_crops']:.3f} | "
+                         f"{s['accuracy_original_crops_of_found']:.3f} | {s['accuracy_round_trip']:.3f} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def finding_speed(realmask, predictor=None, every: int = 3, repeats: int = 3) -> list:
+    """Rows for `make bench`: ms per photo of dlib's path and the face finder on every `every`-th photo of
+    realmask/photos (the same photos, alternating, the fastest of `repeats` runs), and faces found per second on
+    the photo with the most annotated faces (with the predictor's whole path too, when given)."""
+    realmask = Path(realmask)
+    boxes = read_boxes(realmask)
+    photos = sorted(i for i in boxes if i.startswith("photos/"))[::every]
+    images = [cv2.imread(str(realmask / p), cv2.IMREAD_COLOR) for p in photos]
+    crowd = max((i for i in boxes if i.startswith("photos/")), key=lambda i: len(boxes[i]))
+    crowd_image = cv2.imread(str(realmask / crowd), cv2.IMREAD_COLOR)
+    runs = {name: find for name, find in finders().items() if "alone" not in name}
+    if predictor is not None:
+        runs["the predictor's whole path (finder, face status, expression)"] = predictor.predict_faces
+    fastest = {name: float("inf") for name in runs}
+    crowd_rate = {}
+    for _ in range(repeats):
+        for name, find in runs.items():
+            start = time.perf_counter()
+            for image in images:
+                find(image)
+            fastest[name] = min(fastest[name], (time.perf_counter() - start) / len(images))
+            start = time.perf_counter()
+            found = len(find(crowd_image))
+            crowd_rate[name] = max(crowd_rate.get(name, 0.0), found / (time.perf_counter() - start))
+    h, w = crowd_image.shape[:2]
+    rows = [f"| finder | ms per photo ({len(images)} photos) | faces per second, {Path(crowd).name} ({w}x{h}, "
+            f"{len(boxes[crowd])} annotated faces) |", "|---|---:|---:|"]
+    rows += [f"| {name} | {1000 * fastest[name]:.1f} | {crowd_rate[name]:.0f} |" for name in runs]
+    return rows

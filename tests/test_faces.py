@@ -1,0 +1,127 @@
+"""The face finder (deploy/faces.py) and the shipped predictor's mask status and routing, on real photos: the
+astronaut and coffee from scikit-image, masked by our own masker, and ../shared/realmask where it is present."""
+import cv2
+import numpy as np
+import pytest
+from skimage import data
+
+from conftest import ROOT, SHARED
+from deploy.faces import FaceFinder, crop, weighted_nms
+from deploy.predictor import Predictor
+from masker.photo import mask_photo
+
+SHIPPED = ROOT / "inference"
+REALMASK = SHARED / "realmask"
+
+
+@pytest.fixture(scope="module")
+def astronaut():
+    return cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)
+
+
+@pytest.fixture(scope="module")
+def predictor():
+    return Predictor(SHIPPED)
+
+
+@pytest.fixture(scope="module")
+def realmask():
+    if not (REALMASK / "boxes.csv").is_file():
+        pytest.skip(f"{REALMASK} is absent (the shared data folder)")
+    return REALMASK
+
+
+def test_the_astronaut_is_found_with_her_eyes_and_mouth(astronaut):
+    faces = FaceFinder()(astronaut)
+    assert len(faces) == 1
+    left, top, right, bottom = faces[0].box
+    assert 160 < left < 200 and 240 < right < 300 and 50 < top < 100 and 150 < bottom < 200
+    right_eye, left_eye, nose, mouth = faces[0].keypoints[:4]
+    assert right_eye[0] < nose[0] < left_eye[0] and max(right_eye[1], left_eye[1]) < nose[1] < mouth[1]
+
+
+def test_no_face_in_coffee_nor_on_the_mission_patch(astronaut):
+    finder = FaceFinder()
+    assert finder(cv2.cvtColor(data.coffee(), cv2.COLOR_RGB2BGR)) == []
+    # The suit, flag and mission patch below her face: dlib's detector scored the patch just under its threshold.
+    assert finder(np.ascontiguousarray(astronaut[250:, 200:])) == []
+
+
+def test_a_turned_face_is_cropped_level(astronaut):
+    """The crop comes from the eyes and mouth: the face turned by 20 degrees gives nearly the upright crop."""
+    finder = FaceFinder()
+    upright = cv2.cvtColor(crop(astronaut, finder(astronaut)[0]), cv2.COLOR_BGR2GRAY).astype(float)
+    turn = cv2.getRotationMatrix2D((225, 125), 20, 1.0)
+    turned_photo = cv2.warpAffine(astronaut, turn, astronaut.shape[1::-1], borderMode=cv2.BORDER_REFLECT)
+    turned = cv2.cvtColor(crop(turned_photo, finder(turned_photo)[0]), cv2.COLOR_BGR2GRAY).astype(float)
+    unlevelled = cv2.warpAffine(upright.astype(np.uint8), cv2.getRotationMatrix2D((23.5, 23.5), 20, 1.0),
+                                (48, 48), borderMode=cv2.BORDER_REPLICATE).astype(float)
+    correlation = lambda a, b: np.corrcoef(a.ravel(), b.ravel())[0, 1]  # noqa: E731
+    assert correlation(upright, turned) > 0.9 > correlation(upright, unlevelled) + 0.1
+
+
+def test_overlapping_detections_blend_into_one():
+    boxes = np.array([[0, 0, 10, 10], [1, 1, 11, 11], [50, 50, 60, 60]], np.float32)
+    keypoints = np.zeros((3, 6, 2), np.float32)
+    merged = weighted_nms(boxes, np.array([0.9, 0.3, 0.8], np.float32), keypoints)
+    assert [score for _, score, _ in merged] == pytest.approx([0.9, 0.8])
+    np.testing.assert_allclose(merged[0][0], [0.25, 0.25, 10.25, 10.25], atol=1e-5)
+
+
+def test_the_shipped_model_folder_routes(predictor):
+    assert predictor.routes and predictor.unmasked_model.labels == predictor.labels
+    assert predictor.status_model.labels == ["masked", "unmasked", "no_face"]
+
+
+def test_the_astronaut_masked_by_our_masker_is_found_and_called_masked(astronaut, predictor):
+    plain, = predictor.predict_faces(astronaut)
+    masked, = predictor.predict_faces(mask_photo(astronaut, "surgical", "blue"))
+    assert plain.prediction.masked is False and plain.prediction.mask_score < 0.5
+    assert masked.prediction.masked is True and masked.prediction.mask_score > 0.5
+    assert plain.prediction.label == "happy"
+    assert set(masked.to_dict()) == {"box", "label", "score", "topk", "masked", "mask_score"}
+
+
+def test_each_face_gets_the_model_its_status_picks(astronaut, predictor):
+    """The routed answer is the masked model's for a masked face and the unmasked model's for a plain one."""
+    for photo in (astronaut, mask_photo(astronaut, "kn95", "white")):
+        face, = predictor.predict_faces(photo)
+        gray = cv2.cvtColor(crop(photo, predictor.finder(photo)[0]), cv2.COLOR_BGR2GRAY)
+        model = predictor.masked_model if face.prediction.masked else predictor.unmasked_model
+        np.testing.assert_allclose(face.prediction.probs, model.predict_probs([gray])[0], atol=1e-6)
+
+
+def test_single_model_gives_no_mask_status(astronaut):
+    face, = Predictor(SHIPPED, route=False).predict_faces(astronaut)
+    assert face.prediction.masked is None and "masked" not in face.to_dict()
+
+
+def test_masked_faces_in_real_photos_are_found(realmask, predictor):
+    """On the held-out photos: masked faces of 32 px or more found >= 0.90, at a precision >= 0.90."""
+    from studies.realmask import read_boxes, score_finder, split_of
+
+    boxes = read_boxes(realmask)
+    held_out = sorted(i for i in boxes if i.startswith("photos/") and split_of(i) == "held_out")
+    score = score_finder(lambda bgr: [f.box for f in predictor.predict_faces(bgr)], realmask, held_out, boxes)
+    summary = score.summary()
+    assert summary["masked_recall"] >= 0.90 and summary["precision"] >= 0.90, summary
+
+
+def test_every_masked_webcam_close_up_is_found_and_its_status_is_right(realmask, predictor):
+    from studies.realmask import mask_status_score, read_boxes, score_finder
+
+    boxes = read_boxes(realmask)
+    webcam = sorted(i for i in boxes if i.startswith("webcam/"))
+    score = score_finder(lambda bgr: [f.box for f in predictor.predict_faces(bgr)], realmask, webcam, boxes)
+    assert score.photos_with_masked_found == score.photos_with_masked == 28
+    status = mask_status_score(predictor, realmask, webcam, boxes)
+    assert status["balanced_accuracy"] >= 0.93, status
+
+
+def test_mask_status_on_held_out_real_faces(realmask, predictor):
+    from studies.realmask import mask_status_score, read_boxes, split_of
+
+    boxes = read_boxes(realmask)
+    held_out = sorted(i for i in boxes if i.startswith("photos/") and split_of(i) == "held_out")
+    status = mask_status_score(predictor, realmask, held_out, boxes)
+    assert status["balanced_accuracy"] >= 0.93, status

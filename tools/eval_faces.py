@@ -1,0 +1,49 @@
+"""Face finding, mask status and routing, measured: docs/face_finding.md and .json.
+
+    .venv/bin/python tools/eval_faces.py --realmask ../shared/realmask [--masked-data dataset/masked
+        --unmasked-data dataset/unmasked] --out docs/face_finding
+
+On ../shared/realmask's photos (the held-out part, studies/realmask.py's split, and all of them) and webcam
+photos: masked and unmasked faces found, precision and time per photo for dlib's HOG detector (the previous
+prediction path), each BlazeFace model alone, the face finder, and the predictor (the finder, then the
+face-status model's no-face check), all in one run; the mask status of the faces found; and, with the two data
+folders of `make data`, the routed predictor's accuracy and the finder's round trip on PublicTest faces.
+"""
+import argparse
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from basics import HelpFormatter, atomic_write_text  # noqa: E402
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
+    p.add_argument("--realmask", required=True, help="the realmask folder (boxes.csv, photos/, webcam/)")
+    p.add_argument("--model-dir", default="inference", help="the model folder (with face_status/ and unmasked/)")
+    p.add_argument("--masked-data", help="make data's masked folder: routed accuracy and the round trip")
+    p.add_argument("--unmasked-data", help="make data's unmasked folder (the same faces)")
+    p.add_argument("--out", default="docs/face_finding", help="writes OUT.json and OUT.md")
+    args = p.parse_args(argv)
+    if not (Path(args.realmask) / "boxes.csv").is_file():
+        p.exit(2, f"error: {args.realmask}/boxes.csv not found: point --realmask at ../shared/realmask\n")
+    if bool(args.masked_data) != bool(args.unmasked_data):
+        p.error("give both --masked-data and --unmasked-data, or neither")
+    from deploy.predictor import Predictor
+    from studies.realmask import face_finding_report, report_markdown
+
+    predictor = Predictor(args.model_dir)
+    if not predictor.routes:
+        p.exit(2, f"error: {args.model_dir} has no face_status/ and unmasked/ models to route with\n")
+    report = face_finding_report(args.realmask, predictor, args.masked_data, args.unmasked_data,
+                                 progress=lambda line: print(line, file=sys.stderr))
+    atomic_write_text(f"{args.out}.json", json.dumps(report, indent=1))
+    atomic_write_text(f"{args.out}.md", report_markdown(report))
+    print(report_markdown(report))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
