@@ -195,6 +195,9 @@ def predict_video(predictor, source, annotate_dir=None, max_frames=None, show=Fa
             os.replace(partial, final)
         if show:
             cv2.destroyAllWindows()
+    if frame_index == 0 and not isinstance(source, int):
+        # OpenCV "opens" some files that are no video (an image-sequence reader) and then yields nothing.
+        raise FileNotFoundError(f"cannot open video {source!r}: no frame could be read (not a video file?)")
     elapsed = time.perf_counter() - started
     summary = {"frames": frame_index, "faces": len(rows), "fps": frame_index / elapsed if elapsed else 0.0,
                "tracks": len({r["track"] for r in rows}), "annotated": str(final) if final else None}

@@ -200,3 +200,24 @@ def test_every_help_runs_and_shows_defaults(tool):
     result = run_tool(sys.executable, ROOT / tool, "--help")
     assert result.returncode == 0, result.stderr
     assert "(default:" in result.stdout
+
+
+def test_a_file_that_is_no_video_is_refused(tmp_path):
+    fake = tmp_path / "clip.jpg"
+    fake.write_text("this is not a video")
+    result = subprocess.run([sys.executable, str(ROOT / "tools" / "predict.py"), "--video", str(fake)],
+                            capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert result.returncode == 2 and "cannot open video" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_output_piped_into_head_ends_quietly(tmp_path):
+    # More rows than a pipe holds (64 KiB), so that printing meets the closed pipe.
+    faces = tmp_path / "faces"
+    faces.mkdir()
+    cv2.imwrite(str(tmp_path / "face.png"), np.full((48, 48), 90, np.uint8))
+    for i in range(1200):
+        (faces / f"face_with_a_long_name_{i:04d}.png").symlink_to(tmp_path / "face.png")
+    result = subprocess.run(f"{sys.executable} {ROOT / 'tools' / 'predict.py'} {faces} | head -1", shell=True,
+                            capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert result.stdout.startswith("file") and "Traceback" not in result.stderr, result.stderr[-2000:]

@@ -1,5 +1,6 @@
 """The README's pictures that come from code rather than from a training run: masks on a real, tilted face; the
-model in --model-dir on that photo (boxes, labels, scores); and, with --fer2013, the expression timeline of a
+model in --model-dir on that photo, plain and with our masker's surgical mask (boxes, mask status, labels,
+scores); and, with --fer2013, the expression timeline of a
 generated video of two real faces that swap expressions. Training curves: tools/plot_curves.py.
 
     .venv/bin/python tools/make_figures.py --out docs/ [--fer2013 ../shared/fer2013 --model-dir inference]
@@ -53,16 +54,24 @@ def main(argv=None) -> int:
     from deploy.annotate import draw_faces
     from deploy.predictor import Predictor
 
-    faces = Predictor(args.model_dir).predict_faces(photo)
-    cv2.imwrite(str(out / "annotated_photo.jpg"), draw_faces(photo, faces))
-    print(out / "annotated_photo.jpg", "; ".join(f"{f.prediction.label} {f.prediction.score:.3f}" for f in faces))
+    from masker.photo import mask_photo
+
+    predictor = Predictor(args.model_dir)
+    drawn, said = [], []
+    for name, picture in (("plain", photo), ("our surgical mask", mask_photo(photo, "surgical", "blue"))):
+        faces = predictor.predict_faces(picture)
+        drawn.append(draw_faces(picture, faces))
+        said += [f"{name}: " + "; ".join(f"masked {f.prediction.masked} ({f.prediction.mask_score:.3f}), "
+                                         f"{f.prediction.label} {f.prediction.score:.3f}" if predictor.routes
+                                         else f"{f.prediction.label} {f.prediction.score:.3f}" for f in faces)]
+    cv2.imwrite(str(out / "annotated_photo.jpg"), np.hstack(drawn))
+    print(out / "annotated_photo.jpg", " | ".join(said))
     if args.fer2013:
         import tempfile
 
         from deploy.batch_predict import predict_video
         from studies.swap_video import make_swap_video, pick_distinct_faces
 
-        predictor = Predictor(args.model_dir)
         picked = pick_distinct_faces(predictor, args.fer2013)
         if not picked:
             print("error: no two faces the model tells apart with confidence", file=sys.stderr)

@@ -105,13 +105,18 @@ def main(argv=None) -> int:
     except (FileNotFoundError, DetectorMissing) as err:
         parser.exit(2, f"error: {err}\n")
 
-    print(format_table(rows, errors))
-    if summary:
-        print(f"{summary['frames']} frames, {summary['faces']} faces in {summary['tracks']} tracks, "
-              f"{summary['fps']:.1f} FPS overall"
-              + (f", annotated video: {summary['annotated']}" if summary["annotated"] else "")
-              + (f", timeline: {summary['timeline_png']}, {summary['timeline_csv']}" if "timeline_png" in summary
-                 else ""))
+    try:
+        print(format_table(rows, errors))
+        if summary:
+            print(f"{summary['frames']} frames, {summary['faces']} faces in {summary['tracks']} tracks, "
+                  f"{summary['fps']:.1f} FPS overall"
+                  + (f", annotated video: {summary['annotated']}" if summary["annotated"] else "")
+                  + (f", timeline: {summary['timeline_png']}, {summary['timeline_csv']}" if "timeline_png" in summary
+                     else ""))
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # `predict.py ... | head -1`: the reader has what it wanted; the files below are still written.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     if args.csv:
         write_csv(args.csv, rows, predictor.topk)
     if args.json:
