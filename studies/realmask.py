@@ -90,6 +90,23 @@ class FindingScore:
                 "photos_with_a_masked_face_found": (f"{self.photos_with_masked_found}/{self.photos_with_masked}")}
 
 
+def tally(score: FindingScore, found, annotated) -> dict:
+    """Adds one photo's found boxes, against its annotated (label, box) pairs, to score; returns the matches."""
+    matches = match(found, [box for _, box in annotated])
+    score.photos += 1
+    score.detections += len(found)
+    score.correct += len(matches)
+    for i, (label, box) in enumerate(annotated):
+        if min(box[2] - box[0], box[3] - box[1]) >= MIN_SIDE:
+            score.total[label] += 1
+            score.found[label] += i in matches
+    masked = [i for i, (label, _) in enumerate(annotated) if label == "with_mask"]
+    if masked:
+        score.photos_with_masked += 1
+        score.photos_with_masked_found += any(i in matches for i in masked)
+    return matches
+
+
 def score_finder(find, realmask: Path, images, boxes: dict, on_photo=None) -> FindingScore:
     """find(bgr image) -> [(l, t, r, b)] run over `images` (paths relative to realmask), timed per photo.
     on_photo(image, bgr, found boxes, annotated, matches) sees each photo (for collecting crops)."""
@@ -102,19 +119,7 @@ def score_finder(find, realmask: Path, images, boxes: dict, on_photo=None) -> Fi
         found = find(bgr)
         score.seconds += time.perf_counter() - start
         annotated = boxes.get(image, [])
-        matches = match(found, [box for _, box in annotated])
-        score.photos += 1
-        score.detections += len(found)
-        score.correct += len(matches)
-        big_masked = False
-        for i, (label, box) in enumerate(annotated):
-            if min(box[2] - box[0], box[3] - box[1]) >= MIN_SIDE:
-                score.total[label] += 1
-                score.found[label] += i in matches
-        masked = [i for i, (label, _) in enumerate(annotated) if label == "with_mask"]
-        if masked:
-            score.photos_with_masked += 1
-            score.photos_with_masked_found += any(i in matches for i in masked)
+        matches = tally(score, found, annotated)
         if on_photo:
             on_photo(image, bgr, found, annotated, matches)
     return score
@@ -393,4 +398,31 @@ def finding_speed(realmask, predictor=None, every: int = 3, repeats: int = 3) ->
     rows = [f"| finder | ms per photo ({len(images)} photos) | faces per second, {Path(crowd).name} ({w}x{h}, "
             f"{len(boxes[crowd])} annotated faces) |", "|---|---:|---:|"]
     rows += [f"| {name} | {1000 * fastest[name]:.1f} | {crowd_rate[name]:.0f} |" for name in runs]
+    return rows
+
+
+def threshold_grid(predictor, realmask, images, boxes, detection_scores=(0.5, 0.4, 0.3, 0.25, 0.2),
+                   no_face_thresholds=(0.3, 0.4, 0.5, 0.6, 0.7, 0.8)) -> list:
+    """Masked and unmasked recall and precision on `images` for each pair of the finder's detection score (both
+    models) and the face-status model's no-face threshold: the data the shipped thresholds were chosen on."""
+    from deploy.faces import FaceFinder, crop
+
+    realmask = Path(realmask)
+    photos = [(image, cv2.imread(str(realmask / image), cv2.IMREAD_COLOR)) for image in images]
+    rows = []
+    for detection in detection_scores:
+        finder = FaceFinder(short_range_score=detection, full_range_score=detection)
+        found = []
+        for image, bgr in photos:
+            faces = finder(bgr)
+            crops = [cv2.cvtColor(crop(bgr, f), cv2.COLOR_BGR2GRAY) for f in faces]
+            no_face = predictor.face_status(crops)[:, 0] if crops else np.zeros(0)
+            found.append((image, faces, no_face))
+        for threshold in no_face_thresholds:
+            score = FindingScore()
+            for image, faces, no_face in found:
+                tally(score, [f.box for f, p in zip(faces, no_face) if p < threshold], boxes.get(image, []))
+            summary = score.summary()
+            rows.append({"detection_score": detection, "no_face_threshold": threshold,
+                         **{k: summary[k] for k in ("masked_recall", "unmasked_recall", "precision", "detections")}})
     return rows

@@ -16,6 +16,18 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 
+# Under CI=true (.ci/run on the project's machines, which have ../shared, .venv310 and Chromium), a test that would
+# skip for want of something this machine should have fails instead: a green run hides no missing part.
+IN_CI = os.environ.get("CI") == "true"
+
+
+def skip_unless_ci(reason: str):
+    """pytest.skip(reason), or pytest.fail(reason) under CI=true."""
+    if IN_CI:
+        pytest.fail(f"under CI=true this must not be missing: {reason}")
+    pytest.skip(reason)
+
+
 def hear_ctrl_c():
     """preexec_fn for a child that a test interrupts: a child of a shell's background job starts with SIGINT
     ignored, and Python then never raises KeyboardInterrupt; give it the default, as a terminal's Ctrl-C finds it."""
@@ -26,7 +38,7 @@ def hear_ctrl_c():
 def fer2013_dir() -> Path:
     """The FER2013 image folders beside the checkout; tests that need them skip on a fresh machine."""
     if not (FER2013_DIR / "train").is_dir():
-        pytest.skip(f"FER2013 not found at {FER2013_DIR} (the shared data folder is absent)")
+        skip_unless_ci(f"FER2013 not found at {FER2013_DIR} (the shared data folder is absent)")
     return FER2013_DIR
 
 
@@ -34,7 +46,7 @@ def fer2013_dir() -> Path:
 def py310() -> Path:
     """The Python 3.10 environment with FastDeploy and Paddle Lite, built by `make setup`."""
     if not PY310.exists():
-        pytest.skip(f"{PY310} is absent: `make setup` builds it where a Python 3.10 interpreter exists")
+        skip_unless_ci(f"{PY310} is absent: `make setup` builds it where a Python 3.10 interpreter exists")
     return PY310
 
 

@@ -12,7 +12,7 @@ from engine.transforms import apply_transforms, build_batch_transforms, build_tr
 from masker.faces import crop_face, detect_faces
 from tests.test_config import CONFIGS
 
-skimage_data = pytest.importorskip("skimage.data")
+from skimage import data as skimage_data  # noqa: E402  (pinned: an import error is a failure)
 
 
 @pytest.fixture(scope="module")

@@ -18,15 +18,20 @@ PADDLECLAS = Path(os.environ.get("PADDLECLAS_DIR", "/tmp/pc"))
 
 @pytest.fixture(scope="module")
 def dump_infer_config():
-    if not (PADDLECLAS / "ppcls" / "utils" / "config.py").is_file():
-        pytest.skip(f"no PaddleClas checkout at {PADDLECLAS} (set PADDLECLAS_DIR)")
-    sys.path.insert(0, str(PADDLECLAS))
-    try:
-        from ppcls.utils import logger
-        from ppcls.utils.config import dump_infer_config
-        logger.init_logger()
-    finally:
-        sys.path.remove(str(PADDLECLAS))
+    """PaddleClas's own dump_infer_config: from a PaddleClas checkout where there is one (PADDLECLAS_DIR), else
+    from the paddleclas wheel the project installs, which ships the same ppcls/utils/config.py."""
+    if (PADDLECLAS / "ppcls" / "utils" / "config.py").is_file():
+        sys.path.insert(0, str(PADDLECLAS))
+        try:
+            from ppcls.utils import logger
+            from ppcls.utils.config import dump_infer_config
+            logger.init_logger()
+        finally:
+            sys.path.remove(str(PADDLECLAS))
+        return dump_infer_config
+    from paddleclas.ppcls.utils import logger
+    from paddleclas.ppcls.utils.config import dump_infer_config
+    logger.init_logger()
     return dump_infer_config
 
 

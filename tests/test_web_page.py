@@ -8,10 +8,10 @@ from pathlib import Path
 import cv2
 import pytest
 
+from conftest import skip_unless_ci
 from deploy.server.launch import running_server
 
-selenium = pytest.importorskip("selenium")
-skimage_data = pytest.importorskip("skimage.data")
+from skimage import data as skimage_data  # noqa: E402  (pinned: an import error is a failure)
 
 from selenium import webdriver  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
@@ -25,7 +25,7 @@ CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 @pytest.fixture(scope="module")
 def browser():
     if not CHROMIUM or not DRIVER:
-        pytest.skip("Chromium and chromedriver are not installed (apt-get install chromium chromium-driver)")
+        skip_unless_ci("Chromium and chromedriver are not installed (apt-get install chromium chromium-driver)")
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",

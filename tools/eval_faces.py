@@ -26,6 +26,9 @@ def main(argv=None) -> int:
     p.add_argument("--masked-data", help="make data's masked folder: routed accuracy and the round trip")
     p.add_argument("--unmasked-data", help="make data's unmasked folder (the same faces)")
     p.add_argument("--out", default="docs/face_finding", help="writes OUT.json and OUT.md")
+    p.add_argument("--thresholds", action="store_true",
+                   help="instead: recall and precision for a grid of detection and no-face thresholds on the "
+                        "face-status model's validation photos (how the shipped thresholds were chosen)")
     args = p.parse_args(argv)
     if not (Path(args.realmask) / "boxes.csv").is_file():
         p.exit(2, f"error: {args.realmask}/boxes.csv not found: point --realmask at ../shared/realmask\n")
@@ -37,6 +40,17 @@ def main(argv=None) -> int:
     predictor = Predictor(args.model_dir)
     if not predictor.routes:
         p.exit(2, f"error: {args.model_dir} has no face_status/ and unmasked/ models to route with\n")
+    if args.thresholds:
+        from studies.realmask import is_validation, read_boxes, split_of, threshold_grid
+
+        boxes = read_boxes(args.realmask)
+        images = sorted(i for i in boxes if i.startswith("photos/") and split_of(i) == "tune" and is_validation(i))
+        rows = threshold_grid(predictor, args.realmask, images, boxes)
+        atomic_write_text(f"{args.out}_thresholds.json", json.dumps({"photos": len(images), "rows": rows}, indent=1))
+        print(f"{len(images)} validation photos")
+        for row in rows:
+            print(row)
+        return 0
     report = face_finding_report(args.realmask, predictor, args.masked_data, args.unmasked_data,
                                  progress=lambda line: print(line, file=sys.stderr))
     atomic_write_text(f"{args.out}.json", json.dumps(report, indent=1))
