@@ -23,16 +23,23 @@ import numpy as np
 
 from basics import FACE_SIZE
 
-# Detection scores kept (after the sigmoid), per model: chosen on the tuning split of ../shared/realmask/photos
-# for a precision of at least 0.90 at the highest masked recall (tools/eval_faces.py, docs/predictor.md).
-SHORT_RANGE_SCORE = 0.5
-FULL_RANGE_SCORE = 0.5
+# Detection scores kept (after the sigmoid), per model. Low, because the predictor's face-status model then drops
+# what is no face (deploy/predictor.py, NO_FACE_THRESHOLD): the pair was chosen on the face-status model's
+# validation photos, the highest masked recall at a precision of at least 0.90 (tools/eval_faces.py --thresholds,
+# docs/predictor.md). The finder alone, without that check, is less precise.
+SHORT_RANGE_SCORE = 0.3
+FULL_RANGE_SCORE = 0.3
 # The short-range model is for close-ups: its boxes smaller than this share of the view's side are dropped.
 SHORT_RANGE_MIN_SHARE = 0.2
 # Two detections of one face overlap at least this much (IoU); MediaPipe's own value.
 NMS_IOU = 0.3
 # Half the classifier's input: a smaller face would be upscaled more than twice, to a blur.
 MIN_FACE = FACE_SIZE // 2
+# BlazeFace boxes the face from brows to mouth; people (and ../shared/realmask's annotators) box the head down to
+# the chin, where a mask sits. Returned boxes are moved and scaled to that: the median ratios (width, height) and
+# moves of the centre (in box sides) between annotated boxes and the finder's on the tuning photos.
+BOX_SCALE = (0.935, 1.035)
+BOX_SHIFT = (0.015, 0.095)
 # Keypoint order of both models (the person's right eye is on the image's left).
 RIGHT_EYE, LEFT_EYE, NOSE, MOUTH, RIGHT_EAR, LEFT_EAR = range(6)
 
@@ -224,10 +231,19 @@ class FaceFinder:
         boxes, scores, keypoints = (np.concatenate(parts) for parts in zip(*found))
         faces = []
         for box, score, points in weighted_nms(boxes, scores, keypoints):
-            box = tuple(int(round(v)) for v in box)
+            box = tuple(int(round(v)) for v in head_box(box))
             if min(box[2] - box[0], box[3] - box[1]) >= self.min_face:
                 faces.append(Face(box, score, points))
         return sorted(faces, key=lambda f: (f.box[2] - f.box[0]) * (f.box[3] - f.box[1]), reverse=True)
+
+
+def head_box(box) -> tuple:
+    """A BlazeFace box (left, top, right, bottom) as a person would box the head (BOX_SCALE, BOX_SHIFT)."""
+    width, height = box[2] - box[0], box[3] - box[1]
+    cx = (box[0] + box[2]) / 2 + BOX_SHIFT[0] * width
+    cy = (box[1] + box[3]) / 2 + BOX_SHIFT[1] * height
+    half_w, half_h = BOX_SCALE[0] * width / 2, BOX_SCALE[1] * height / 2
+    return cx - half_w, cy - half_h, cx + half_w, cy + half_h
 
 
 def fer2013_transform(face: Face, size: int = FACE_SIZE) -> np.ndarray:

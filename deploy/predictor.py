@@ -16,9 +16,9 @@ from engine.config import ConfigError
 # the face-status model (masked / unmasked / no_face) and the expression model for unmasked faces. The folder's own
 # model is the one for masked faces (and the one FastDeploy's PaddleClasModel and the phone load).
 UNMASKED_MODEL, FACE_STATUS_MODEL = "unmasked", "face_status"
-# A found face whose face-status model says no_face with at least this probability is dropped; chosen on the
-# face-status model's validation faces (docs/predictor.md).
-NO_FACE_THRESHOLD = 0.5
+# A found face whose face-status model says no_face with at least this probability is dropped; chosen with the
+# finder's detection scores (deploy/faces.py) on the face-status model's validation photos (docs/predictor.md).
+NO_FACE_THRESHOLD = 0.7
 
 
 @dataclass

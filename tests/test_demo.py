@@ -22,3 +22,11 @@ def test_demo_runs_every_stage(tmp_path, capsys):
     curves = read_metrics(run / "metrics.jsonl")
     assert curves["eval"] and curves["eval"][0][0] == 1 and curves["train"][-1][0] == 1.0
     assert plot_curves({"demo": run / "metrics.jsonl"}, tmp_path / "curves.png").stat().st_size > 10_000
+
+
+def test_the_generated_and_the_real_data_demos_write_to_different_folders():
+    """`make demo` then `make demo FER2013=...` in one checkout: each has its own folder, so the second does not
+    meet the first's dataset (which OutputInUse refused)."""
+    generated, real = demo.parse_args([]), demo.parse_args(["--fer2013", "../shared/fer2013"])
+    assert demo.output_folder(generated) != demo.output_folder(real)
+    assert str(demo.output_folder(demo.parse_args(["--out", "x", "--fer2013", "y"]))) == "x"

@@ -193,3 +193,11 @@ def test_inference_yml_of_both_shapes_loads(inference_dir, tmp_path):
     image = np.full((48, 48), 128, np.uint8)
     np.testing.assert_allclose(Predictor(old).predict_probs([image]), Predictor(inference_dir).predict_probs([image]))
     assert Predictor(old).labels == Predictor(inference_dir).labels == ["angry", "fear", "happy", "surprise"]
+
+
+def test_the_missing_model_hint_names_the_checkpoint_the_shipped_recipe_writes():
+    from deploy.preprocess import EXPORT_HINT
+    from engine.config import load_config
+
+    config = load_config(ROOT / "configs" / "masked_fer" / "FaceCNN_cpu.yaml", [])
+    assert f"output/masked/{config['Arch']['name']}/best_model" in EXPORT_HINT

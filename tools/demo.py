@@ -3,8 +3,8 @@
     python tools/demo.py                          # generated faces (there is no data set we may ship)
     python tools/demo.py --fer2013 PATH           # the same on real FER2013 (fer2013.csv or the image folders)
 
-Everything is written under --out (output/demo/ by default); a second run with the same arguments resumes
-the masking and retrains from scratch.
+Everything is written under --out (output/demo/, or output/demo_fer2013/ with --fer2013, so that both runs live
+side by side in one checkout); a second run with the same arguments resumes the masking and retrains from scratch.
 """
 import argparse
 import sys
@@ -22,13 +22,18 @@ from masker.dataset import RunConfig, build_dataset  # noqa: E402
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
     p.add_argument("--fer2013", help="real FER2013 instead of generated faces")
-    p.add_argument("--out", default="output/demo", help="where everything is written")
+    p.add_argument("--out", help="where everything is written (default: output/demo, output/demo_fer2013 with "
+                                 "--fer2013)")
     p.add_argument("--config", default="configs/masked_fer/demo.yaml", help="the training config")
     p.add_argument("--epochs", type=int, help="override Global.epochs")
     p.add_argument("--per-class", type=int, default=240, help="generated training faces per class")
     p.add_argument("--limit", type=int, help="with --fer2013: at most N faces per split and class")
     p.add_argument("--workers", type=int, default=2, help="masking processes")
     return p.parse_args(argv)
+
+
+def output_folder(args) -> Path:
+    return Path(args.out or ("output/demo_fer2013" if args.fer2013 else "output/demo"))
 
 
 def step(title):
@@ -38,7 +43,7 @@ def step(title):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    out = Path(args.out)
+    out = output_folder(args)
     source = args.fer2013
     if source is None:
         from masker.synthetic import write_synthetic_fer2013
