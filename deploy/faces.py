@@ -24,13 +24,16 @@ import numpy as np
 from basics import FACE_SIZE
 
 # Detection scores kept (after the sigmoid), per model. Low, because the predictor's face-status model then drops
-# what is no face (deploy/predictor.py, NO_FACE_THRESHOLD): the pair was chosen on the face-status model's
-# validation photos, the highest masked recall at a precision of at least 0.90 (tools/eval_faces.py --thresholds,
-# docs/predictor.md). The finder alone, without that check, is less precise.
-SHORT_RANGE_SCORE = 0.3
-FULL_RANGE_SCORE = 0.3
-# The short-range model is for close-ups: its boxes smaller than this share of the view's side are dropped.
-SHORT_RANGE_MIN_SHARE = 0.2
+# what is no face (deploy/predictor.py, NO_FACE_THRESHOLD). 0.3 with a no-face threshold of 0.7 gave the highest
+# masked recall at a precision of at least 0.90 on the face-status model's validation photos (tools/eval_faces.py
+# --thresholds, docs/predictor.md); then the short-range score went to 0.5 (at 0.3 it boxed scikit-image's cat
+# and coffee cup; same recall there, precision 0.933 against 0.914) and the full-range one to 0.35 (at 0.3 a patch
+# of the coffee's foam passed for a masked face; masked recall there 0.851 against 0.872).
+SHORT_RANGE_SCORE = 0.5
+FULL_RANGE_SCORE = 0.35
+# The short-range model is for close-ups: its boxes smaller than this share of the view's side are dropped (on
+# small faces it misplaces them; 0.12 keeps the 160 px faces of a 900 px group photo).
+SHORT_RANGE_MIN_SHARE = 0.12
 # Two detections of one face overlap at least this much (IoU); MediaPipe's own value.
 NMS_IOU = 0.3
 # Half the classifier's input: a smaller face would be upscaled more than twice, to a blur.
@@ -187,22 +190,27 @@ class FaceFinder:
 
     # The full-range model finds faces down to about this share of its view's side.
     FULL_RANGE_REACH = 1 / 16
-    # Tiles are this share of the photo's longer side, two by two: they overlap by 0.2 of the side, so a face up
-    # to that size is whole in one of them, and a larger one is the short-range model's (SHORT_RANGE_MIN_SHARE).
-    TILE_SHARE = 0.6
+    # Tiles: n x n of them, n from 2 up to MAX_TILES a side as the photo grows, each 1.2 / n of its longer side,
+    # so that neighbours overlap (by 0.2 of the side with 2 x 2: a face up to that size is whole in one of them, and
+    # a larger one is the short-range model's).
+    MAX_TILES = 4
 
     def views(self, height: int, width: int):
         """(left, top, side, model) for each pass over a photo of that size: the short-range model on the whole
         photo, and the full-range one on the whole photo or, where that would miss faces of min_face px, on
-        2 x 2 overlapping tiles."""
+        overlapping tiles."""
         side = max(height, width)
         passes = [(0, 0, side, "short")]
-        if not self.tiles or side * self.FULL_RANGE_REACH <= max(self.min_face, 1):
+        smallest = max(self.min_face, 1)
+        if not self.tiles or side * self.FULL_RANGE_REACH <= smallest:
             return passes + [(0, 0, side, "full")]
-        tile = int(np.ceil(self.TILE_SHARE * side))
-        tops = sorted({0, max(height - tile, 0)})
-        lefts = sorted({0, max(width - tile, 0)})
-        return passes + [(left, top, tile, "full") for top in tops for left in lefts]
+        n = int(min(self.MAX_TILES, max(2, np.ceil(1.2 * side * self.FULL_RANGE_REACH / smallest))))
+        tile = int(np.ceil(1.2 * side / n))
+
+        def starts(length):
+            count = n if length > tile else 1
+            return sorted({int(round(v)) for v in np.linspace(0, max(length - tile, 0), count)})
+        return passes + [(left, top, tile, "full") for top in starts(height) for left in starts(width)]
 
     def __call__(self, image: np.ndarray) -> list:
         if image.ndim == 2:

@@ -40,7 +40,7 @@ def test_facecnn_widths_and_output(name, channels):
 
 def test_flip_average_is_the_mean_of_both_answers():
     paddle.seed(3)
-    config = load_config(SHIPPED)
+    config = load_config(SHIPPED, ["Global.view_average=[]"])
     model = build_model(config)
     model.eval()
     x = as_input(faces(5))
@@ -49,8 +49,31 @@ def test_flip_average_is_the_mean_of_both_answers():
     averaged = as_deployed(model, config)(paddle.to_tensor(x)).numpy()
     np.testing.assert_allclose(averaged, (single + mirrored) / 2, atol=1e-6)
     assert not np.allclose(single, mirrored, atol=1e-3)      # else the test could not tell them apart
-    plain = as_deployed(model, load_config(SHIPPED, ["Global.flip_average=False"]))(paddle.to_tensor(x)).numpy()
+    plain = as_deployed(model, load_config(SHIPPED, ["Global.flip_average=False", "Global.view_average=[]"]))(
+        paddle.to_tensor(x)).numpy()
     np.testing.assert_allclose(plain, single, atol=1e-6)
+
+
+def test_view_average_is_the_mean_over_the_crops_and_their_mirrors():
+    """The shipped config's views, worked out by hand: each centred crop resized back to 48 px, and mirrored."""
+    paddle.seed(5)
+    config = load_config(SHIPPED)
+    views = config["Global"]["view_average"]
+    assert views and config["Global"]["flip_average"]
+    model = build_model(config)
+    model.eval()
+    x = as_input(faces(3))
+    answers = []
+    for share, dx, dy in [[1.0, 0, 0]] + views:
+        size = int(round(share * 48))
+        start = (48 - size) // 2
+        crop = x[:, :, start + dy:start + dy + size, start + dx:start + dx + size]
+        view = paddle.nn.functional.interpolate(paddle.to_tensor(np.ascontiguousarray(crop)), size=[48, 48],
+                                                mode="bilinear", align_corners=False).numpy()
+        for image in (view, view[:, :, :, ::-1].copy()):
+            answers.append(paddle.nn.functional.softmax(model(paddle.to_tensor(image))).numpy())
+    averaged = as_deployed(model, config)(paddle.to_tensor(x)).numpy()
+    np.testing.assert_allclose(averaged, np.mean(answers, axis=0), atol=1e-6)
 
 
 @pytest.fixture(scope="module")

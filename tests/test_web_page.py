@@ -101,7 +101,7 @@ def test_a_masked_face_is_found_and_called_masked_on_the_page(browser, url, tmp_
     browser.get(url + "/")
     WebDriverWait(browser, 30).until(EC.text_to_be_present_in_element((By.ID, "model"), "classes"))
     upload(browser, photo)
-    WebDriverWait(browser, 60).until(EC.text_to_be_present_in_element((By.ID, "status"), "astronaut_masked.jpg"))
+    WebDriverWait(browser, 60).until(EC.text_to_be_present_in_element((By.ID, "status"), " in astronaut_masked.jpg"))
     faces = browser.find_elements(By.CSS_SELECTOR, "#faces .face")
     assert len(faces) == 1 and "masked" in faces[0].get_attribute("class").split()
     assert faces[0].find_element(By.CSS_SELECTOR, "h2").text.startswith("Face 1: mask ")
