@@ -14,6 +14,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from deploy.tracking import iou
+
 # Of every 10 photos (by a CRC32 of the name), these go to the tuning part.
 TUNING_SHARE = 6
 # A found box and an annotated one are the same face from this overlap on: the annotators boxed the whole head,
@@ -41,15 +43,6 @@ def read_boxes(realmask: Path) -> dict:
         for row in csv.DictReader(f):
             boxes[row["image"]].append((row["label"], tuple(int(row[k]) for k in ("xmin", "ymin", "xmax", "ymax"))))
     return dict(boxes)
-
-
-def iou(a, b) -> float:
-    w = min(a[2], b[2]) - max(a[0], b[0])
-    h = min(a[3], b[3]) - max(a[1], b[1])
-    if w <= 0 or h <= 0:
-        return 0.0
-    inter = w * h
-    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
 
 
 def match(found, annotated, threshold: float = MATCH_IOU) -> dict:
