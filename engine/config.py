@@ -67,11 +67,16 @@ INT, FLOAT, BOOL, STR, LIST, ANY = (Leaf(k) for k in ("int", "float", "bool", "s
 COUNT, NONNEGATIVE_INT = INT.within(1), INT.within(0)
 POSITIVE, NONNEGATIVE, FRACTION = FLOAT.within(0, low_open=True), FLOAT.within(0), FLOAT.within(0, 1, high_open=True)
 LOADER = {
-    "dataset": {"name": STR, "image_root": STR, "cls_label_path": STR, "transform_ops": OpList(TRANSFORMS),
+    # pair_root: PairedImageNetDataset's (this project's), the folder with each listed image's pair.
+    "dataset": {"name": STR, "image_root": STR, "cls_label_path": STR, "pair_root": STR,
+                "transform_ops": OpList(TRANSFORMS),
                 "batch_transform_ops": OpList(BATCH_TRANSFORMS)},
     "sampler": {"name": STR, "batch_size": COUNT, "drop_last": BOOL, "shuffle": BOOL},
     "loader": {"num_workers": NONNEGATIVE_INT, "use_shared_memory": BOOL},
 }
+# stride_list / max_pool (PPLCNet, ResNet): fewer early downsamplings keep detail in 48 px faces.
+BACKBONE = {"name": STR, "class_num": COUNT, "scale": POSITIVE, "dropout_prob": FRACTION, "class_expand": COUNT,
+            "use_last_conv": BOOL, "stride_list": LIST, "max_pool": BOOL}
 SCHEMA = {
     "Global": {
         "checkpoints": STR, "pretrained_model": STR, "output_dir": STR, "device": STR, "save_interval": COUNT,
@@ -85,9 +90,9 @@ SCHEMA = {
         # This project's: ... and over these views too, each [share of the side, dx, dy] (engine/model.py).
         "view_average": LIST,
     },
-    # stride_list / max_pool (PPLCNet, ResNet): fewer early downsamplings keep detail in 48 px faces.
-    "Arch": {"name": STR, "class_num": COUNT, "scale": POSITIVE, "dropout_prob": FRACTION, "class_expand": COUNT,
-             "use_last_conv": BOOL, "stride_list": LIST, "max_pool": BOOL},
+    "Arch": {**BACKBONE,
+             # PaddleClas's DistillationModel (engine/model.py): members, each a BACKBONE mapping plus `pretrained`.
+             "models": LIST, "freeze_params_list": LIST, "infer_model_name": STR},
     "Loss": {"Train": OpList(LOSSES), "Eval": OpList(LOSSES)},
     "Optimizer": {
         "name": STR, "momentum": FRACTION, "use_nesterov": BOOL, "beta1": FRACTION, "beta2": FRACTION,
@@ -169,6 +174,12 @@ def validate(config):
             raise ConfigError(f"the config has no '{section}' section")
     if "name" not in config["Arch"] or "class_num" not in config["Arch"]:
         raise ConfigError("Arch needs 'name' (a paddleclas backbone) and 'class_num'")
+    for member in config["Arch"].get("models") or []:
+        if isinstance(member, dict) and len(member) == 1:
+            (name, spec), = member.items()
+            _check(spec, {**BACKBONE, "pretrained": STR}, f"Arch.models.{name}.")
+            if not isinstance(spec, dict) or "name" not in spec:
+                raise ConfigError(f"Arch.models.{name} needs a 'name' (a backbone)")
     return config
 
 

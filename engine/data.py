@@ -104,6 +104,36 @@ class ImageNetDataset(Dataset):
         return img.transpose(2, 0, 1).astype(np.float32), np.int64(self.labels[index]), np.int64(index)
 
 
+class PairedImageNetDataset(ImageNetDataset):
+    """This project's extension of ImageNetDataset: each listed image has a pair of the same relative path under
+    pair_root (`make data` writes each face masked and unmasked under one name). Both go through the same
+    transforms with the same random draws (one crop, one flip) and come as one [2, C, H, W] sample, the listed
+    image first, for a DistillationModel whose teacher sees the pair."""
+
+    def __init__(self, image_root, cls_label_path, transform_ops, pair_root, class_num=None, seed=0):
+        super().__init__(image_root, cls_label_path, transform_ops, class_num, seed)
+        self.pair_root = Path(pair_root)
+        missing = [f for f in self.files if not (self.pair_root / f).is_file()]
+        if missing:
+            raise DataError(f"{len(missing)} of {len(self.files)} images of {cls_label_path} have no pair under "
+                            f"{self.pair_root} (first: {self.pair_root / missing[0]}): point pair_root at the "
+                            "dataset with the same file names (make data writes dataset/masked and dataset/unmasked)")
+
+    def __getitem__(self, index):
+        images = []
+        for root in (self.image_root, self.pair_root):
+            rng = np.random.default_rng([self.seed, self.epoch, index])
+            try:
+                images.append(apply_transforms(self.ops, (root / self.files[index]).read_bytes(), rng))
+            except (OSError, ValueError):
+                return None
+        pair = np.stack([img.transpose(2, 0, 1) for img in images]).astype(np.float32)
+        return pair, np.int64(self.labels[index]), np.int64(index)
+
+
+DATASETS = {"ImageNetDataset": ImageNetDataset, "PairedImageNetDataset": PairedImageNetDataset}
+
+
 class ResumableBatchSampler(DistributedBatchSampler):
     """DistributedBatchSampler that can skip the batches an interrupted epoch already trained on."""
 
@@ -145,11 +175,23 @@ def build_loader(config, mode, shard=True):
     if not section:
         raise ConfigError(f"the config has no DataLoader.{mode} section")
     dataset_cfg = section["dataset"]
-    if dataset_cfg.get("name", "ImageNetDataset") != "ImageNetDataset":
-        raise ConfigError(f"DataLoader.{mode}.dataset.name: only ImageNetDataset is supported")
-    dataset = ImageNetDataset(dataset_cfg["image_root"], dataset_cfg["cls_label_path"],
-                              dataset_cfg.get("transform_ops", []), config["Arch"]["class_num"],
-                              config["Global"].get("seed", 0))
+    name = dataset_cfg.get("name", "ImageNetDataset")
+    if name not in DATASETS:
+        raise ConfigError(f"DataLoader.{mode}.dataset.name {name!r}: use one of {sorted(DATASETS)}")
+    paired = {}
+    if name == "PairedImageNetDataset":
+        if not dataset_cfg.get("pair_root"):
+            raise ConfigError(f"DataLoader.{mode}.dataset: PairedImageNetDataset needs pair_root, the folder of "
+                              "the pairs (e.g. ./dataset/unmasked/)")
+        if dataset_cfg.get("batch_transform_ops"):
+            raise ConfigError(f"DataLoader.{mode}.dataset: batch_transform_ops do not take paired images")
+        paired = {"pair_root": dataset_cfg["pair_root"]}
+    elif dataset_cfg.get("pair_root"):
+        raise ConfigError(f"DataLoader.{mode}.dataset.pair_root is PairedImageNetDataset's: set name to it or "
+                          "drop pair_root")
+    dataset = DATASETS[name](dataset_cfg["image_root"], dataset_cfg["cls_label_path"],
+                             dataset_cfg.get("transform_ops", []), class_num=config["Arch"]["class_num"],
+                             seed=config["Global"].get("seed", 0), **paired)
     sampler_cfg = section.get("sampler", {})
     if sampler_cfg.get("name", "DistributedBatchSampler") not in ("DistributedBatchSampler", "BatchSampler"):
         raise ConfigError(f"DataLoader.{mode}.sampler.name: use DistributedBatchSampler")

@@ -9,7 +9,7 @@ import yaml
 
 from .config import ConfigError
 from .data import label_list
-from .model import as_deployed, build_model, load_weights
+from .model import as_deployed, build_model, deployed_arch_name, load_weights
 from .transforms import DEPLOY_SCALE, NormalizeImage, check_deployable
 
 log = logging.getLogger("engine")
@@ -38,7 +38,7 @@ def inference_yml(config):
     labels = label_list(config)
     post = config["Infer"].get("PostProcess", {})
     return {
-        "Global": {"model_name": config["Arch"]["name"]},
+        "Global": {"model_name": deployed_arch_name(config)},
         "PreProcess": {"transform_ops": deploy_transforms(config)},
         # PaddleClas's shape (ppcls/utils/config.py, dump_infer_config): the post-process name is the key.
         "PostProcess": {post.get("name", "Topk"): {"topk": int(post.get("topk", len(labels))), "label_list": labels}},

@@ -53,11 +53,62 @@ class FocalLoss(paddle.nn.Layer):
         return -(target * weight * log_probs).sum(axis=-1).mean()
 
 
+def _output(outputs, name, loss):
+    if name not in outputs:
+        raise ConfigError(f"Loss {loss} names model {name!r}, but Arch.models has {sorted(outputs)}")
+    return outputs[name]
+
+
+@LOSSES.register
+class DistillationGTCELoss(CELoss):
+    """PaddleClas's name: CELoss (with its epsilon and class_weight) on the ground truth, for each member of a
+    DistillationModel in model_names."""
+
+    def __init__(self, class_num, model_names=("Student",), epsilon=None, class_weight=None):
+        super().__init__(class_num, epsilon, class_weight)
+        self.model_names = list(model_names)
+
+    def forward(self, outputs, labels):
+        return sum(super(DistillationGTCELoss, self).forward(_output(outputs, name, "DistillationGTCELoss"), labels)
+                   for name in self.model_names)
+
+
+@LOSSES.register
+class DistillationKLDivLoss(paddle.nn.Layer):
+    """PaddleClas's name: KL(teacher || student) between answers softened by `temperature`, times temperature**2
+    so that its gradients keep their size as the temperature changes (Hinton et al., 2015), for each [student,
+    teacher] pair in model_name_pairs. Its weight is the alpha of the CE + alpha * KL mix."""
+
+    def __init__(self, class_num, model_name_pairs=(("Student", "Teacher"),), temperature=4.0):
+        super().__init__()
+        self.pairs = [list(pair) for pair in model_name_pairs]
+        if not all(len(pair) == 2 for pair in self.pairs):
+            raise ConfigError("DistillationKLDivLoss.model_name_pairs: a list of [student, teacher] name pairs")
+        if not float(temperature) > 0:
+            raise ConfigError(f"DistillationKLDivLoss.temperature must be above 0, got {temperature!r}")
+        self.temperature = float(temperature)
+
+    def forward(self, outputs, labels):
+        total = 0.0
+        for student, teacher in self.pairs:
+            log_p = F.log_softmax(_output(outputs, student, "DistillationKLDivLoss") / self.temperature, axis=-1)
+            target = F.softmax(_output(outputs, teacher, "DistillationKLDivLoss").detach() / self.temperature, axis=-1)
+            kl = (target * (paddle.log(target + 1e-12) - log_p)).sum(axis=-1).mean()
+            total = total + kl * self.temperature ** 2
+        return total
+
+
 def build_loss(config, mode="Train"):
     """The weighted sum of Loss.<mode>'s terms, each built by name."""
     terms = []
+    distilling = config["Arch"]["name"] == "DistillationModel"
     for item in config.get("Loss", {}).get(mode) or [{"CELoss": {"weight": 1.0}}]:
         (name, params), = item.items()
+        if distilling != name.startswith("Distillation"):
+            raise ConfigError(f"Loss.{mode}.{name}: " + (
+                "a DistillationModel gives one output per member: use DistillationGTCELoss (model_names) or "
+                "DistillationKLDivLoss" if distilling else "takes a DistillationModel's outputs: set Arch.name to "
+                "DistillationModel, or use CELoss"))
         params = dict(params or {})
         weight = float(params.pop("weight", 1.0))
         terms.append((weight, LOSSES.build(name, params, f"Loss.{mode}.", class_num=config["Arch"]["class_num"])))

@@ -18,9 +18,16 @@ class WeightsError(UserError, ValueError):
 
 
 def build_model(config):
-    """The Arch backbone (the project's small-face ones, then paddleclas's), built in a fresh name scope so the
-    same architecture can be built twice per process."""
-    arch = dict(config["Arch"])
+    """The Arch backbone (the project's small-face ones, then paddleclas's), or a DistillationModel of several."""
+    if config["Arch"]["name"] == "DistillationModel":
+        return DistillationModel(config["Arch"])
+    return build_backbone(config["Arch"])
+
+
+def build_backbone(arch):
+    """One backbone from an Arch mapping, built in a fresh name scope so that the same architecture can be built
+    twice per process (its parameter names then match the exported model's)."""
+    arch = dict(arch)
     name = arch.pop("name")
     factory = BACKBONES.get(name) or getattr(backbone, name, None)
     if not callable(factory) or name.startswith("_"):
@@ -33,6 +40,85 @@ def build_model(config):
             return factory(pretrained=False, **arch)
         except TypeError as error:
             raise ConfigError(f"Arch: {name} does not accept these parameters: {error}") from None
+
+
+DISTILLATION_KEYS = {"name", "models", "freeze_params_list", "infer_model_name"}
+
+
+class DistillationModel(paddle.nn.Layer):
+    """PaddleClas's DistillationModel: named members (Arch.models, e.g. Teacher and Student), each a backbone with
+    an optional `pretrained` weights prefix; members flagged in Arch.freeze_params_list are frozen and stay in eval
+    mode. forward gives {name: logits}. Given a paired batch [N, 2, C, H, W] (PairedImageNetDataset: this
+    project's extension), frozen members see the second image of each pair and the others the first, so that a
+    teacher can see the unmasked face while the student learns from the masked one. What is evaluated and exported
+    is the member Arch.infer_model_name names."""
+
+    def __init__(self, arch):
+        super().__init__()
+        members = arch.get("models") or []
+        if not all(isinstance(m, dict) and len(m) == 1 and isinstance(next(iter(m.values())), dict) for m in members) \
+                or len(members) < 2:
+            raise ConfigError("Arch.models: list two or more members as '- Teacher: {name: FaceCNN_x0_5, ...}'")
+        frozen = arch.get("freeze_params_list") or [False] * len(members)
+        if len(frozen) != len(members) or not all(isinstance(f, bool) for f in frozen):
+            raise ConfigError(f"Arch.freeze_params_list: one True or False per member of Arch.models ({len(members)})")
+        self.names = [next(iter(m)) for m in members]
+        self.infer_model_name = arch.get("infer_model_name", self.names[-1])
+        if self.infer_model_name not in self.names:
+            raise ConfigError(f"Arch.infer_model_name {self.infer_model_name!r} is not among Arch.models {self.names}")
+        if sum(not f for f in frozen) != 1:
+            # Each member has its own name scope, so two trainable members would share optimizer state names.
+            raise ConfigError("Arch.freeze_params_list: exactly one member may train (the others are teachers)")
+        self.frozen = dict(zip(self.names, frozen))
+        self.members = paddle.nn.LayerList()
+        for name, member in zip(self.names, members):
+            # A member's own settings over Arch's (class_num, dropout_prob... which a _base_ config may give).
+            spec = {**{k: v for k, v in arch.items() if k not in DISTILLATION_KEYS}, **next(iter(member.values()))}
+            pretrained = spec.pop("pretrained", None)
+            net = build_backbone(spec)
+            if pretrained:
+                load_weights(net, pretrained)
+            if self.frozen[name]:
+                for param in net.parameters():
+                    param.stop_gradient = True
+            self.members.append(net)
+
+    @property
+    def infer_model(self):
+        return self.members[self.names.index(self.infer_model_name)]
+
+    def train(self):
+        super().train()
+        for name, net in zip(self.names, self.members):
+            if self.frozen[name]:
+                net.eval()
+        return self
+
+    def forward(self, x):
+        outputs = {}
+        for name, net in zip(self.names, self.members):
+            view = x if x.ndim == 4 else x[:, 1 if self.frozen[name] else 0]
+            if self.frozen[name]:
+                with paddle.no_grad():
+                    outputs[name] = net(view)
+            else:
+                outputs[name] = net(view)
+        return outputs
+
+
+def trained_output(model, outputs):
+    """The logits of the model being trained: the infer member's, for a DistillationModel."""
+    return outputs[model.infer_model_name] if isinstance(model, DistillationModel) else outputs
+
+
+def deployed_arch_name(config):
+    """The name of the backbone that evaluation measures and export saves."""
+    arch = config["Arch"]
+    if arch["name"] != "DistillationModel":
+        return arch["name"]
+    members = {next(iter(m)): next(iter(m.values())) for m in arch.get("models") or []}
+    name = arch.get("infer_model_name") or list(members)[-1]
+    return members[name]["name"]
 
 
 class DeployedModel(paddle.nn.Layer):
@@ -78,6 +164,8 @@ def check_views(views, where="Global.view_average"):
 
 
 def as_deployed(model, config):
+    if isinstance(model, DistillationModel):
+        model = model.infer_model
     return DeployedModel(model, bool(config["Global"].get("flip_average", False)),
                          check_views(config["Global"].get("view_average")))
 

@@ -18,7 +18,8 @@ from .evaluate import make_report, predict_loader, write_report
 from .logger import hold_records, log, setup_logging
 from .losses import build_loss
 from .metrics import metric_topk
-from .model import as_deployed, build_model, load_checkpoint, load_weights, remove_checkpoint, save_checkpoint
+from .model import (as_deployed, build_model, load_checkpoint, load_weights, remove_checkpoint, save_checkpoint,
+                    trained_output)
 from .optim import build_optimizer
 
 
@@ -88,7 +89,8 @@ class Run:
         self.model = build_model(config)
         if self.glob.get("pretrained_model") and not self.glob.get("checkpoints"):
             new_head = load_weights(self.model, self.glob["pretrained_model"], finetune=True)
-        self.optimizer = build_optimizer(config, self.model.parameters(), self.iters_per_epoch)
+        trainable = [p for p in self.model.parameters() if not p.stop_gradient]
+        self.optimizer = build_optimizer(config, trainable, self.iters_per_epoch)
         # Optimizer accumulators are named lazily at the first step from a global counter; a private name
         # scope keeps them "<param>_velocity_0" so a checkpoint loads in any process, even after another model.
         self.names = UniqueNameGenerator()
@@ -163,8 +165,9 @@ class Run:
                 continue
             # Dropout draws depend only on the step, so a run resumed mid-epoch continues exactly.
             paddle.seed(self.seed * 1_000_003 + self.state["step"])
-            logits = self.net(images)
-            loss = self.loss(logits, labels)
+            outputs = self.net(images)
+            loss = self.loss(outputs, labels)
+            logits = trained_output(self.model, outputs)
             loss.backward()
             with paddle.utils.unique_name.guard(self.names):
                 self.optimizer.step()

@@ -1,0 +1,147 @@
+"""Distillation on paired faces: DistillationModel, PairedImageNetDataset and the Distillation losses."""
+import shutil
+from pathlib import Path
+
+import cv2
+import numpy as np
+import paddle
+import pytest
+import yaml
+
+from engine.config import ConfigError, load_config
+from engine.data import DataError, build_loader
+from engine.export import export
+from engine.losses import DistillationKLDivLoss, build_loss
+from engine.model import DeployedModel, build_model, load_weights
+from engine.train import train
+from test_engine_data import make_dataset, overrides
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ROOT / "configs" / "test" / "tiny.yaml"
+CROP_AND_FLIP = ("DataLoader.Train.dataset.transform_ops=[{DecodeImage: {to_rgb: True, channel_first: False}}, "
+                 "{RandCropImage: {size: 48, scale: [0.5, 1.0], ratio: [0.75, 1.33]}}, {RandFlipImage: {flip_code: 1}}, "
+                 "{NormalizeImage: {scale: 1.0/255.0, mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5], order: ''}}]")
+
+
+def inverted_pairs(data, root):
+    """Each training image of `data`, its grey levels inverted, under the same name in `root` (PNG bytes, so that
+    the pixels are exact)."""
+    for line in (data / "train_list.txt").read_text().splitlines():
+        rel = line.rsplit(maxsplit=1)[0]
+        target = root / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(cv2.imencode(".png", 255 - cv2.imread(str(data / rel)))[1].tobytes())
+    return root
+
+
+def distill_overrides(data, out, teacher, pair_root, extra=()):
+    return overrides(data, out, [
+        "Arch.name=DistillationModel", "Arch.freeze_params_list=[True, False]", "Arch.infer_model_name=Student",
+        f"Arch.models=[{{Teacher: {{name: PPLCNet_x0_25, pretrained: {teacher}}}}}, "
+        f"{{Student: {{name: PPLCNet_x0_25, pretrained: {teacher}}}}}]",
+        "Loss.Train=[{DistillationGTCELoss: {weight: 0.3, model_names: [Student], epsilon: 0.1}}, "
+        "{DistillationKLDivLoss: {weight: 0.7, model_name_pairs: [[Student, Teacher]], temperature: 4}}]",
+        "DataLoader.Train.dataset.name=PairedImageNetDataset", f"DataLoader.Train.dataset.pair_root={pair_root}",
+        *extra])
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    data = make_dataset(tmp_path_factory.mktemp("data"))
+    return data, inverted_pairs(data, tmp_path_factory.mktemp("pairs"))
+
+
+def test_a_pair_gets_the_same_crop_and_flip(data, tmp_path):
+    data, pairs = data
+    config = load_config(TINY, distill_overrides(data, tmp_path, "unused", pairs, [CROP_AND_FLIP]))
+    dataset = build_loader(config, "Train").dataset
+    firsts = []
+    for epoch in range(3):
+        dataset.set_epoch(epoch)
+        for index in range(len(dataset)):
+            pair, label, _ = dataset[index]
+            assert pair.shape == (2, 3, 48, 48) and label == dataset.labels[index]
+            # Normalised to [-1, 1], an inverted image is the negative; a different crop or flip would differ
+            # far more than the one grey level (2/255) that rounding can move it.
+            np.testing.assert_allclose(pair[1], -pair[0], atol=2.1 / 255)
+        firsts.append(dataset[0][0][0])
+    assert not np.allclose(firsts[0], firsts[1]) or not np.allclose(firsts[1], firsts[2]), "augmentation never varied"
+
+
+def test_the_kl_term_is_hintons_soft_target_loss():
+    rng = np.random.default_rng(0)
+    student, teacher = rng.normal(size=(5, 4)), rng.normal(size=(5, 4)) * 3
+    temperature = 4.0
+
+    def softmax(z):
+        e = np.exp(z - z.max(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True)
+    p_t, p_s = softmax(teacher / temperature), softmax(student / temperature)
+    expected = temperature ** 2 * np.mean(np.sum(p_t * (np.log(p_t) - np.log(p_s)), axis=1))
+    loss = DistillationKLDivLoss(4, [["Student", "Teacher"]], temperature)
+    s = paddle.to_tensor(student.astype(np.float32), stop_gradient=False)
+    t = paddle.to_tensor(teacher.astype(np.float32), stop_gradient=False)
+    value = loss({"Student": s, "Teacher": t}, None)
+    assert float(value) == pytest.approx(expected, rel=1e-5) and expected > 0.05
+    value.backward()
+    assert s.grad is not None and t.grad is None      # the teacher's answer is a target, never trained
+    assert float(loss({"Student": s, "Teacher": s}, None)) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_the_student_trains_the_teacher_stays_and_only_the_student_ships(data, inference_dir, tmp_path):
+    data, pairs = data
+    teacher = inference_dir / "inference"
+    config = load_config(TINY, distill_overrides(data, tmp_path, teacher, pairs, ["Global.epochs=1"]))
+    run_dir = train(config)
+    assert run_dir.name == "DistillationModel"
+    start = build_model(load_config(TINY, overrides(data, tmp_path)))
+    load_weights(start, teacher)
+    start = {k: v.numpy() for k, v in start.state_dict().items()}
+    trained = paddle.load(str(run_dir / "latest.pdparams"))
+    teacher_keys = [k for k in trained if k.startswith("members.0.")]
+    student_keys = [k for k in trained if k.startswith("members.1.")]
+    assert len(teacher_keys) == len(student_keys) == len(start)
+    # Frozen and in eval mode: neither its weights nor its BatchNorm statistics move.
+    for key in teacher_keys:
+        np.testing.assert_array_equal(trained[key].numpy(), start[key.removeprefix("members.0.")], err_msg=key)
+    moved = [k for k in student_keys if not np.array_equal(trained[k].numpy(), start[k.removeprefix("members.1.")])]
+    assert len(moved) > len(student_keys) // 2
+
+    config["Global"].update(pretrained_model=str(run_dir / "latest"), save_inference_dir=str(tmp_path / "export"))
+    out = export(config)
+    assert yaml.safe_load((out / "inference.yml").read_text())["Global"]["model_name"] == "PPLCNet_x0_25"
+    student = build_model(load_config(TINY, overrides(data, tmp_path)))
+    student.set_state_dict({k.removeprefix("members.1."): trained[k] for k in student_keys})
+    expected = DeployedModel(student)
+    expected.eval()
+    x = np.random.default_rng(1).uniform(-1, 1, (3, 3, 48, 48)).astype(np.float32)
+    exported = paddle.jit.load(str(out / "inference"))
+    np.testing.assert_allclose(exported(paddle.to_tensor(x)).numpy(), expected(paddle.to_tensor(x)).numpy(),
+                               atol=1e-5)
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["Arch.freeze_params_list=[False, False]"], "exactly one member may train"),
+    (["Arch.infer_model_name=Pupil"], "'Pupil' is not among Arch.models"),
+    (["Arch.models=[{Teacher: {name: PPLCNet_x0_25, dropout: 0.1}}, {Student: {name: PPLCNet_x0_25}}]"],
+     "unknown key 'Arch.models.Teacher.dropout'; did you mean 'dropout_prob'"),
+    (["Arch.models=[{Student: {name: PPLCNet_x0_25}}]", "Arch.freeze_params_list=[False]"], "two or more members"),
+    (["DataLoader.Train.dataset.pair_root="], "PairedImageNetDataset needs pair_root"),
+    (["Loss.Train=[{CELoss: {weight: 1.0}}]"], "Loss.Train.CELoss: a DistillationModel gives one output per member"),
+])
+def test_distillation_settings_that_cannot_run_are_named(data, tmp_path, extra, message):
+    data, pairs = data
+    with pytest.raises(ConfigError, match=message):
+        config = load_config(TINY, distill_overrides(data, tmp_path, "", pairs, extra))
+        build_model(config)
+        build_loader(config, "Train")
+        build_loss(config)
+
+
+def test_a_missing_pair_names_the_file(data, tmp_path):
+    data, pairs = data
+    partial = shutil.copytree(pairs, tmp_path / "partial")
+    (partial / "train" / "fear" / "train_3.jpg").unlink()
+    config = load_config(TINY, distill_overrides(data, tmp_path, "", partial))
+    with pytest.raises(DataError, match=r"1 of 48 images .* have no pair .*partial/train/fear/train_3.jpg"):
+        build_loader(config, "Train")
