@@ -111,3 +111,17 @@ def test_a_masked_face_is_found_and_called_masked_on_the_page(browser, url, tmp_
         "for (let i = 0; i < d.length; i += 4) if (Math.abs(d[i] - 0x28) < 12 && Math.abs(d[i+1] - 0xaa) < 12 "
         "&& Math.abs(d[i+2] - 0xe6) < 12) n++; return n;")
     assert blue > 500
+
+
+def test_the_api_docs_page_renders_every_operation(browser, url):
+    """/docs must render the OpenAPI the app publishes (3.1; Swagger UI 4 rendered "Unable to render this
+    definition" for it)."""
+    browser.get(url + "/docs")
+    refusals = ".errors-wrapper, .version-pragma"
+    WebDriverWait(browser, 30).until(lambda b: b.find_elements(By.CSS_SELECTOR, f".opblock, {refusals}"))
+    assert not browser.find_elements(By.CSS_SELECTOR, refusals), browser.find_element(By.TAG_NAME, "body").text
+    paths = {e.text.replace("\u200b", "") for e in browser.find_elements(By.CSS_SELECTOR, ".opblock-summary-path")}
+    assert {"/predict", "/healthz", "/metrics"} <= paths, paths
+    sources = [e.get_attribute("src") or e.get_attribute("href")
+               for e in browser.find_elements(By.CSS_SELECTOR, "script[src], link[href]")]
+    assert sources and all(s.startswith(url) for s in sources), sources          # nothing from a CDN

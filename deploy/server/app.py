@@ -139,7 +139,7 @@ def create_app(settings: Settings, predictor=None) -> FastAPI:
             await batcher.stop()
 
     # FastAPI's own /docs and /redoc load their scripts from a CDN: blank offline. /docs is served from the
-    # swagger-ui-bundle package instead, where it is installed; /openapi.json always.
+    # swagger-ui-py package's Swagger UI 5 instead, where it is installed; /openapi.json always.
     app = FastAPI(title="Masked-face expression recognition", version="1.0.0", lifespan=lifespan,
                   docs_url=None, redoc_url=None,
                   description="Classifies the facial expression of a (masked) face photo. Send a face crop to "
@@ -211,14 +211,15 @@ def create_app(settings: Settings, predictor=None) -> FastAPI:
 
 
 def add_offline_docs(app: FastAPI) -> None:
-    """Swagger UI at /docs from the installed swagger-ui-bundle's files, never a CDN; without it, no /docs."""
+    """Swagger UI at /docs from the installed swagger-ui-py's files, never a CDN; without it, no /docs. Its
+    Swagger UI 5 renders the OpenAPI 3.1 that FastAPI publishes (swagger-ui-bundle's 4.15 refused it)."""
     try:
-        from swagger_ui_bundle import swagger_ui_path
+        import swagger_ui
     except ImportError:
         return
     from fastapi.openapi.docs import get_swagger_ui_html
 
-    app.mount("/docs/static", StaticFiles(directory=swagger_ui_path), name="swagger-ui")
+    app.mount("/docs/static", StaticFiles(directory=Path(swagger_ui.__file__).parent / "static"), name="swagger-ui")
 
     @app.get("/docs", include_in_schema=False)
     async def docs():
