@@ -6,7 +6,10 @@ PYTHON310 ?= $(shell for p in $$(ls -d $$(pyenv root 2>/dev/null)/versions/3.10*
 VENV := .venv
 VENV310 := .venv310
 PY := $(VENV)/bin/python
+# Paddle's MKL takes a slow path on AMD CPUs without it; on Intel it costs (basics.py says the same).
+ifneq ($(shell grep -m1 -c AuthenticAMD /proc/cpuinfo 2>/dev/null),0)
 export MKL_DEBUG_CPU_TYPE ?= 5
+endif
 
 # `make data` reads FER2013 from here unless FER2013=... is given; `make demo` uses FER2013 only when given.
 FER2013_DATA := $(or $(FER2013),../shared/fer2013)

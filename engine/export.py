@@ -7,6 +7,8 @@ from pathlib import Path
 import paddle
 import yaml
 
+from basics import unwritable
+
 from .config import ConfigError
 from .data import label_list
 from .model import as_deployed, build_model, deployed_arch_name, load_weights
@@ -51,6 +53,9 @@ def export(config):
     into Global.save_inference_dir; returns that directory."""
     out = Path(config["Global"].get("save_inference_dir", "./inference"))
     yml = inference_yml(config)  # validate before the slow part
+    problem = unwritable(out, folder=True)
+    if problem:
+        raise ConfigError(f"Global.save_inference_dir: {problem}")
     model = build_model(config)
     weights = config["Global"].get("pretrained_model")
     if weights:

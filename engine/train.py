@@ -12,6 +12,8 @@ import paddle
 import paddle.distributed as dist
 from paddle.base.unique_name import UniqueNameGenerator
 
+from basics import unwritable
+
 from .config import ConfigError, dump_config
 from .data import build_loader, label_list, set_epoch
 from .evaluate import make_report, predict_loader, write_report
@@ -74,6 +76,9 @@ class Run:
         # Everything that can refuse the run is checked before anything is written to out_dir; what is logged
         # meanwhile is held for train.log.
         held = hold_records()
+        problem = unwritable(self.out_dir, folder=True)
+        if problem:
+            raise ConfigError(f"Global.output_dir: {problem}")
         set_device(self.glob.get("device", "cpu"))
         if self.world > 1:
             dist.init_parallel_env()

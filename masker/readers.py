@@ -124,10 +124,20 @@ def read_folders(root, classes) -> tuple:
 def read_inputs(path, classes) -> tuple:
     path = Path(path)
     if path.is_file() and path.suffix.lower() == ".csv":
-        return read_csv(path, classes)
-    if path.is_dir():
-        return read_folders(path, classes)
-    raise ValueError(f"--fer2013 {path}: expected fer2013.csv or FER2013's image-folder root (train/, test/)")
+        try:
+            samples, skips = read_csv(path, classes)
+        except UnicodeDecodeError:
+            raise ValueError(f"{path} is not a text CSV (it holds bytes that are not UTF-8): give FER2013's "
+                             "fer2013.csv") from None
+    elif path.is_dir():
+        samples, skips = read_folders(path, classes)
+    else:
+        raise ValueError(f"--fer2013 {path}: expected fer2013.csv or FER2013's image-folder root (train/, test/)")
+    if not samples:
+        raise ValueError(f"no faces read from {path} for the classes {', '.join(classes)}"
+                         + (f" ({len(skips)} rows or files skipped, the first: {skips[0].source}: {skips[0].reason})"
+                            if skips else ""))
+    return samples, skips
 
 
 def load_gray(sample: Sample) -> np.ndarray:

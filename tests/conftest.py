@@ -11,9 +11,9 @@ SHARED = Path(os.environ.get("SHARED_DIR", ROOT.parent / "shared"))
 FER2013_DIR = SHARED / "fer2013"
 PY310 = ROOT / ".venv310" / "bin" / "python"
 
-os.environ.setdefault("MKL_DEBUG_CPU_TYPE", "5")
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+import basics  # noqa: E402,F401  (MKL_DEBUG_CPU_TYPE on AMD, before anything imports paddle)
 
 
 # Under CI=true (.ci/run on the project's machines, which have ../shared, .venv310 and Chromium), a test that would

@@ -10,7 +10,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from basics import HelpFormatter  # noqa: E402
+from basics import HelpFormatter, unwritable  # noqa: E402
 from masker import DEFAULT_CLASSES  # noqa: E402
 from masker.dataset import OutputInUse, RunConfig, build_dataset  # noqa: E402
 from masker.faces import ModelMissing  # noqa: E402
@@ -38,6 +38,12 @@ def parse_args(argv=None):
     args = p.parse_args(argv)
     if args.synthetic is None and not args.fer2013:
         p.error("give --fer2013 PATH (or --synthetic N)")
+    for name in ("workers", "limit", "synthetic"):
+        if getattr(args, name) is not None and getattr(args, name) < 1:
+            p.error(f"--{name} must be at least 1, got {getattr(args, name)}")
+    problem = unwritable(args.out, folder=True)
+    if problem:
+        p.error(f"--out: {problem}")
     return args
 
 
@@ -68,6 +74,9 @@ def main(argv=None) -> int:
     print(f"written {json.dumps(manifest['written'])}\ncoverage {manifest['coverage']:.4f}, "
           f"{len(manifest['skipped'])} skipped, {t['processed']} processed in {t['seconds']} s "
           f"({speed}), {t['resumed']} resumed -> {args.out}")
+    if manifest["skipped"]:
+        print(f"make_dataset: {len(manifest['skipped'])} inputs skipped; each one's reason is in "
+              f"{Path(args.out) / 'manifest.json'} (\"skipped\")", file=sys.stderr)
     for warning in manifest["warnings"]:
         print(f"make_dataset: warning: {warning}", file=sys.stderr)
     return 0

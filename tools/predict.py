@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from basics import HelpFormatter  # noqa: E402
+from basics import HelpFormatter, unwritable  # noqa: E402
 from deploy.backends import BACKENDS  # noqa: E402
 from deploy.batch_predict import (collect_images, format_table, predict_images, predict_video, write_csv,  # noqa: E402
                         write_json)
@@ -63,8 +63,11 @@ def parse_args(argv=None):
         parser.error("--min-face must be 0 or more")
     if args.smooth < 1:
         parser.error("--smooth must be at least 1 frame")
-    if args.annotate and Path(args.annotate).exists() and not Path(args.annotate).is_dir():
-        parser.error(f"--annotate {args.annotate} is a file; give a folder (it is created if missing)")
+    # Checked before any work: a path that cannot be written would fail only at the end.
+    for option, folder in (("annotate", True), ("timeline", True), ("csv", False), ("json", False)):
+        problem = getattr(args, option) and unwritable(getattr(args, option), folder=folder)
+        if problem:
+            parser.error(f"--{option}: {problem}" + (" (give a folder; it is created if missing)" if folder else ""))
     if args.show and not has_display():
         parser.error("--show needs a display, and this session has none (DISPLAY and WAYLAND_DISPLAY are unset): "
                      "drop --show, or use --annotate OUT_DIR to write an annotated video")
