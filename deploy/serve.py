@@ -13,8 +13,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from basics import HelpFormatter  # noqa: E402
-from deploy.server.app import SETTINGS_ENV, Settings  # noqa: E402
+from basics import HelpFormatter, UserError  # noqa: E402
+from deploy.server.app import SETTINGS_ENV, Settings, create_app, load_predictor  # noqa: E402
 
 SHIPPED_MODEL = Path(__file__).resolve().parents[1] / "inference"
 
@@ -41,26 +41,50 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="how long the first request of a batch waits for others")
     parser.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"],
                         help="uvicorn's log level")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if not 0 <= args.port <= 65535:
+        parser.error(f"--port must be within 0-65535, got {args.port}")
+    for name in ("workers", "max_upload_mb", "max_pixels", "max_aspect", "max_batch"):
+        if getattr(args, name) <= 0:
+            parser.error(f"--{name.replace('_', '-')} must be above 0, got {getattr(args, name)}")
+    if args.max_wait_ms < 0:
+        parser.error(f"--max-wait-ms must be 0 or more, got {args.max_wait_ms}")
+    return args
+
+
+def fail(message: str):
+    """One line and exit 2, as the other command lines end on a user's mistake."""
+    print(f"error: {message}", file=sys.stderr)
+    sys.exit(2)
 
 
 def main(argv=None) -> None:
     args = parse_args(argv)
     model_dir = Path(args.model_dir)
     if not (model_dir / "inference.yml").is_file():
-        sys.exit(f"error: {model_dir}/inference.yml not found; export a model first (tools/export_model.py)")
+        fail(f"{model_dir}/inference.yml not found; export a model first (tools/export_model.py)")
     settings = Settings(model_dir=str(model_dir.resolve()), backend=args.backend, device=args.device,
                         max_batch=args.max_batch, max_wait_ms=args.max_wait_ms,
                         max_upload_mb=args.max_upload_mb, max_pixels=args.max_pixels,
                         max_aspect=args.max_aspect)
+    # The model is loaded here, before uvicorn starts, so that a backend that cannot run here is one line, not
+    # uvicorn's startup traceback; one worker serves this very predictor.
+    try:
+        predictor = load_predictor(settings)
+    except (FileNotFoundError, RuntimeError, ValueError, TypeError, UserError) as error:
+        fail(str(error))
     print(f"serving {settings.model_dir} ({settings.backend} backend) on http://{args.host}:{args.port}",
           file=sys.stderr, flush=True)
-    # Worker processes rebuild the app from this variable (uvicorn's factory mode).
-    os.environ[SETTINGS_ENV] = json.dumps(dataclasses.asdict(settings))
     # uvicorn finishes the requests in flight, then raises the signal again to end as that signal would: stopped by
     # Docker or systemd (SIGTERM), the server has done its job and exits 0.
     signal.signal(signal.SIGTERM, lambda number, frame: sys.exit(0))
     import uvicorn
+    if args.workers == 1:
+        uvicorn.run(create_app(settings, predictor), host=args.host, port=args.port, log_level=args.log_level)
+        return
+    del predictor
+    # Worker processes rebuild the app from this variable (uvicorn's factory mode).
+    os.environ[SETTINGS_ENV] = json.dumps(dataclasses.asdict(settings))
     uvicorn.run("deploy.server.app:create_app_from_env", factory=True, host=args.host, port=args.port,
                 workers=args.workers, log_level=args.log_level)
 

@@ -26,8 +26,14 @@ def run(command, description):
             evaluate(config)
         elif command == "infer":
             from .infer import infer
-            for result in infer(config):
-                print(json.dumps(result))
+            results = infer(config)
+            for result in results:
+                if "error" in result:
+                    print(f"skipped {result['file']}: {result['error']}", file=sys.stderr)
+                else:
+                    print(json.dumps(result))
+            if all("error" in result for result in results):
+                return 1
         elif command == "export":
             from .export import export
             print(export(config))

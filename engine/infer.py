@@ -26,7 +26,8 @@ def list_images(path):
 
 @paddle.no_grad()
 def infer(config):
-    """[{"file", "class_ids", "scores", "label_names"}] for each image of Infer.infer_imgs, top-k first."""
+    """[{"file", "class_ids", "scores", "label_names"}] for each image of Infer.infer_imgs, top-k first; an image
+    that cannot be read gets {"file", "error"} instead."""
     infer_cfg = config.get("Infer") or {}
     if not infer_cfg.get("infer_imgs"):
         raise ConfigError("set Infer.infer_imgs to an image or a folder")
@@ -44,13 +45,16 @@ def infer(config):
     batch_size = int(infer_cfg.get("batch_size", 16))
     results = []
     for start in range(0, len(files), batch_size):
-        batch = files[start:start + batch_size]
-        images = []
-        for file in batch:
+        batch, images = [], []
+        for file in files[start:start + batch_size]:
             try:
                 images.append(apply_transforms(ops, file.read_bytes()))
-            except ValueError as error:
-                raise ConfigError(f"{file}: cannot be read as an image ({error})") from None
+                batch.append(file)
+            except (OSError, ValueError) as error:
+                # One bad file must not cost the others their answers (as tools/predict.py does).
+                results.append({"file": str(file), "error": f"cannot be read as an image ({error})"})
+        if not images:
+            continue
         probs = model(paddle.to_tensor(np.stack(images).astype("float32"))).numpy()
         for file, prob in zip(batch, probs):
             order = np.argsort(-prob)[:topk]

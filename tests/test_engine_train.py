@@ -1,6 +1,7 @@
 """Training, resuming, evaluation, inference and bad-data errors on a tiny generated dataset."""
 import csv
 import json
+import shutil
 import signal
 import subprocess
 import sys
@@ -109,14 +110,26 @@ def test_evaluate_writes_report_png_and_predictions(trained, data, tmp_path):
     assert accuracy == pytest.approx(report["accuracy"])
 
 
-def test_infer_returns_topk_labels(trained, data):
+def test_infer_answers_each_image_as_evaluation_does(trained, data, tmp_path):
+    """infer's labels and top-1 for the happy eval images are evaluation's (predictions.csv of best_model), so a
+    wrong label order or another preprocessing shows; a file that cannot be read costs only its own answer."""
     run_dir, config = trained
+    happy = tmp_path / "happy"
+    shutil.copytree(data / "eval" / "happy", happy)
+    (happy / "broken.jpg").write_bytes(b"not an image")
     config = load_config(TINY, overrides(data, run_dir.parent, [
-        f"Global.pretrained_model={run_dir / 'best_model'}", f"Infer.infer_imgs={data / 'eval' / 'happy'}"]))
+        f"Global.pretrained_model={run_dir / 'best_model'}", f"Infer.infer_imgs={happy}"]))
     results = infer(config)
-    assert len(results) == 4
-    assert sorted(results[0]["label_names"]) == sorted(CLASSES)
-    assert results[0]["scores"] == sorted(results[0]["scores"], reverse=True)
+    answers = {Path(r["file"]).name: r for r in results}
+    assert "cannot be read as an image" in answers.pop("broken.jpg")["error"]
+    with open(run_dir / "predictions.csv", newline="") as handle:
+        evaluated = {Path(row["file"]).name: row for row in csv.DictReader(handle) if row["true"] == "happy"}
+    assert len(answers) == len(evaluated) == 4
+    for name, answer in answers.items():
+        assert sorted(answer["label_names"]) == sorted(CLASSES)
+        assert answer["scores"] == sorted(answer["scores"], reverse=True)
+        assert answer["label_names"][0] == evaluated[name]["pred"], name
+        assert answer["scores"][0] == pytest.approx(float(evaluated[name]["score"]), abs=1e-5)
 
 
 def test_corrupt_image_mid_epoch_is_skipped_and_counted(data, tmp_path):

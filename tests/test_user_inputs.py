@@ -278,3 +278,18 @@ def test_make_dataset_refuses_inputs_that_give_no_dataset(tmp_path, make_input, 
                       tmp_path / "out", *extra)
     assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr, result.stderr
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--port", "99999"], "--port must be within 0-65535, got 99999"),
+    (["--workers", "0"], "--workers must be above 0"),
+    (["--backend", "fastdeploy"], "the fastdeploy backend needs FastDeploy"),
+    (["--backend", "onnx", "--model-dir", "{model}"], "inference.onnx not found"),
+    (["--model-dir", "{empty}"], "inference.yml not found"),
+])
+def test_the_server_refuses_to_start_in_one_line(inference_dir, tmp_path, argv, message):
+    argv = [a.format(model=inference_dir, empty=tmp_path) for a in argv]
+    result = run_tool(sys.executable, ROOT / "deploy" / "serve.py", *argv)
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and message in lines[-1] and "Traceback" not in result.stderr, result.stderr
+    assert len([line for line in lines if line.startswith(("error:", "serve.py: error:"))]) == 1
