@@ -8,14 +8,10 @@ from pathlib import Path
 import cv2
 from tqdm import tqdm
 
-from basics import FACE_SIZE, atomic_write_text, is_image_file, written_atomically
+from basics import atomic_write_text, is_image_file, written_atomically
 from deploy.annotate import draw_faces, draw_label
-from deploy.images import BadImage, read_image_file
+from deploy.images import MAX_PIXELS, BadImage, photo_warning, read_image_file
 
-# Without --faces an image is taken for one face crop. One this much larger than the model input, or this far
-# from square, is much more likely a whole photo: the run warns and points at --faces.
-PHOTO_SIDE = 8 * FACE_SIZE
-PHOTO_ASPECT = 1.5
 
 
 def collect_images(paths):
@@ -35,24 +31,15 @@ def collect_images(paths):
     return files, errors
 
 
-def read_image(path: Path):
+def read_image(path: Path, max_pixels: int = MAX_PIXELS):
     """(BGR uint8 image, None), or (None, why it was refused): the server's decoder, so that the same bytes get
     the same answer from both."""
     try:
-        return read_image_file(path), None
+        return read_image_file(path, max_pixels), None
     except BadImage as err:
         return None, err.message
     except OSError as err:
         return None, f"cannot be read ({err.strerror or err})"
-
-
-def photo_warning(image) -> str:
-    """Why `image` is probably a whole photo rather than a face crop, or ''."""
-    h, w = image.shape[:2]
-    if max(h, w) > PHOTO_SIDE or max(h, w) > PHOTO_ASPECT * min(h, w):
-        return (f"{w}x{h} looks like a whole photo, not a face crop (larger than {PHOTO_SIDE} px or more than "
-                f"{PHOTO_ASPECT:g}x longer than wide): classified as one face anyway; use --faces to find the faces")
-    return ""
 
 
 class UniqueNames:
@@ -83,8 +70,10 @@ def _row(file, prediction, face=None, box=None, **extra):
     return {"file": str(file), "face": face, "box": list(box) if box else None, **extra, **prediction.to_dict()}
 
 
-def predict_images(predictor, files, faces=False, annotate_dir=None, progress=True, warn=None, **face_options):
-    """Rows (one per image, or one per face with faces=True) and error rows for unreadable files.
+def predict_images(predictor, files, faces=False, annotate_dir=None, progress=True, warn=None, max_pixels=MAX_PIXELS,
+                   **face_options):
+    """Rows (one per image, or one per face with faces=True) and error rows for unreadable files and for images of
+    more than max_pixels.
 
     face_options go to Predictor.predict_faces (min_face); warn(text) hears
     of images that look like whole photos when faces=False."""
@@ -97,12 +86,12 @@ def predict_images(predictor, files, faces=False, annotate_dir=None, progress=Tr
     done = 0
     try:
         for start in range(0, len(files), step):
-            chunk = [(f, *read_image(f)) for f in files[start:start + step]]
+            chunk = [(f, *read_image(f, max_pixels)) for f in files[start:start + step]]
             errors += [{"file": str(f), "error": why} for f, im, why in chunk if im is None]
             chunk = [(f, im) for f, im, _ in chunk if im is not None]
             if not faces and warn:
                 for f, im in chunk:
-                    why = photo_warning(im)
+                    why = photo_warning(im, "--faces")
                     if why:
                         warn(f"warning: {f}: {why}")
             _classify(predictor, chunk, faces, annotate_dir, names, rows, errors, face_options)

@@ -18,6 +18,23 @@ MAX_PIXELS = 40_000_000
 MIN_SIDE = FACE_SIZE // 4
 
 
+# Without face finding an image is taken for one face crop. One this much larger than the model input, or this far
+# from square, is much more likely a whole photo: the CLI warns, and the server's answer says so.
+PHOTO_SIDE = 8 * FACE_SIZE
+PHOTO_ASPECT = 1.5
+
+
+def photo_warning(image, find_faces: str) -> str:
+    """Why `image` is probably a whole photo rather than a face crop, pointing at `find_faces` (the CLI's --faces,
+    the server's faces=1); or ''."""
+    h, w = image.shape[:2]
+    if max(h, w) > PHOTO_SIDE or max(h, w) > PHOTO_ASPECT * min(h, w):
+        return (f"{w}x{h} looks like a whole photo, not a face crop (larger than {PHOTO_SIDE} px or more than "
+                f"{PHOTO_ASPECT:g}x longer than wide): classified as one face anyway; use {find_faces} to find the "
+                "faces")
+    return ""
+
+
 class BadImage(UserError):
     """An image refused, by the CLI as by the server; `status` is the HTTP status the server answers with."""
 
@@ -69,7 +86,8 @@ def decode_image(data: bytes, max_pixels: int = MAX_PIXELS, max_aspect: float = 
                             f"(faces are classified at {FACE_SIZE}x{FACE_SIZE})")
     if width * height > max_pixels:
         raise BadImage(413, f"the image is {width}x{height} = {width * height} pixels, over the limit of "
-                            f"{max_pixels}; downscale it (faces are classified at {FACE_SIZE}x{FACE_SIZE})")
+                            f"{max_pixels}; downscale it (faces are classified at {FACE_SIZE}x{FACE_SIZE}), or "
+                            "raise the limit with --max-pixels")
     if max_aspect is not None and max(width, height) > max_aspect * min(width, height):
         # Resizing the short side to the model's input would blow a 2x20000 strip up to tens of megapixels.
         raise BadImage(422, f"the image is {width}x{height}, more than {max_aspect:g} times longer than wide; "
@@ -85,7 +103,7 @@ def decode_image(data: bytes, max_pixels: int = MAX_PIXELS, max_aspect: float = 
     return np.ascontiguousarray(rgb[:, :, ::-1])
 
 
-def read_image_file(path) -> np.ndarray:
+def read_image_file(path, max_pixels: int = MAX_PIXELS) -> np.ndarray:
     """decode_image of a file's bytes; raises BadImage (unreadable or refused) or OSError (cannot be opened)."""
     with open(path, "rb") as handle:
-        return decode_image(handle.read())
+        return decode_image(handle.read(), max_pixels)

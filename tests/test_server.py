@@ -339,3 +339,11 @@ def test_no_upload_gets_a_500(client, faces):
         response = client.post("/predict", params={"faces": int(faces)}, files={"file": (name, data, "image/png")})
         assert response.status_code < 500, (name, response.status_code, response.text)
         assert response.status_code == 200 or response.json()["detail"], name
+
+
+def test_a_whole_photo_without_faces_gets_the_clis_hint(client, photo, face_jpeg):
+    whole = client.post("/predict", files={"file": ("hopper.jpg", jpeg(photo), "image/jpeg")})
+    assert whole.status_code == 200 and "looks like a whole photo" in whole.json()["warning"]
+    assert "faces=1" in whole.json()["warning"]
+    crop = client.post("/predict", files={"file": ("face.jpg", face_jpeg, "image/jpeg")})
+    assert crop.status_code == 200 and crop.json()["warning"] is None

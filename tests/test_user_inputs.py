@@ -293,3 +293,15 @@ def test_the_server_refuses_to_start_in_one_line(inference_dir, tmp_path, argv, 
     lines = result.stderr.strip().splitlines()
     assert result.returncode == 2 and message in lines[-1] and "Traceback" not in result.stderr, result.stderr
     assert len([line for line in lines if line.startswith(("error:", "serve.py: error:"))]) == 1
+
+
+def test_a_48_megapixel_photo_needs_max_pixels(tmp_path):
+    photo = tmp_path / "phone.jpg"
+    cv2.imwrite(str(photo), np.full((6000, 8000, 3), 120, np.uint8))
+    tool = [ROOT / "tools" / "predict.py", photo, "--csv", tmp_path / "out.csv"]
+    refused = run_tool(sys.executable, *tool)
+    assert refused.returncode == 1 and "48000000 pixels, over the limit of 40000000" in refused.stdout + refused.stderr
+    assert "--max-pixels" in refused.stdout + refused.stderr
+    allowed = run_tool(sys.executable, *tool, "--max-pixels", "50000000")
+    assert allowed.returncode == 0, allowed.stderr[-2000:]
+    assert "over the limit" not in allowed.stdout + allowed.stderr

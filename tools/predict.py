@@ -22,6 +22,7 @@ from deploy.backends import BACKENDS  # noqa: E402
 from deploy.batch_predict import (collect_images, format_table, predict_images, predict_video, write_csv,  # noqa: E402
                         write_json)
 from deploy.faces import MIN_FACE, DetectorMissing  # noqa: E402
+from deploy.images import MAX_PIXELS  # noqa: E402
 from deploy.predictor import Predictor  # noqa: E402
 from deploy.preprocess import EXPORT_HINT, ConfigError  # noqa: E402
 
@@ -51,6 +52,8 @@ def parse_args(argv=None):
     parser.add_argument("--timeline", metavar="OUT_DIR",
                         help="video: write <name>_timeline.csv (a row per frame and face) and <name>_timeline.png")
     parser.add_argument("--annotate", metavar="OUT_DIR", help="write annotated copies (or an annotated video)")
+    parser.add_argument("--max-pixels", type=int, default=MAX_PIXELS,
+                        help="images with more pixels are refused, before decoding (a 48 MP phone photo needs more)")
     parser.add_argument("--csv", metavar="FILE", help="write predictions as CSV")
     parser.add_argument("--json", metavar="FILE", help="write predictions as JSON")
     args = parser.parse_args(argv)
@@ -59,6 +62,8 @@ def parse_args(argv=None):
         parser.error("give image files or folders, or one of --video / --camera")
     if args.batch_size < 1 or (args.topk is not None and args.topk < 1):
         parser.error("--batch-size and --topk must be at least 1")
+    if args.max_pixels < 1:
+        parser.error("--max-pixels must be at least 1")
     if args.min_face < 0:
         parser.error("--min-face must be 0 or more")
     if args.smooth < 1:
@@ -103,7 +108,8 @@ def main(argv=None) -> int:
         else:
             files, errors = collect_images(args.inputs)
             rows, read_errors = predict_images(predictor, files, faces=args.faces, annotate_dir=args.annotate,
-                                               warn=lambda line: print(line, file=sys.stderr), **face_options)
+                                               warn=lambda line: print(line, file=sys.stderr),
+                                               max_pixels=args.max_pixels, **face_options)
             errors += read_errors
     except (FileNotFoundError, DetectorMissing) as err:
         parser.exit(2, f"error: {err}\n")

@@ -19,7 +19,7 @@ from starlette.datastructures import UploadFile
 
 from deploy.server.batching import MicroBatcher
 from deploy.faces import DetectorMissing
-from deploy.images import BadImage, decode_base64, decode_image
+from deploy.images import BadImage, decode_base64, decode_image, photo_warning
 from deploy.server.metrics import Metrics
 from deploy.server.middleware import BodyLimit, RecordMetrics
 from deploy.server.schemas import (ErrorResponse, Face, FacesResponse, FastDeployRequest, Health, LabelScore,
@@ -62,11 +62,11 @@ def _topk(prediction) -> list:
     return [LabelScore(label=label, score=float(score)) for label, score in prediction.topk]
 
 
-def predict_response(prediction, labels) -> PredictResponse:
+def predict_response(prediction, labels, warning=None) -> PredictResponse:
     fastdeploy_result = {"label_ids": [labels.index(label) for label, _ in prediction.topk],
                          "scores": [float(score) for _, score in prediction.topk]}
     return PredictResponse(label=prediction.label, score=float(prediction.score), topk=_topk(prediction),
-                           result=json.dumps(fastdeploy_result), **_mask_status(prediction))
+                           result=json.dumps(fastdeploy_result), warning=warning, **_mask_status(prediction))
 
 
 def _mask_status(prediction) -> dict:
@@ -175,7 +175,7 @@ def create_app(settings: Settings, predictor=None) -> FastAPI:
                                          "run `make setup`, which installs tflite-runtime and the face models")
             return faces_response(found)
         prediction = await state["batcher"].classify(image)
-        return predict_response(prediction, state["labels"])
+        return predict_response(prediction, state["labels"], photo_warning(image, "faces=1") or None)
 
     @app.get("/healthz", response_model=Health, summary="Liveness and the model being served")
     async def healthz():

@@ -34,6 +34,8 @@ class PredictResponse(BaseModel):
     mask_score: Optional[float] = MASK_SCORE
     result: str = Field(description='FastDeploy simple serving\'s result: a JSON string {"label_ids": [...], '
                                     '"scores": [...]}, readable by fastdeploy.vision.utils.json_to_classify.')
+    warning: Optional[str] = Field(None, description="Set when the image looks like a whole photo rather than a face "
+                                                  "crop: send it with faces=1 to find the faces.")
 
 
 class Face(BaseModel):
