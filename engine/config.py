@@ -6,13 +6,12 @@ from pathlib import Path
 
 import yaml
 
-from basics import UserError, atomic_write_text
+from basics import atomic_write_text
 
+from .errors import ConfigError
 from .registry import BATCH_TRANSFORMS, LOSSES, METRICS, TRANSFORMS
 
-
-class ConfigError(UserError, ValueError):
-    """A config or override that the engine cannot run; the message says what to change."""
+__all__ = ["ConfigError", "load_config", "dump_config", "flatten", "validate", "parse_number"]
 
 
 class OpList:

@@ -7,6 +7,8 @@ does not import paddle: the defining module is imported the first time a registr
 import importlib
 import inspect
 
+from .errors import ConfigError
+
 
 class Registry:
     def __init__(self, kind, module, hidden=(), common=()):
@@ -39,7 +41,6 @@ class Registry:
     def build(self, name, params=None, where="", **hidden):
         """The part `name` made with a config's `params` and the engine's `hidden` ones; bad parameters are a
         ConfigError that says where."""
-        from .config import ConfigError  # engine.config imports this module
         try:
             return self[name](**hidden, **(params or {}))
         except TypeError as error:

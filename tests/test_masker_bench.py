@@ -3,7 +3,7 @@ the peer face-mask 0.3.0 run for real on the same faces, and the per-step profil
 `make bench` (docs/benchmarks.md), not asserted: it depends on the machine and its load."""
 import pytest
 
-from masker.benchmark import OURS, masking_table, profile_table, run_benchmark, stage_profile
+from studies.masker_bench import OURS, masking_table, profile_table, run_benchmark, stage_profile
 
 
 @pytest.mark.slow

@@ -12,7 +12,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from basics import HelpFormatter  # noqa: E402
 from masker import DEFAULT_CLASSES  # noqa: E402
-from masker.benchmark import (machine_description, masking_table, profile_table, run_benchmark,  # noqa: E402
+from studies.masker_bench import (machine_description, masking_table, profile_table, run_benchmark,  # noqa: E402
                               stage_profile)
 from masker.readers import parse_classes  # noqa: E402
 

@@ -39,7 +39,7 @@ def parse_args(argv=None):
 
 
 def machine() -> str:
-    from masker.benchmark import machine_description
+    from studies.masker_bench import machine_description
 
     m = machine_description()
     import paddle
@@ -52,7 +52,7 @@ def machine() -> str:
 
 
 def masking_rows(fer2013, limit):
-    from masker.benchmark import masking_table, profile_table, run_benchmark, stage_profile
+    from studies.masker_bench import masking_table, profile_table, run_benchmark, stage_profile
 
     if not (Path(fer2013) / "train").is_dir():
         return [f"(skipped: no FER2013 image folders at {fer2013})"]

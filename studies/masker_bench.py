@@ -18,14 +18,14 @@ import cv2
 import dlib
 
 from basics import atomic_write_bytes
-
-from . import DEFAULT_CLASSES
-from .compose import apply_mask
-from .dataset import RunConfig, build_dataset, encode_jpeg, relpath_of, sample_rng, select
-from .geometry import mask_box
-from .points import located, upscaled_crop
-from .readers import load_gray, read_inputs
-from .templates import choose_style
+from masker import DEFAULT_CLASSES
+from masker.compose import apply_mask
+from masker.dataset import RunConfig, build_dataset, encode_jpeg, relpath_of, sample_rng, select
+from masker.geometry import mask_box
+from masker.points import located, upscaled_crop
+from masker.readers import load_gray, read_inputs
+from masker.templates import choose_style
+from studies.peer_face_mask import run_peer
 
 OURS = "ours"
 
@@ -95,8 +95,6 @@ def run_benchmark(fer2013_dir, workers=(1, 2), classes=DEFAULT_CLASSES, limit=No
                 out = Path(tmp) / f"out_{n}_{repeat}"
                 _keep_fastest(fastest, n, _our_run(root, out, n, classes, limit, progress))
             if peer:
-                from studies.peer_face_mask import run_peer
-
                 os.sync()
                 _keep_fastest(fastest, "peer", {**run_peer([s.path for s in samples]), "workers": 1, "skipped": []})
     return [fastest[n] for n in workers] + ([fastest["peer"]] if peer else [])
