@@ -15,6 +15,10 @@ class DataError(UserError, ValueError):
     """Bad training data; the message names the file and what to do."""
 
 
+class EmptyList(DataError):
+    """A list file without a single image."""
+
+
 def read_label_map(path):
     """PaddleClas class_id_map_file ("0 angry" per line) -> list of names indexed by id."""
     path = Path(path)
@@ -84,7 +88,7 @@ class ImageNetDataset(Dataset):
             self.files.append(parts[0])
             self.labels.append(label)
         if not self.files:
-            raise DataError(f"list file {list_path} is empty: run tools/make_dataset.py again")
+            raise EmptyList(f"list file {list_path} is empty: run tools/make_dataset.py again")
         self.ops = build_transforms(transform_ops)
         self.seed, self.epoch = seed, 0
 
@@ -189,9 +193,17 @@ def build_loader(config, mode, shard=True):
     elif dataset_cfg.get("pair_root"):
         raise ConfigError(f"DataLoader.{mode}.dataset.pair_root is PairedImageNetDataset's: set name to it or "
                           "drop pair_root")
-    dataset = DATASETS[name](dataset_cfg["image_root"], dataset_cfg["cls_label_path"],
-                             dataset_cfg.get("transform_ops", []), class_num=config["Arch"]["class_num"],
-                             seed=config["Global"].get("seed", 0), **paired)
+    try:
+        dataset = DATASETS[name](dataset_cfg["image_root"], dataset_cfg["cls_label_path"],
+                                 dataset_cfg.get("transform_ops", []), class_num=config["Arch"]["class_num"],
+                                 seed=config["Global"].get("seed", 0), **paired)
+    except EmptyList:
+        if mode != "Eval":
+            raise
+        # make_dataset writes no eval faces when its input has no PublicTest split: running it again won't help.
+        raise DataError(f"DataLoader.Eval's list {dataset_cfg['cls_label_path']} has no faces (the data had no "
+                        "PublicTest split): train without evaluation, -o Global.eval_during_train=False, or point "
+                        "DataLoader.Eval at a list that has faces") from None
     sampler_cfg = section.get("sampler", {})
     if sampler_cfg.get("name", "DistributedBatchSampler") not in ("DistributedBatchSampler", "BatchSampler"):
         raise ConfigError(f"DataLoader.{mode}.sampler.name: use DistributedBatchSampler")

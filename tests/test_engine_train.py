@@ -142,6 +142,7 @@ def test_corrupt_image_mid_epoch_is_skipped_and_counted(data, tmp_path):
 @pytest.mark.parametrize("damage, message", [
     (lambda d: (d / "train_list.txt").unlink(), "train_list.txt not found"),
     (lambda d: (d / "train_list.txt").write_text(""), "train_list.txt is empty"),
+    (lambda d: (d / "eval_list.txt").write_text(""), "has no faces .* -o Global.eval_during_train=False"),
     (lambda d: (d / "train" / "happy" / "train_0.jpg").unlink(), "train_0.jpg does not exist"),
     (lambda d: (d / "label_list.txt").write_text("0 angry\n1 fear\n2 happy\n"), "Arch.class_num is 4"),
 ])
