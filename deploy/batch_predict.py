@@ -154,7 +154,7 @@ def predict_video(predictor, source, annotate_dir=None, max_frames=None, show=Fa
             t = frame_index / fps_in
             tracked = tracker.update([f.box for f in found], [f.prediction.probs for f in found])
             for i, (f, (track, scores)) in enumerate(zip(found, tracked)):
-                f.prediction = predictor.prediction_of(scores)
+                f.prediction = predictor.prediction_of(scores, f.prediction.mask_score)
                 rows.append(_row(f"{source}", f.prediction, face=i, box=f.box, frame=frame_index, time=round(t, 3),
                                  track=track, scores=[round(float(s), 6) for s in scores]))
             bar.update()

@@ -43,3 +43,30 @@ def mask_photo(photo: np.ndarray, style: str = "surgical", colour: str = "white"
         luma, alpha = (cv2.warpAffine(layer, back, (width, height), flags=cv2.INTER_LINEAR) for layer in (luma, alpha))
         out = out * (1.0 - alpha[..., None]) + 255.0 * luma[..., None]
     return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+
+
+def write_sample_photo_and_clip(out_dir, frames: int = 24) -> tuple:
+    """scikit-image's astronaut with our blue surgical mask, as a photo and as a short clip that slowly zooms in
+    (`make demo` writes them, so that the README's photo and video commands have real inputs); returns both
+    paths."""
+    from pathlib import Path
+
+    import skimage.data
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    photo = mask_photo(cv2.cvtColor(skimage.data.astronaut(), cv2.COLOR_RGB2BGR), "surgical", "blue")
+    photo_path, clip_path = out_dir / "astronaut_masked.jpg", out_dir / "astronaut_masked.mp4"
+    cv2.imwrite(str(photo_path), photo)
+    height, width = photo.shape[:2]
+    writer = cv2.VideoWriter(str(clip_path), cv2.VideoWriter_fourcc(*"mp4v"), 12, (width, height))
+    if not writer.isOpened():
+        raise OSError(f"OpenCV cannot write {clip_path}")
+    try:
+        for index in range(frames):
+            zoom = 1.0 + 0.2 * index / max(1, frames - 1)
+            matrix = cv2.getRotationMatrix2D((width * 0.45, height * 0.3), 0.0, zoom)
+            writer.write(cv2.warpAffine(photo, matrix, (width, height), borderMode=cv2.BORDER_REPLICATE))
+    finally:
+        writer.release()
+    return photo_path, clip_path

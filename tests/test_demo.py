@@ -1,6 +1,8 @@
 """`make demo` end to end on a handful of generated faces: every stage runs and leaves its outputs."""
 import json
 
+import cv2
+
 from engine.curves import plot_curves, read_metrics
 from tools import demo
 
@@ -19,6 +21,10 @@ def test_demo_runs_every_stage(tmp_path, capsys):
         assert (out / "inference" / name).stat().st_size > 0
     printed = capsys.readouterr().out
     assert "predicting with the exported model" in printed and "eval/angry/" in printed
+    # The README's photo and video commands run on these.
+    assert cv2.imread(str(out / "astronaut_masked.jpg")).shape == (512, 512, 3)
+    clip = cv2.VideoCapture(str(out / "astronaut_masked.mp4"))
+    assert clip.isOpened() and int(clip.get(cv2.CAP_PROP_FRAME_COUNT)) == 24
     curves = read_metrics(run / "metrics.jsonl")
     assert curves["eval"] and curves["eval"][0][0] == 1 and curves["train"][-1][0] == 1.0
     assert plot_curves({"demo": run / "metrics.jsonl"}, tmp_path / "curves.png").stat().st_size > 10_000

@@ -58,3 +58,18 @@ def test_two_faces_keep_their_ids_and_the_swap_shows_in_the_timeline(fer2013_dir
         table = list(csv.DictReader(handle))
     assert len(table) == len(rows) and set(table[0]) >= {"time", "frame", "track", "left", *predictor.labels}
     assert (out / "swap_timeline.png").stat().st_size > 20_000
+
+
+def test_video_rows_keep_each_faces_mask_status(tmp_path):
+    """The smoothed answer of a tracked face keeps the face-status model's call (it was dropped with smoothing)."""
+    from deploy.batch_predict import predict_video, write_csv
+    from masker.photo import write_sample_photo_and_clip
+
+    _, clip = write_sample_photo_and_clip(tmp_path, frames=6)
+    predictor = Predictor(ROOT / "inference")
+    rows, summary = predict_video(predictor, str(clip), smooth=3, report=lambda line: None, progress=False)
+    assert summary["frames"] == 6 and len(rows) == 6
+    assert all(row["masked"] is True and row["mask_score"] > 0.5 for row in rows), rows
+    write_csv(tmp_path / "rows.csv", rows, predictor.topk)
+    with open(tmp_path / "rows.csv", newline="") as handle:
+        assert {row["masked"] for row in csv.DictReader(handle)} == {"1"}

@@ -93,6 +93,11 @@ def main(argv=None) -> int:
     files = [data / line.split()[0] for line in lines[::max(1, len(lines) // 8)]]
     for path, prediction in zip(files, predictor.predict([cv2.imread(str(f)) for f in files])):
         print(f"{path.relative_to(data)!s:48} {prediction.label:9} {prediction.score:.3f}")
+    from masker.photo import write_sample_photo_and_clip
+
+    step("a photo and a clip to try the shipped models on")
+    for path in write_sample_photo_and_clip(out):
+        print(path)
     print(f"\nnext: .venv/bin/python tools/predict.py --model-dir {model_dir} IMAGE_OR_DIR")
     return 0
 
