@@ -47,7 +47,7 @@ def test_random_rotation_rotates_by_an_angle_within_degrees(face):
     assert abs(best) >= 1 and errors[best] < 2.0 < errors[0.0], (best, errors[best], errors[0.0])
 
 
-def test_random_affine_shifts_and_zooms_within_its_ranges(face):
+def test_random_affine_shifts_within_its_range(face):
     for seed in range(5):
         out = run([{"RandomAffine": {"translate": [0.2, 0.2], "scale": [0.8, 1.2]}}], face, seed=seed)
         shift = cv2.phaseCorrelate(np.float32(face[..., 0]), np.float32(out[..., 0]))[0]
@@ -55,12 +55,32 @@ def test_random_affine_shifts_and_zooms_within_its_ranges(face):
         assert not np.array_equal(out, face)
 
 
-def test_color_jitter_changes_brightness_and_contrast_only(face):
-    out = run([{"ColorJitter": {"brightness": 0.4, "contrast": 0.4}}], face, seed=1).astype(np.float32)
+def test_random_affine_zooms_within_its_range():
+    """A centred disc's area gives the zoom: every draw within 0.8-1.2, and the draws spread over that range."""
+    disc = np.zeros((48, 48, 3), np.uint8)
+    cv2.circle(disc, (24, 24), 10, (255, 255, 255), -1)
+    area = (disc[..., 0] > 127).sum()
+    zooms = [np.sqrt((run([{"RandomAffine": {"scale": [0.8, 1.2]}}], disc, seed=seed)[..., 0] > 127).sum() / area)
+             for seed in range(12)]
+    # 1 px of the disc's rim is about 0.02 of its radius: the margin for drawing and resampling.
+    assert all(0.8 - 0.03 <= z <= 1.2 + 0.03 for z in zooms), zooms
+    assert max(zooms) - min(zooms) > 0.2, zooms
+
+
+def test_color_jitter_scales_brightness_and_contrast_as_asked(face):
     a = face.astype(np.float32)
-    assert abs(out.mean() - a.mean()) > 1 or abs(out.std() - a.std()) > 1
-    # a brightness and contrast change keeps the picture: strongly correlated with the original
-    assert np.corrcoef(out[..., 0].ravel(), a[..., 0].ravel())[0, 1] > 0.95
+    brightness = [run([{"ColorJitter": {"brightness": 0.4}}], face, seed=s).astype(np.float32) for s in range(8)]
+    ratios = [b.mean() / a.mean() for b in brightness]
+    # A brightness factor in 0.6-1.4 multiplies every pixel (clipped at 255): the picture stays, its mean moves.
+    assert all(0.6 - 0.02 <= r <= 1.4 + 0.02 for r in ratios) and max(ratios) - min(ratios) > 0.2, ratios
+    # (0.986 measured at 1.3: this face's bright half clips at 255)
+    assert all(np.corrcoef(b[..., 0].ravel(), a[..., 0].ravel())[0, 1] > 0.98 for b in brightness)
+    contrast = [run([{"ColorJitter": {"contrast": 0.4}}], face, seed=s).astype(np.float32) for s in range(8)]
+    spreads = [c.std() / a.std() for c in contrast]
+    # A contrast factor scales the distance from the mean grey: the mean stays, the spread moves.
+    assert all(abs(c.mean() - a.mean()) < 3 for c in contrast), [c.mean() - a.mean() for c in contrast]
+    assert all(0.6 - 0.03 <= r <= 1.4 + 0.03 for r in spreads) and max(spreads) - min(spreads) > 0.2, spreads
+    assert all(np.corrcoef(c[..., 0].ravel(), a[..., 0].ravel())[0, 1] > 0.99 for c in contrast)
 
 
 def test_rand_augment_applies_num_layers_ops_and_keeps_the_shape(face):
