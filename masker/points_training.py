@@ -6,6 +6,7 @@ teacher's points moved to match: the teacher's answer on the upright face, turne
 turned face than the teacher's own answer there, and the predictor learns to follow a head tilt.
 The report compares the predictor with the teacher on the PublicTest faces, which neither trained on.
 """
+import hashlib
 import json
 import time
 from pathlib import Path
@@ -158,11 +159,16 @@ def build(fer2013, out, threads: int = 2, progress: bool = True, settings=SETTIN
     return write_evaluation(report, fer2013, out, progress, consistency_faces, eval_faces)
 
 
+def file_sha256(path) -> str:
+    """The report names the model file it measured by this hash."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
 def write_evaluation(report: dict, fer2013, out, progress: bool = True, consistency_faces: int = 1000,
                      eval_faces=None) -> dict:
     """Measures the model at `out` on FER2013's PublicTest faces into `report`, written beside the model."""
     eval_faces = faces_of(fer2013, "eval") if eval_faces is None else eval_faces
-    report = {**report, "evaluated_on": "FER2013 PublicTest faces",
+    report = {**report, "model_sha256": file_sha256(out), "evaluated_on": "FER2013 PublicTest faces",
               **evaluate(out, eval_faces, teacher_points(eval_faces, progress), consistency_faces)}
     atomic_write_text(Path(out).with_suffix(".json"), json.dumps(report, indent=1))
     return report

@@ -10,7 +10,7 @@ import pytest
 from masker.faces import ModelMissing, crop_landmarks
 from masker.geometry import from_68, mask_box
 from masker.points import MODEL, mask_points, model_report, predictor, upscaled_crop
-from masker.points_training import SETTINGS, build
+from masker.points_training import SETTINGS, build, file_sha256
 
 
 def eval_faces(fer2013_dir, n):
@@ -33,8 +33,11 @@ def test_agrees_with_the_68_point_model_as_its_report_says(fer2013_dir):
 
 
 def test_the_committed_model_is_the_one_reported():
+    """The report's figures are of this very file: its hash is in the report (a retrained or swapped model
+    without a new report fails), and it was trained with the settings the code has."""
     report = model_report()
     assert MODEL.is_file() and report["refused"] == 0
+    assert file_sha256(MODEL) == report["model_sha256"]
     assert report["settings"] == SETTINGS
 
 
@@ -51,6 +54,7 @@ def test_training_pipeline_on_the_csv_sample(fer2013_dir, tmp_path):
     report = build(fer2013_dir / "fer2013_sample.csv", out, threads=1, progress=False, settings=tiny,
                    consistency_faces=50)
     assert json.loads(out.with_suffix(".json").read_text()) == report
+    assert report["model_sha256"] == file_sha256(out)
     assert report["faces"] == 400 and report["settings"] == tiny
     face = eval_faces(fer2013_dir, 1)[0]
     points = mask_points(face, str(out))
