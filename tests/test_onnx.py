@@ -30,6 +30,20 @@ def test_onnx_agrees_with_paddle_inference_on_real_faces(onnx_model_dir, fer2013
     np.testing.assert_allclose(onnx_probs, paddle_probs, atol=1e-4)
 
 
+def test_a_batch_of_distinct_faces_gets_each_faces_own_answer(onnx_model_dir):
+    rng = np.random.default_rng(3)
+    images = [rng.integers(0, 256, (48, 48), dtype=np.uint8) for _ in range(12)]
+    for i, image in enumerate(images):
+        image[(i * 4) % 40:(i * 4) % 40 + 8, 4:44] = 250
+    predictor = Predictor(onnx_model_dir, backend="onnx", batch_size=12)
+    together = predictor.predict_probs(images)
+    alone = np.concatenate([predictor.predict_probs([image]) for image in images])
+    assert len({tuple(np.round(row, 4)) for row in alone}) == len(images)        # a mix-up would show
+    np.testing.assert_allclose(together, alone, atol=1e-6)
+    shuffled = predictor.predict_probs(images[::-1])
+    np.testing.assert_allclose(shuffled[::-1], alone, atol=1e-6)
+
+
 def test_onnx_agrees_on_odd_sizes_and_gray(onnx_model_dir):
     """Resize and crop run in deploy.preprocess for both, so sizes other than 48x48 must agree as well."""
     rng = np.random.default_rng(1)
