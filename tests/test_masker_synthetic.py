@@ -64,7 +64,9 @@ def test_masker_covers_all_generated_faces_and_the_expression_survives_the_mask(
 
     x_train, y_train = load("train")
     x_eval, y_eval = load("eval")
-    # Even a linear model on raw masked pixels beats chance (0.25) by far (measured 0.53); a CNN does better.
+    # Even a linear model on raw masked pixels beats chance (0.25) by far; a CNN does better. The run is seeded
+    # and measured 0.53 on its 100 eval faces (2026-12-02); the floor is one standard error (0.05) below, for a
+    # masker or library change that moves a few faces, while a masker that wipes the expression (chance) fails.
     accuracy = RidgeClassifier(alpha=10.0).fit(x_train, y_train).score(x_eval, y_eval)
-    assert accuracy > 0.4
+    assert accuracy >= 0.48, accuracy
     assert set(EXPRESSIONS) == set(CLASSES)
