@@ -58,6 +58,7 @@ class Classifier:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         config = read_inference_config(model_dir)
         self.model_dir = model_dir
+        self.model_name = str(config.get("Global", {}).get("model_name") or Path(model_dir).name)
         self.labels = [str(label) for label in config["PostProcess"]["label_list"]]
         self.topk = min(topk or config["PostProcess"].get("topk") or len(self.labels), len(self.labels))
         self.preprocess = Preprocess(config["PreProcess"]["transform_ops"], source=f"{model_dir}/inference.yml")
@@ -114,6 +115,14 @@ class Predictor:
     @property
     def routes(self) -> bool:
         return self.status_model is not None
+
+    def describe(self) -> str:
+        """The models in a sentence, by their names and folders (for people, not their absolute paths)."""
+        folder = Path(self.model_dir).name
+        if not self.routes:
+            return f"{self.masked_model.model_name} ({folder}/)"
+        return (f"{self.masked_model.model_name} ({folder}/) for masked faces, {self.unmasked_model.model_name} "
+                f"({folder}/{UNMASKED_MODEL}/) for the others, chosen by the face-status model")
 
     def face_status(self, images) -> np.ndarray:
         """[len(images), 2]: each face's P(no_face) and its mask score (see Prediction.mask_score)."""

@@ -125,3 +125,42 @@ def test_the_api_docs_page_renders_every_operation(browser, url):
     sources = [e.get_attribute("src") or e.get_attribute("href")
                for e in browser.find_elements(By.CSS_SELECTOR, "script[src], link[href]")]
     assert sources and all(s.startswith(url) for s in sources), sources          # nothing from a CDN
+
+
+def test_on_a_phone_the_page_fits_scales_small_crops_up_and_clears_a_failed_upload(browser, url, tmp_path):
+    photo, crop, broken = tmp_path / "astronaut.jpg", tmp_path / "crop.png", tmp_path / "broken.jpg"
+    astronaut = cv2.cvtColor(skimage_data.astronaut(), cv2.COLOR_RGB2BGR)
+    cv2.imwrite(str(photo), astronaut)
+    cv2.imwrite(str(crop), cv2.resize(astronaut[40:240, 160:340], (48, 48), interpolation=cv2.INTER_AREA))
+    broken.write_text("this is not an image")
+    browser.set_window_size(390, 844)
+    try:
+        browser.get(url + "/")
+        WebDriverWait(browser, 30).until(EC.text_to_be_present_in_element((By.ID, "model"), "classes"))
+        header = browser.find_element(By.ID, "model").text
+        assert str(ROOT) not in header and "FaceCNN_x0_5" in header, header       # a name, not a path
+        assert browser.execute_async_script(
+            "const done = arguments[0]; const icon = document.querySelector('link[rel=icon]');"
+            "fetch(icon.href).then(r => done(r.status + ' ' + r.headers.get('content-type')));").startswith(
+                "200 image/svg")
+        assert browser.find_element(By.ID, "placeholder").is_displayed()
+        assert not browser.find_element(By.ID, "picture").is_displayed()
+
+        def wait_status(text):
+            WebDriverWait(browser, 60).until(EC.text_to_be_present_in_element((By.ID, "status"), text))
+        upload(browser, photo)
+        wait_status("1 face(s) in astronaut.jpg")
+        fits = "return document.documentElement.scrollWidth <= window.innerWidth"
+        assert browser.execute_script(fits), browser.execute_script("return document.documentElement.scrollWidth")
+        upload(browser, crop)
+        wait_status("crop.png")
+        assert browser.execute_script("return document.getElementById('picture').width") >= 320   # 48 px, scaled
+        assert browser.execute_script(fits)
+        upload(browser, broken)
+        WebDriverWait(browser, 60).until(EC.visibility_of_element_located((By.ID, "error")))
+        assert "refused" in browser.find_element(By.ID, "error").text
+        assert not browser.find_element(By.ID, "picture").is_displayed()
+        assert browser.find_element(By.ID, "placeholder").is_displayed()
+        assert browser.find_elements(By.CSS_SELECTOR, "#faces .face") == []
+    finally:
+        browser.set_window_size(1200, 900)

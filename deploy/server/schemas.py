@@ -56,6 +56,7 @@ class Health(BaseModel):
     status: str
     backend: str
     model_dir: str
+    model: str = Field(description="The models served, by name, and which faces each answers.")
     labels: List[str]
 
 

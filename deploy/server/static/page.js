@@ -14,7 +14,7 @@ async function describeModel() {
     const response = await fetch("/healthz");
     const model = await response.json();
     labels = model.labels;
-    $("model").textContent = `Model: ${model.model_dir} (${model.backend} backend); classes: ${labels.join(", ")}`;
+    $("model").textContent = `Model: ${model.model} (${model.backend} backend); classes: ${labels.join(", ")}`;
   } catch (err) {
     $("model").textContent = "The server did not describe its model.";
     showError(`The server cannot be reached: ${err.message}`);
@@ -52,15 +52,27 @@ function maskText(face, short) {
   return `${name} ${score.toFixed(2)}, `;
 }
 
+// Small images (a 48 px face crop) are drawn scaled up, so that a label fits beside the box.
+const MIN_DRAWN_SIDE = 320;
+
+function clearPicture() {
+  picture.hidden = true;
+  $("placeholder").hidden = false;
+  facesList.replaceChildren();
+}
+
 function drawFaces(source, width, height, faces) {
-  picture.width = width;
-  picture.height = height;
+  const scale = Math.max(1, MIN_DRAWN_SIDE / Math.max(width, height));
+  picture.width = Math.round(width * scale);
+  picture.height = Math.round(height * scale);
+  picture.hidden = false;
+  $("placeholder").hidden = true;
   const ctx = picture.getContext("2d");
-  ctx.drawImage(source, 0, 0, width, height);
-  const line = Math.max(2, Math.round(Math.min(width, height) / 200));
-  ctx.font = `${Math.max(14, Math.round(height / 30))}px system-ui, sans-serif`;
+  ctx.drawImage(source, 0, 0, picture.width, picture.height);
+  const line = Math.max(2, Math.round(Math.min(picture.width, picture.height) / 200));
+  ctx.font = `${Math.max(14, Math.round(picture.height / 30))}px system-ui, sans-serif`;
   faces.forEach((face, i) => {
-    const [left, top, right, bottom] = face.box;
+    const [left, top, right, bottom] = face.box.map((v) => v * scale);
     const colour = face.masked ? MASKED_COLOUR : UNMASKED_COLOUR;
     ctx.strokeStyle = colour;
     ctx.lineWidth = line;
@@ -68,10 +80,12 @@ function drawFaces(source, width, height, faces) {
     const text = `${i + 1}: ${maskText(face, true)}${face.label} ${face.score.toFixed(2)}`;
     const textWidth = ctx.measureText(text).width;
     const size = parseInt(ctx.font, 10);
+    // Kept inside the picture: a box at its right edge or top moves its label in.
+    const x = Math.max(0, Math.min(left, picture.width - textWidth - 8));
     ctx.fillStyle = colour;
-    ctx.fillRect(left, Math.max(0, top - size - 6), textWidth + 8, size + 6);
+    ctx.fillRect(x, Math.max(0, top - size - 6), textWidth + 8, size + 6);
     ctx.fillStyle = "#000";
-    ctx.fillText(text, left + 4, Math.max(size, top - 4));
+    ctx.fillText(text, x + 4, Math.max(size, top - 4));
   });
   facesList.replaceChildren(...faces.map((face, i) => {
     const item = document.createElement("li");
@@ -105,7 +119,8 @@ async function classifyFile(file) {
     drawFaces(bitmap, bitmap.width, bitmap.height, result.faces);
     $("status").textContent = result.count ? `${result.count} face(s) in ${file.name}` : `No face found in ${file.name}`;
   } catch (err) {
-    facesList.replaceChildren();
+    // What is on screen belongs to the previous photo: it goes, so that no one reads it as this one's answer.
+    clearPicture();
     $("status").textContent = "";
     showError(err.message);
   }
