@@ -148,3 +148,12 @@ def test_mask_status_on_held_out_real_faces(realmask, predictor):
     boxes = read_boxes(realmask)
     status = mask_status_score(predictor, realmask, held_out_photos(boxes), boxes)
     assert status["balanced_accuracy"] >= 0.93, status
+
+
+def test_the_crowd_of_the_speed_figure_has_faces_a_finder_can_find():
+    """The faces-per-second photo was the one with the most annotated faces, all below 32 px: 0 faces/s."""
+    from studies.realmask import crowd_photo
+    tiny = [("with_mask", (i * 20, 0, i * 20 + 14, 14)) for i in range(80)]
+    large = [("with_mask", (0, 0, 60, 60)), ("without_mask", (100, 0, 150, 50))]
+    assert crowd_photo({"photos/crowd_of_tiny.jpg": tiny, "photos/two_large.jpg": large,
+                        "webcam/close.jpg": large * 3}) == "photos/two_large.jpg"
