@@ -1,5 +1,6 @@
 """deploy.preprocess and deploy.predictor on the paddle backend, with real exported models and real faces."""
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -200,5 +201,7 @@ def test_the_missing_model_hint_names_the_checkpoint_the_shipped_recipe_writes()
     from deploy.preprocess import EXPORT_HINT
     from engine.config import load_config
 
-    config = load_config(ROOT / "configs" / "masked_fer" / "FaceCNN_cpu.yaml", [])
-    assert f"output/masked/{config['Arch']['name']}/best_model" in EXPORT_HINT
+    recipe = re.search(r"^DISTILL_CONFIG := (\S+)$", (ROOT / "Makefile").read_text(), re.M).group(1)
+    config = load_config(ROOT / recipe, [])
+    output = config["Global"]["output_dir"].removeprefix("./")
+    assert f"-c {recipe} " in EXPORT_HINT and f"{output}/{config['Arch']['name']}/best_model" in EXPORT_HINT
