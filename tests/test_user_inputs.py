@@ -125,7 +125,7 @@ def test_faces_found_in_real_photos_with_the_default_settings(astronaut, tmp_pat
 def test_command_line_mistakes_are_caught_before_any_work(tmp_path, capsys):
     taken = tmp_path / "taken.txt"
     taken.write_text("x")
-    for argv, words in ((["--annotate", str(taken), str(tmp_path)], "is a file; give a folder"),
+    for argv, words in ((["--annotate", str(taken), str(tmp_path)], "is a file, not a folder (give a folder"),
                         (["--video", "clip.mp4", "--show"], "needs a display")):
         env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
         result = subprocess.run([sys.executable, str(ROOT / "tools" / "predict.py"), *argv], capture_output=True,
