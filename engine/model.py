@@ -87,18 +87,14 @@ class DistillationModel(paddle.nn.Layer):
     def infer_model(self):
         return self.members[self.names.index(self.infer_model_name)]
 
-    def train(self):
-        super().train()
-        for name, net in zip(self.names, self.members):
-            if self.frozen[name]:
-                net.eval()
-        return self
-
     def forward(self, x):
         outputs = {}
         for name, net in zip(self.names, self.members):
             view = x if x.ndim == 4 else x[:, 1 if self.frozen[name] else 0]
             if self.frozen[name]:
+                # Here, not in train(): paddle.DataParallel's train() sets every sublayer's mode itself.
+                if net.training:
+                    net.eval()
                 with paddle.no_grad():
                     outputs[name] = net(view)
             else:
