@@ -14,7 +14,7 @@ import time
 import numpy as np
 import paddle
 
-from .model import build_model
+from .model import build_model, trainable_parameters
 from .losses import build_loss
 from .optim import build_optimizer
 
@@ -28,7 +28,7 @@ def training_throughput(config, iterations=12, warmup=3, repeats=3) -> dict:
     batch = int(config["DataLoader"]["Train"]["sampler"]["batch_size"])
     shape = [batch, *config["Global"]["image_shape"]]
     model = build_model(config)
-    optimizer = build_optimizer(config, [p for p in model.parameters() if not p.stop_gradient], iters_per_epoch=1000)
+    optimizer = build_optimizer(config, trainable_parameters(model), iters_per_epoch=1000)
     loss_fn = build_loss(config)
     rng = np.random.default_rng(0)
     images = paddle.to_tensor(rng.standard_normal(shape).astype(np.float32))

@@ -98,14 +98,19 @@ class ImageNetDataset(Dataset):
     def __len__(self):
         return len(self.files)
 
-    def __getitem__(self, index):
+    def _image(self, root, index):
+        """The image `index` under `root`, transformed with the draws of (seed, epoch, index), as CHW float32; None
+        when it cannot be read."""
         rng = np.random.default_rng([self.seed, self.epoch, index])
         try:
-            data = (self.image_root / self.files[index]).read_bytes()
-            img = apply_transforms(self.ops, data, rng)
+            img = apply_transforms(self.ops, (root / self.files[index]).read_bytes(), rng)
         except (OSError, ValueError):
             return None
-        return img.transpose(2, 0, 1).astype(np.float32), np.int64(self.labels[index]), np.int64(index)
+        return img.transpose(2, 0, 1).astype(np.float32)
+
+    def __getitem__(self, index):
+        img = self._image(self.image_root, index)
+        return None if img is None else (img, np.int64(self.labels[index]), np.int64(index))
 
 
 class PairedImageNetDataset(ImageNetDataset):
@@ -124,15 +129,10 @@ class PairedImageNetDataset(ImageNetDataset):
                             "dataset with the same file names (make data writes dataset/masked and dataset/unmasked)")
 
     def __getitem__(self, index):
-        images = []
-        for root in (self.image_root, self.pair_root):
-            rng = np.random.default_rng([self.seed, self.epoch, index])
-            try:
-                images.append(apply_transforms(self.ops, (root / self.files[index]).read_bytes(), rng))
-            except (OSError, ValueError):
-                return None
-        pair = np.stack([img.transpose(2, 0, 1) for img in images]).astype(np.float32)
-        return pair, np.int64(self.labels[index]), np.int64(index)
+        images = [self._image(root, index) for root in (self.image_root, self.pair_root)]
+        if any(img is None for img in images):
+            return None
+        return np.stack(images), np.int64(self.labels[index]), np.int64(index)
 
 
 DATASETS = {"ImageNetDataset": ImageNetDataset, "PairedImageNetDataset": PairedImageNetDataset}

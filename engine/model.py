@@ -102,6 +102,11 @@ class DistillationModel(paddle.nn.Layer):
         return outputs
 
 
+def trainable_parameters(model):
+    """What the optimizer updates: every parameter but a DistillationModel's frozen members'."""
+    return [p for p in model.parameters() if not p.stop_gradient]
+
+
 def trained_output(model, outputs):
     """The logits of the model being trained: the infer member's, for a DistillationModel."""
     return outputs[model.infer_model_name] if isinstance(model, DistillationModel) else outputs

@@ -21,7 +21,7 @@ from .logger import hold_records, log, setup_logging
 from .losses import build_loss
 from .metrics import metric_topk
 from .model import (as_deployed, build_model, load_checkpoint, load_weights, remove_checkpoint, save_checkpoint,
-                    trained_output)
+                    trainable_parameters, trained_output)
 from .optim import build_optimizer
 
 
@@ -94,8 +94,7 @@ class Run:
         self.model = build_model(config)
         if self.glob.get("pretrained_model") and not self.glob.get("checkpoints"):
             new_head = load_weights(self.model, self.glob["pretrained_model"], finetune=True)
-        trainable = [p for p in self.model.parameters() if not p.stop_gradient]
-        self.optimizer = build_optimizer(config, trainable, self.iters_per_epoch)
+        self.optimizer = build_optimizer(config, trainable_parameters(self.model), self.iters_per_epoch)
         # Optimizer accumulators are named lazily at the first step from a global counter; a private name
         # scope keeps them "<param>_velocity_0" so a checkpoint loads in any process, even after another model.
         self.names = UniqueNameGenerator()

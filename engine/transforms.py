@@ -117,7 +117,10 @@ class RandFlipImage:
 
 
 class _PaddleVisionOp:
-    """A paddle.vision.transforms op run with probability `prob`, its draws seeded from the sample's generator."""
+    """A paddle.vision.transforms op run with probability `prob`, its draws seeded from the sample's generator;
+    on a PIL image where `on_pil` says so (as PaddleClas runs that op), on the array otherwise."""
+
+    on_pil = False
 
     def __init__(self, op, prob):
         self.op, self.prob = op, parse_number(prob, f"{type(self).__name__}.prob")
@@ -126,7 +129,11 @@ class _PaddleVisionOp:
         if rng.random() >= self.prob:
             return img
         _seed_python_random(rng)
-        return np.asarray(self.op._apply_image(img if not isinstance(img, np.ndarray) else np.ascontiguousarray(img)))
+        img = np.ascontiguousarray(img)
+        if self.on_pil:
+            from PIL import Image
+            img = Image.fromarray(img)
+        return np.asarray(self.op._apply_image(img))
 
 
 @TRANSFORMS.register
@@ -157,13 +164,11 @@ class ColorJitter(_PaddleVisionOp):
     instead of the image's mean (on the astronaut's face, mean grey 151, a contrast of 1.3 moved the mean by 26
     grey levels; on the PIL image by 1)."""
 
+    on_pil = True
+
     def __init__(self, brightness=0, contrast=0, saturation=0, hue=0, prob=2):
         from paddle.vision.transforms import ColorJitter as PaddleColorJitter
         super().__init__(PaddleColorJitter(brightness, contrast, saturation, hue), prob)
-
-    def __call__(self, img, rng):
-        from PIL import Image
-        return super().__call__(Image.fromarray(np.ascontiguousarray(img)), rng)
 
 
 @TRANSFORMS.register

@@ -1,6 +1,8 @@
 """Our masks drawn on the faces of an ordinary photo, for tests and pictures of the prediction path: the same
 landmarks, geometry and templates as the data set's, drawn on an upscaled FER2013-style crop of each face and
 composited back into the photo."""
+from pathlib import Path
+
 import cv2
 import numpy as np
 
@@ -49,8 +51,6 @@ def write_sample_photo_and_clip(out_dir, frames: int = 24) -> tuple:
     """scikit-image's astronaut with our blue surgical mask, as a photo and as a short clip that slowly zooms in
     (`make demo` writes them, so that the README's photo and video commands have real inputs); returns both
     paths."""
-    from pathlib import Path
-
     import skimage.data
 
     out_dir = Path(out_dir)

@@ -146,3 +146,9 @@ def test_op_parameters_come_from_the_class_signature():
     config["DataLoader"]["Train"]["dataset"]["batch_transform_ops"] = [{"MixupOperator": {"alpha": 0.2}}]
     with pytest.raises(ConfigError, match="did you mean 'CELoss'"):
         validate(config)
+
+
+def test_color_jitter_skipped_by_its_prob_gives_the_array_back(face):
+    """It runs on a PIL image; a draw that skips it must still hand the next op an array."""
+    out = run([{"ColorJitter": {"brightness": 0.4, "prob": 0.0}}], face)
+    assert isinstance(out, np.ndarray) and np.array_equal(out, face)
