@@ -12,7 +12,7 @@ from .config import ConfigError
 from .data import build_loader, label_list
 from .metrics import metric_topk
 from .logger import log, setup_logging
-from .model import as_deployed, build_model, load_weights
+from .model import as_deployed, model_with_weights
 
 
 @paddle.no_grad()
@@ -104,15 +104,12 @@ def evaluate_model(model, loader, class_names, out_dir=None, topk=(1,)):
 
 def evaluate(config):
     """Evaluate Global.pretrained_model on DataLoader.Eval; writes the report files into output_dir/<Arch>/."""
-    weights = config["Global"].get("pretrained_model")
-    if not weights:
-        raise ConfigError("evaluation needs -o Global.pretrained_model=<prefix>, e.g. output/ResNet18/best_model")
+    model = model_with_weights(config, "evaluation")
+    weights = config["Global"].get("pretrained_model") or "the members' weights"
     out_dir = Path(config["Global"].get("output_dir", "./output")) / config["Arch"]["name"]
     setup_logging(out_dir / "eval.log")
     class_names = label_list(config)
     loader = build_loader(config, "Eval", shard=False)
-    model = build_model(config)
-    load_weights(model, weights)
     report = evaluate_model(as_deployed(model, config), loader, class_names, out_dir, metric_topk(config))
     log.info("eval %s: top-1 accuracy %.4f, macro F1 %.4f on %d images%s -> %s", weights, report["accuracy"],
              report["macro_f1"], report["images"],

@@ -11,7 +11,7 @@ from basics import unwritable
 
 from .config import ConfigError
 from .data import label_list
-from .model import as_deployed, build_model, deployed_arch_name, load_weights
+from .model import EnsembleModel, as_deployed, build_model, deployed_arch_name, load_weights
 from .transforms import DEPLOY_SCALE, NormalizeImage, check_deployable
 
 log = logging.getLogger("engine")
@@ -60,7 +60,7 @@ def export(config):
     weights = config["Global"].get("pretrained_model")
     if weights:
         load_weights(model, weights)
-    else:
+    elif not isinstance(model, EnsembleModel):
         log.warning("Global.pretrained_model is not set: exporting randomly initialised weights")
     model = as_deployed(model, config)
     model.eval()

@@ -8,7 +8,7 @@ from basics import is_image_file
 
 from .config import ConfigError
 from .data import label_list
-from .model import as_deployed, build_model, load_weights
+from .model import as_deployed, model_with_weights
 from .transforms import apply_transforms, build_transforms
 
 
@@ -34,12 +34,7 @@ def infer(config):
     names = label_list(config)
     topk = int(infer_cfg.get("PostProcess", {}).get("topk", 1))
     ops = build_transforms(infer_cfg.get("transforms", []))
-    model = build_model(config)
-    weights = config["Global"].get("pretrained_model")
-    if not weights:
-        raise ConfigError("inference needs -o Global.pretrained_model=<prefix>, e.g. output/ResNet18/best_model")
-    load_weights(model, weights)
-    model = as_deployed(model, config)
+    model = as_deployed(model_with_weights(config, "inference"), config)
     model.eval()
     files = list_images(infer_cfg["infer_imgs"])
     batch_size = int(infer_cfg.get("batch_size", 16))

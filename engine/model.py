@@ -18,15 +18,31 @@ class WeightsError(UserError, ValueError):
 
 
 def build_model(config):
-    """The Arch backbone (the project's small-face ones, then paddleclas's), or a DistillationModel of several."""
+    """The Arch backbone (the project's small-face ones, then paddleclas's), or a DistillationModel or
+    EnsembleModel of several."""
     if config["Arch"]["name"] == "DistillationModel":
         return DistillationModel(config["Arch"])
+    if config["Arch"]["name"] == "EnsembleModel":
+        return EnsembleModel(config["Arch"])
     return build_backbone(config["Arch"])
 
 
-def build_backbone(arch):
+def model_with_weights(config, needed_by):
+    """build_model with Global.pretrained_model loaded: what evaluation, inference and export run. An
+    EnsembleModel's members bring their own weights."""
+    model = build_model(config)
+    weights = config["Global"].get("pretrained_model")
+    if weights:
+        load_weights(model, weights)
+    elif not isinstance(model, EnsembleModel):
+        raise ConfigError(f"{needed_by} needs -o Global.pretrained_model=<prefix>, e.g. output/ResNet18/best_model")
+    return model
+
+
+def build_backbone(arch, name_prefix=None):
     """One backbone from an Arch mapping, built in a fresh name scope so that the same architecture can be built
-    twice per process (its parameter names then match the exported model's)."""
+    twice per process (its parameter names then match the exported model's); name_prefix starts every parameter
+    name, for members that share one exported graph."""
     arch = dict(arch)
     name = arch.pop("name")
     factory = BACKBONES.get(name) or getattr(backbone, name, None)
@@ -35,7 +51,7 @@ def build_backbone(arch):
         close = difflib.get_close_matches(name, names, n=1)
         raise ConfigError(f"Arch.name {name!r} is neither a FaceCNN nor a paddleclas backbone"
                           + (f"; did you mean '{close[0]}'?" if close else ""))
-    with paddle.utils.unique_name.guard():
+    with paddle.utils.unique_name.guard(name_prefix):
         try:
             return factory(pretrained=False, **arch)
         except TypeError as error:
@@ -43,6 +59,18 @@ def build_backbone(arch):
 
 
 DISTILLATION_KEYS = {"name", "models", "freeze_params_list", "infer_model_name"}
+
+
+def member_specs(arch):
+    """Arch.models as (name, backbone mapping) pairs, each member's own settings over Arch's (class_num,
+    dropout_prob... which a _base_ config may give)."""
+    members = arch.get("models") or []
+    if not all(isinstance(m, dict) and len(m) == 1 and isinstance(next(iter(m.values())), dict) for m in members) \
+            or len(members) < 2:
+        raise ConfigError(f"Arch.models: list two or more members as '- Teacher: {{name: FaceCNN_x0_5, ...}}' "
+                          f"for a {arch['name']}")
+    shared = {k: v for k, v in arch.items() if k not in DISTILLATION_KEYS}
+    return [(name, {**shared, **spec}) for member in members for name, spec in member.items()]
 
 
 class DistillationModel(paddle.nn.Layer):
@@ -55,14 +83,11 @@ class DistillationModel(paddle.nn.Layer):
 
     def __init__(self, arch):
         super().__init__()
-        members = arch.get("models") or []
-        if not all(isinstance(m, dict) and len(m) == 1 and isinstance(next(iter(m.values())), dict) for m in members) \
-                or len(members) < 2:
-            raise ConfigError("Arch.models: list two or more members as '- Teacher: {name: FaceCNN_x0_5, ...}'")
+        members = member_specs(arch)
         frozen = arch.get("freeze_params_list") or [False] * len(members)
         if len(frozen) != len(members) or not all(isinstance(f, bool) for f in frozen):
             raise ConfigError(f"Arch.freeze_params_list: one True or False per member of Arch.models ({len(members)})")
-        self.names = [next(iter(m)) for m in members]
+        self.names = [name for name, _ in members]
         self.infer_model_name = arch.get("infer_model_name", self.names[-1])
         if self.infer_model_name not in self.names:
             raise ConfigError(f"Arch.infer_model_name {self.infer_model_name!r} is not among Arch.models {self.names}")
@@ -71,9 +96,7 @@ class DistillationModel(paddle.nn.Layer):
             raise ConfigError("Arch.freeze_params_list: exactly one member may train (the others are teachers)")
         self.frozen = dict(zip(self.names, frozen))
         self.members = paddle.nn.LayerList()
-        for name, member in zip(self.names, members):
-            # A member's own settings over Arch's (class_num, dropout_prob... which a _base_ config may give).
-            spec = {**{k: v for k, v in arch.items() if k not in DISTILLATION_KEYS}, **next(iter(member.values()))}
+        for name, spec in members:
             pretrained = spec.pop("pretrained", None)
             net = build_backbone(spec)
             if pretrained:
@@ -102,8 +125,40 @@ class DistillationModel(paddle.nn.Layer):
         return outputs
 
 
+class EnsembleModel(paddle.nn.Layer):
+    """This project's own: members (Arch.models, each a backbone with the `pretrained` weights of a model trained
+    on its own) whose class probabilities DeployedModel averages, in the exported graph too, so that every backend
+    and the phone get the average. It is evaluated and exported, never trained."""
+
+    def __init__(self, arch):
+        super().__init__()
+        extra = sorted(set(arch) & {"freeze_params_list", "infer_model_name"})
+        if extra:
+            raise ConfigError(f"Arch.{extra[0]} is a DistillationModel's: an EnsembleModel exports all its members")
+        self.names, self.members = [], paddle.nn.LayerList()
+        for name, spec in member_specs(arch):
+            pretrained = spec.pop("pretrained", None)
+            if not pretrained:
+                raise ConfigError(f"Arch.models.{name}: an EnsembleModel member needs 'pretrained' (the prefix of a "
+                                  "trained model, e.g. output/distill/inference/inference)")
+            # Each member's parameter names start with its own name: an exported graph with two parameters of one
+            # name silently runs both members on the same weights.
+            net = build_backbone(spec, name_prefix=f"{name}_")
+            weights = build_backbone(spec)  # names as the member's own export has them
+            load_weights(weights, pretrained)
+            net.set_state_dict(weights.state_dict())
+            self.names.append(name)
+            self.members.append(net)
+
+    def forward(self, x):
+        return {name: net(x) for name, net in zip(self.names, self.members)}
+
+
 def trainable_parameters(model):
     """What the optimizer updates: every parameter but a DistillationModel's frozen members'."""
+    if isinstance(model, EnsembleModel):
+        raise ConfigError("an EnsembleModel is not trained: train each member with its own config, then evaluate and "
+                          "export the ensemble (configs/masked_fer/FaceCNN_ensemble.yaml)")
     return [p for p in model.parameters() if not p.stop_gradient]
 
 
@@ -115,9 +170,11 @@ def trained_output(model, outputs):
 def deployed_arch_name(config):
     """The name of the backbone that evaluation measures and export saves."""
     arch = config["Arch"]
+    members = {next(iter(m)): next(iter(m.values())) for m in arch.get("models") or []}
+    if arch["name"] == "EnsembleModel":
+        return "EnsembleModel: " + " + ".join(member["name"] for member in members.values())
     if arch["name"] != "DistillationModel":
         return arch["name"]
-    members = {next(iter(m)): next(iter(m.values())) for m in arch.get("models") or []}
     name = arch.get("infer_model_name") or list(members)[-1]
     return members[name]["name"]
 
@@ -126,8 +183,8 @@ class DeployedModel(paddle.nn.Layer):
     """What evaluation measures and export saves: class probabilities (softmax in the graph); with
     Global.flip_average, the mean of each face's and its mirror image's; with Global.view_average, the mean over
     those views of the face as well (each a centred crop of a share of the side, moved by dx, dy pixels, resized
-    back to the input size), every view mirrored too when flip_average is on. All run as one batch, so every
-    backend and the phone get the same average."""
+    back to the input size), every view mirrored too when flip_average is on; for an EnsembleModel, the mean of
+    its members' as well. All run as one batch, so every backend and the phone get the same average."""
 
     def __init__(self, model, flip_average=False, views=None):
         super().__init__()
@@ -148,10 +205,15 @@ class DeployedModel(paddle.nn.Layer):
         views = [x] + [self._view(x, *view) for view in self.views]
         if self.flip_average:
             views += [paddle.flip(v, axis=[3]) for v in views]
+        probs = self._probabilities(views[0] if len(views) == 1 else paddle.concat(views))
         if len(views) == 1:
-            return F.softmax(self.model(x), axis=-1)
-        probs = F.softmax(self.model(paddle.concat(views)), axis=-1)
+            return probs
         return probs.reshape([len(views), -1, probs.shape[-1]]).mean(axis=0)
+
+    def _probabilities(self, x):
+        if isinstance(self.model, EnsembleModel):
+            return paddle.stack([F.softmax(logits, axis=-1) for logits in self.model(x).values()]).mean(axis=0)
+        return F.softmax(self.model(x), axis=-1)
 
 
 def check_views(views, where="Global.view_average"):

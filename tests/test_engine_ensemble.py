@@ -1,0 +1,89 @@
+"""EnsembleModel: members trained on their own, their probabilities averaged in evaluation and in the exported
+graph."""
+from pathlib import Path
+
+import numpy as np
+import paddle
+import pytest
+import yaml
+
+from engine.config import ConfigError, load_config
+from engine.evaluate import evaluate
+from engine.export import export
+from engine.model import DeployedModel, build_model, trainable_parameters
+from engine.train import train
+from test_engine_data import make_dataset, overrides
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ROOT / "configs" / "test" / "tiny.yaml"
+FACECNN = ["Arch.name=FaceCNN_x0_5", "Global.flip_average=True", "Global.view_average=[[0.9, 0, 0]]"]
+
+
+def member_weights(config, seed, out):
+    """A member trained for one epoch from its own seed, so that the members answer differently."""
+    config["Global"].update(seed=seed, epochs=1, output_dir=str(out), eval_during_train=False)
+    return train(config) / "latest"
+
+
+@pytest.fixture(scope="module")
+def members(tmp_path_factory):
+    root = tmp_path_factory.mktemp("members")
+    data = make_dataset(root / "data")
+    single = load_config(TINY, overrides(data, root, FACECNN))
+    # One member as a training checkpoint, the other as an exported model: both are what `pretrained` takes.
+    first = member_weights(single, 1, root / "first")
+    second = member_weights(single, 2, root / "second_run")
+    single["Global"].update(pretrained_model=str(second), save_inference_dir=str(root / "second"))
+    export(single)
+    return data, root, [first, root / "second" / "inference"]
+
+
+def ensemble_overrides(data, out, prefixes, extra=()):
+    first, second = prefixes
+    return overrides(data, out, [*FACECNN, "Arch.name=EnsembleModel",
+                                 f"Arch.models=[{{A: {{name: FaceCNN_x0_5, pretrained: {first}}}}}, "
+                                 f"{{B: {{name: FaceCNN_x0_5, pretrained: {second}}}}}]", *extra])
+
+
+def test_the_exported_ensemble_answers_the_mean_of_its_members(members, tmp_path):
+    data, root, prefixes = members
+    config = load_config(TINY, ensemble_overrides(data, tmp_path, prefixes,
+                                                  [f"Global.save_inference_dir={tmp_path / 'ensemble'}"]))
+    out = export(config)
+    assert yaml.safe_load((out / "inference.yml").read_text())["Global"]["model_name"] == \
+        "EnsembleModel: FaceCNN_x0_5 + FaceCNN_x0_5"
+    x = paddle.to_tensor(np.random.default_rng(3).uniform(-1, 1, (5, 3, 48, 48)).astype(np.float32))
+    single = load_config(TINY, overrides(data, tmp_path, FACECNN))
+    answers = []
+    for prefix in prefixes:
+        single["Global"].update(pretrained_model=str(prefix), save_inference_dir=str(tmp_path / Path(prefix).name))
+        answers.append(paddle.jit.load(str(export(single) / "inference"))(x).numpy())
+    ensemble = paddle.jit.load(str(out / "inference"))(x).numpy()
+    assert np.abs(answers[0] - answers[1]).max() > 0.05, "the members answer alike: the test would prove nothing"
+    # With one parameter name per layer for both members, the graph would run one member's weights twice.
+    np.testing.assert_allclose(ensemble, (answers[0] + answers[1]) / 2, atol=1e-5)
+
+
+def test_evaluation_measures_the_ensemble(members, tmp_path):
+    data, root, prefixes = members
+    config = load_config(TINY, ensemble_overrides(data, tmp_path, prefixes))
+    report = evaluate(config)
+    model = DeployedModel(build_model(config), flip_average=True, views=[[0.9, 0, 0]])
+    model.eval()
+    from engine.data import build_loader
+    from engine.evaluate import make_report, predict_loader
+    _, labels, probs, _ = predict_loader(model, build_loader(config, "Eval", shard=False))
+    assert report["accuracy"] == make_report(labels, probs, report["labels"])["accuracy"]
+    assert (tmp_path / "EnsembleModel" / "report.json").is_file()
+
+
+def test_an_ensemble_is_not_trained_and_needs_its_members_weights(members, tmp_path):
+    data, root, prefixes = members
+    config = load_config(TINY, ensemble_overrides(data, tmp_path, prefixes))
+    with pytest.raises(ConfigError, match="not trained: train each member"):
+        trainable_parameters(build_model(config))
+    with pytest.raises(ConfigError, match="Arch.models.B: an EnsembleModel member needs 'pretrained'"):
+        build_model(load_config(TINY, ensemble_overrides(data, tmp_path, prefixes, [
+            f"Arch.models=[{{A: {{name: FaceCNN_x0_5, pretrained: {prefixes[0]}}}}}, {{B: {{name: FaceCNN_x0_5}}}}]"])))
+    with pytest.raises(ConfigError, match="infer_model_name is a DistillationModel's"):
+        build_model(load_config(TINY, ensemble_overrides(data, tmp_path, prefixes, ["Arch.infer_model_name=A"])))
