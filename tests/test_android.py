@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+import numpy as np
+
+from deploy.android import face_detector
 from deploy.android import package_model as packager
-from masker.faces import FER2013_FACE_BOX
 
 ROOT = Path(__file__).resolve().parents[1]
 ANDROID = ROOT / "deploy" / "android"
@@ -62,6 +64,15 @@ def test_paddle_lite_supports_every_op_on_arm_and_writes_the_nb(packaged):
     assert not [p for p in nb_dir.iterdir() if p.name != nb.name], "no temporary files are left behind"
 
 
+def test_the_face_finders_models_go_to_the_app_as_arm_nb_files(packaged):
+    assets, _, stdout = packaged
+    folder = assets / face_detector.DETECTOR_ASSET_DIR
+    assert sorted(p.name for p in folder.iterdir()) == sorted(f"{name}.nb" for name in face_detector.DETECTOR_MODELS)
+    for name in face_detector.DETECTOR_MODELS:
+        assert (folder / f"{name}.nb").stat().st_size > 100_000   # the weights: 229 KB and 1.1 MB as .tflite
+        assert f"asset   {folder / name}.nb" in stdout
+
+
 UNSUPPORTED = """OPs in the input model include:
                                         OP_name  kARM  kHost
                                          conv2d     Y       
@@ -110,11 +121,23 @@ def test_java_reads_the_asset_names_the_packager_writes():
     assert "model.init(" in source and "model.predict(" in source and "mLabelIds" in source
 
 
-def test_java_crops_faces_like_the_training_data():
+def test_java_finds_and_crops_faces_with_the_desktop_finders_settings():
+    from deploy import faces
+
     source = (JAVA / "ExpressionAnalyzer.java").read_text()
-    assert int(java_constant(source, "CROP_SIZE")) == 48
-    numbers = [float(v.rstrip("f")) for v in re.findall(r"[\d.]+f", java_constant(source, "FER2013_FACE_BOX"))]
-    assert numbers == pytest.approx(list(FER2013_FACE_BOX))
+    assert int(java_constant(source, "CROP_SIZE")) == faces.FACE_SIZE
+    blazeface = (JAVA / "BlazeFace.java").read_text()
+    for name in ("SHORT_RANGE_SCORE", "FULL_RANGE_SCORE", "SHORT_RANGE_MIN_SHARE", "NMS_IOU", "MIN_FACE", "BOX_SCALE",
+                 "BOX_SHIFT", "FER2013_EYES_MID", "FER2013_EYES_TO_MOUTH", "RIGHT_EYE", "LEFT_EYE", "MOUTH"):
+        numbers = [float(v) for v in re.findall(r"[\d.]+", java_constant(blazeface, name))]
+        assert numbers == pytest.approx(list(np.atleast_1d(getattr(faces, name)))), name
+    for name, (size, strides, per_layer) in faces.MODELS.items():
+        declared = re.search(rf'\("{name}", (\d+), new int\[\]\{{([\d, ]+)\}}, (\d+),', blazeface)
+        assert declared, name
+        assert (int(declared[1]), tuple(int(v) for v in declared[2].split(",")), int(declared[3])) == \
+            (size, strides, per_layer)
+    finder = (JAVA / "FaceFinder.java").read_text()
+    assert java_constant(finder, "DETECTOR_ASSET_DIR") == f'"{face_detector.DETECTOR_ASSET_DIR}"'
     gray = re.findall(r"0\.\d+f", java_constant(source, "GRAY"))[:3]
     assert [float(v[:-1]) for v in gray] == [0.299, 0.587, 0.114], "OpenCV's BGR2GRAY weights"
 
@@ -198,3 +221,63 @@ def test_package_model_check_runs_the_lite_runtime(py310, trained_like_model, tm
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Paddle Lite's runtime (x86 build) matches Paddle Inference on 4 real faces" in result.stdout
+    for name in face_detector.DETECTOR_MODELS:
+        assert f"check   {name}: Paddle Lite's runtime (x86 build) matches the .tflite on 3 photos" in result.stdout
+
+
+def realmask_photos(count):
+    from conftest import SHARED
+    folder = SHARED / "realmask" / "photos"
+    return sorted(folder.glob("*.jpg"))[:count] if folder.is_dir() else []
+
+
+@pytest.fixture(scope="module")
+def blazeface_java(tmp_path_factory):
+    javac, java = shutil.which("javac"), shutil.which("java")
+    if javac is None or java is None:
+        pytest.skip("no JDK on this machine")
+    out = tmp_path_factory.mktemp("java")
+    result = subprocess.run([javac, "-d", str(out), str(JAVA / "BlazeFace.java"),
+                             str(ROOT / "tests" / "java" / "BlazeFaceCheck.java")], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    return [java, "-cp", str(out), "com.maskedfer.expression.BlazeFaceCheck"]
+
+
+def test_the_apps_decoding_finds_what_the_desktop_finder_finds(blazeface_java, tmp_path):
+    """BlazeFace.java, run by a JDK on the models' outputs for whole pictures, against deploy/faces.py's FaceFinder
+    on the same pictures with the same two passes (the phone runs no tiles): the same faces, boxes, scores,
+    keypoints and crops."""
+    import cv2
+    import numpy as np
+    from skimage import data
+
+    from deploy.faces import FULL_RANGE, MODELS, SHORT_RANGE, FaceFinder, _square_view, blazeface, \
+        fer2013_transform, model_input
+    from masker.photo import mask_photo
+
+    astronaut = cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)
+    photos = [astronaut, mask_photo(astronaut, "surgical", "blue"), cv2.cvtColor(data.coffee(), cv2.COLOR_RGB2BGR),
+              np.ascontiguousarray(cv2.resize(astronaut, (900, 500))[:, ::-1])]
+    photos += [cv2.imread(str(path)) for path in realmask_photos(12)]
+    finder = FaceFinder(tiles=False)
+    compared = 0
+    for index, photo in enumerate(photos):
+        rgb = cv2.cvtColor(photo, cv2.COLOR_BGR2RGB)
+        side = max(rgb.shape[:2])
+        lines = [f"side {side}"]
+        for name, model in ((SHORT_RANGE, "SHORT_RANGE"), (FULL_RANGE, "FULL_RANGE")):
+            raw, logits = blazeface(name).outputs(model_input(_square_view(rgb, 0, 0, side), MODELS[name][0]))
+            lines += [model, " ".join(f"{v:.9g}" for v in raw.ravel()), " ".join(f"{v:.9g}" for v in logits)]
+        (tmp_path / "in.txt").write_text("\n".join(lines) + "\n")
+        result = subprocess.run(blazeface_java + [str(tmp_path / "in.txt")], capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr
+        java = [np.array(row.split(), float) for row in result.stdout.splitlines()]
+        python = finder(photo)
+        assert len(java) == len(python), f"photo {index}: Java found {len(java)} faces, Python {len(python)}"
+        for got, face in zip(java, python):
+            np.testing.assert_allclose(got[:4], face.box, atol=1.0, err_msg=f"photo {index} box")
+            assert got[4] == pytest.approx(face.score, abs=1e-5)
+            np.testing.assert_allclose(got[5:17], face.keypoints.ravel(), atol=0.02)
+            np.testing.assert_allclose(got[17:23], fer2013_transform(face).ravel(), rtol=1e-4, atol=1e-3)
+            compared += 1
+    assert compared >= 4, "too few faces to compare"

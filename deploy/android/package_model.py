@@ -29,6 +29,7 @@ ROOT = ANDROID_DIR.parents[1]
 sys.path.insert(0, str(ROOT))
 
 from basics import HelpFormatter, atomic_write_text, written_atomically  # noqa: E402
+from deploy.android import face_detector  # noqa: E402
 from deploy.preprocess import Preprocess, read_inference_config  # noqa: E402
 
 # The names the app (ExpressionClassifier.java) reads; tests check both sides agree.
@@ -153,10 +154,47 @@ def package_model(model_dir, app_dir=ANDROID_DIR / "app", nb_dir=ANDROID_DIR / "
     nb_file = Path(nb_dir) / f"{MODEL_NAME}.nb"
     convert_to_nb(opt, model_file, params_file, nb_file)
     assets = copy_assets(model_dir, app_dir / "src" / "main" / "assets", labels)
-    return PackageResult(assets, nb_file, ops)
+    return PackageResult(assets + package_detector(opt, app_dir / "src" / "main" / "assets"), nb_file, ops)
+
+
+def package_detector(opt, assets: Path) -> list:
+    """The face finder's two BlazeFace models as ARM .nb assets (models/face_detector/<model>.nb), which the app
+    runs with Paddle Lite's Java API (FaceFinder.java)."""
+    written = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in face_detector.DETECTOR_MODELS:
+            try:
+                model_file, params_file = face_detector.convert_to_paddle(name, tmp)
+            except face_detector.ConversionError as error:
+                raise PackagingError(str(error)) from None
+            check_arm_support(opt, model_file, params_file)
+            nb_file = assets / face_detector.DETECTOR_ASSET_DIR / f"{name}.nb"
+            convert_to_nb(opt, model_file, params_file, nb_file)
+            written.append(nb_file)
+    return written
 
 
 CHECK_TOLERANCE = 1e-4
+# The detector's raw outputs reach thousands on anchors far from any face (logits of -20,000), so its difference is
+# relative: |lite - tflite| / (1 + |tflite|). Measured on the check photos: 1.3e-4 (deploy/android/README.md).
+DETECTOR_TOLERANCE = 1e-3
+
+
+def run_lite_x86(opt, model_file, params_file, batch, python310=None) -> list:
+    """The model's outputs on `batch` (NCHW float32), built for x86 by the same optimizer as the phone's .nb and
+    run by Paddle Lite's own runtime (.venv310's paddlelite, deploy/android/lite_runtime.py)."""
+    python310 = Path(python310 or Path(opt).parent / "python")
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        convert_to_nb(opt, model_file, params_file, tmp / "x86.nb", target="x86")
+        np.save(tmp / "in.npy", batch)
+        result = subprocess.run([str(python310), str(ANDROID_DIR / "lite_runtime.py"), str(tmp / "x86.nb"),
+                                 str(tmp / "in.npy"), str(tmp / "out.npz")], capture_output=True, text=True)
+        if result.returncode != 0:
+            raise PackagingError(f"Paddle Lite's runtime failed (exit code {result.returncode}):\n"
+                                 f"{(result.stdout + result.stderr)[-2000:]}")
+        with np.load(tmp / "out.npz") as saved:
+            return [saved[f"arr_{i}"] for i in range(len(saved.files))]
 
 
 def check_lite_runtime(model_dir, images, paddle_lite_opt=None, python310=None) -> float:
@@ -165,22 +203,10 @@ def check_lite_runtime(model_dir, images, paddle_lite_opt=None, python310=None) 
     from deploy.predictor import Predictor
 
     model_dir = Path(model_dir)
-    opt = paddle_lite_opt or find_paddle_lite_opt()
-    python310 = Path(python310 or Path(opt).parent / "python")
     predictor = Predictor(model_dir, route=False)
-    batch = predictor.preprocess.batch(images)
     expected = predictor.predict_probs(images)
-    with tempfile.TemporaryDirectory() as tmp:
-        tmp = Path(tmp)
-        convert_to_nb(opt, model_dir / "inference.pdmodel", model_dir / "inference.pdiparams", tmp / "x86.nb",
-                      target="x86")
-        np.save(tmp / "in.npy", batch)
-        result = subprocess.run([str(python310), str(ANDROID_DIR / "lite_runtime.py"), str(tmp / "x86.nb"),
-                                 str(tmp / "in.npy"), str(tmp / "out.npy")], capture_output=True, text=True)
-        if result.returncode != 0:
-            raise PackagingError(f"Paddle Lite's runtime failed (exit code {result.returncode}):\n"
-                                 f"{(result.stdout + result.stderr)[-2000:]}")
-        got = np.load(tmp / "out.npy")
+    got = run_lite_x86(paddle_lite_opt or find_paddle_lite_opt(), model_dir / "inference.pdmodel",
+                       model_dir / "inference.pdiparams", predictor.preprocess.batch(images), python310)[0]
     if got.shape != expected.shape:
         raise PackagingError(f"Paddle Lite's runtime gave shape {got.shape}, Paddle Inference {expected.shape}")
     difference = float(np.abs(got - expected).max())
@@ -188,6 +214,42 @@ def check_lite_runtime(model_dir, images, paddle_lite_opt=None, python310=None) 
         raise PackagingError(f"Paddle Lite's runtime differs from Paddle Inference by {difference:.2e} "
                              f"(tolerance {CHECK_TOLERANCE})")
     return difference
+
+
+def check_detector_lite_runtime(photos, paddle_lite_opt=None, python310=None) -> dict:
+    """{model: largest relative difference} between each converted BlazeFace model in Paddle Lite's runtime (x86 build) and
+    the .tflite that deploy/faces.py runs, on the photos' whole-picture views; PackagingError above
+    DETECTOR_TOLERANCE."""
+    opt = paddle_lite_opt or find_paddle_lite_opt()
+    differences = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in face_detector.DETECTOR_MODELS:
+            model_file, params_file = face_detector.convert_to_paddle(name, tmp)
+            views = face_detector.model_views(name, photos)
+            expected = face_detector.tflite_outputs(name, views)
+            got = run_lite_x86(opt, model_file, params_file, np.ascontiguousarray(views.transpose(0, 3, 1, 2)),
+                               python310)
+            got = sorted(got, key=lambda output: -output.shape[-1])  # regressors (16 wide), then logits
+            got[1] = got[1][..., 0]
+            if [g.shape for g in got] != [e.shape for e in expected]:
+                raise PackagingError(f"{name}: Paddle Lite gave shapes {[g.shape for g in got]}, the .tflite "
+                                     f"{[e.shape for e in expected]}")
+            differences[name] = max(float((np.abs(g - e) / (1 + np.abs(e))).max()) for g, e in zip(got, expected))
+            if differences[name] > DETECTOR_TOLERANCE:
+                raise PackagingError(f"{name}: Paddle Lite's runtime differs from the .tflite by "
+                                     f"{differences[name]:.2e} (tolerance {DETECTOR_TOLERANCE})")
+    return differences
+
+
+def check_photos():
+    """scikit-image's astronaut, as it is and masked by the project's masker, and its coffee (no face)."""
+    import cv2
+    from skimage import data
+
+    from masker.photo import mask_photo
+
+    astronaut = cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)
+    return [astronaut, mask_photo(astronaut, "surgical", "blue"), cv2.cvtColor(data.coffee(), cv2.COLOR_RGB2BGR)]
 
 
 def photo_faces():
@@ -220,7 +282,8 @@ def main(argv=None) -> None:
         if args.check:
             faces = photo_faces()
             difference = check_lite_runtime(args.model_dir, faces, args.paddle_lite_opt)
-    except (PackagingError, FileNotFoundError, ValueError) as err:
+            detector = check_detector_lite_runtime(check_photos(), args.paddle_lite_opt)
+    except (PackagingError, face_detector.ConversionError, FileNotFoundError, ValueError) as err:
         sys.exit(f"error: {err}")
     print(f"Paddle Lite (ARM) supports all {len(result.ops.supported)} op types of the model: "
           + ", ".join(sorted(result.ops.supported)))
@@ -230,6 +293,9 @@ def main(argv=None) -> None:
     if args.check:
         print(f"check   Paddle Lite's runtime (x86 build) matches Paddle Inference on {len(faces)} real faces: "
               f"largest difference {difference:.1e} (tolerance {CHECK_TOLERANCE:g})")
+        for name, value in detector.items():
+            print(f"check   {name}: Paddle Lite's runtime (x86 build) matches the .tflite on {len(check_photos())} "
+                  f"photos: largest relative difference {value:.1e} (tolerance {DETECTOR_TOLERANCE:g})")
 
 
 if __name__ == "__main__":

@@ -39,6 +39,7 @@ public class MainActivity extends AppCompatActivity {
 
     /** The model and the face detector are not thread-safe: everything that touches them runs here. */
     private final ExecutorService inference = Executors.newSingleThreadExecutor();
+    private FaceFinder finder;
     private ExpressionClassifier classifier;
     private ExpressionAnalyzer analyzer;
 
@@ -84,8 +85,9 @@ public class MainActivity extends AppCompatActivity {
 
         inference.execute(() -> {
             try {
+                finder = new FaceFinder(getApplicationContext(), CPU_THREADS);
                 classifier = new ExpressionClassifier(getApplicationContext(), CPU_THREADS);
-                analyzer = new ExpressionAnalyzer(classifier);
+                analyzer = new ExpressionAnalyzer(finder, classifier);
                 runOnUiThread(() -> status.setText(getString(R.string.faces_found, 0)));
             } catch (Exception e) {
                 Log.e(TAG, "model", e);

@@ -1,0 +1,208 @@
+package com.maskedfer.expression;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.List;
+
+/**
+ * The desktop face finder's decoding (deploy/faces.py), in plain Java so that it runs off the phone too: BlazeFace's
+ * raw outputs to boxes and keypoints, MediaPipe's weighted non-maximum suppression, the head box people draw, and
+ * the crop framed like FER2013's. tests/test_android.py compiles it with a JDK and checks it against
+ * deploy/faces.py on the same model outputs; the constants are deploy/faces.py's, checked there too.
+ */
+public final class BlazeFace {
+    static final float SHORT_RANGE_SCORE = 0.5f;
+    static final float FULL_RANGE_SCORE = 0.35f;
+    static final float SHORT_RANGE_MIN_SHARE = 0.12f;
+    static final float NMS_IOU = 0.3f;
+    static final int MIN_FACE = 24;
+    static final float[] BOX_SCALE = {0.935f, 1.035f};
+    static final float[] BOX_SHIFT = {0.015f, 0.095f};
+    static final float[] FER2013_EYES_MID = {0.501f, 0.394f};
+    static final float FER2013_EYES_TO_MOUTH = 0.381f;
+    static final int RIGHT_EYE = 0;
+    static final int LEFT_EYE = 1;
+    static final int MOUTH = 3;
+
+    /** One of the two models: its input side and SSD anchor layout (deploy/faces.py MODELS). */
+    public enum Model {
+        SHORT_RANGE("face_detection_short_range", 128, new int[]{8, 16, 16, 16}, 2, SHORT_RANGE_SCORE),
+        FULL_RANGE("face_detection_full_range", 192, new int[]{4}, 1, FULL_RANGE_SCORE);
+
+        public final String assetName;
+        public final int size;
+        final float minScore;
+        final float[][] anchors;
+
+        Model(String assetName, int size, int[] strides, int perLayer, float minScore) {
+            this.assetName = assetName;
+            this.size = size;
+            this.minScore = minScore;
+            this.anchors = anchorCentres(size, strides, perLayer);
+        }
+    }
+
+    /** A face: box (left, top, right, bottom), score, six keypoints (x, y) in the picture's pixels. */
+    public static final class Face {
+        public final float[] box;
+        public final float score;
+        public final float[] keypoints;
+
+        Face(float[] box, float score, float[] keypoints) {
+            this.box = box;
+            this.score = score;
+            this.keypoints = keypoints;
+        }
+    }
+
+    private BlazeFace() {
+    }
+
+    /** SSD anchor centres (x, y), 0-1, in the models' output order (deploy/faces.py _anchor_centres). */
+    static float[][] anchorCentres(int size, int[] strides, int perLayer) {
+        List<float[]> centres = new ArrayList<>();
+        int[] distinct = Arrays.stream(strides).distinct().toArray();
+        for (int stride : distinct) {
+            int layers = (int) Arrays.stream(strides).filter(s -> s == stride).count();
+            int grid = size / stride;
+            for (int y = 0; y < grid; y++) {
+                for (int x = 0; x < grid; x++) {
+                    for (int k = 0; k < perLayer * layers; k++) {
+                        centres.add(new float[]{(x + 0.5f) / grid, (y + 0.5f) / grid});
+                    }
+                }
+            }
+        }
+        return centres.toArray(new float[0][]);
+    }
+
+    /**
+     * The detections of one model on the whole picture, as a square view of `side` pixels from its top left:
+     * regressors [anchors * 16] and logits [anchors], the model's two outputs.
+     */
+    static List<Face> decode(Model model, float[] regressors, float[] logits, float side) {
+        List<Face> found = new ArrayList<>();
+        float scale = side / model.size;
+        for (int i = 0; i < model.anchors.length; i++) {
+            float score = (float) (1.0 / (1.0 + Math.exp(-Math.max(-80f, Math.min(80f, logits[i])))));
+            if (score < model.minScore) {
+                continue;
+            }
+            int r = i * 16;
+            float cx = model.anchors[i][0] * side + regressors[r] * scale;
+            float cy = model.anchors[i][1] * side + regressors[r + 1] * scale;
+            float halfW = regressors[r + 2] * scale / 2;
+            float halfH = regressors[r + 3] * scale / 2;
+            // On small faces the short-range model misplaces its boxes: it is for close-ups.
+            if (model == Model.SHORT_RANGE && 2 * halfW < SHORT_RANGE_MIN_SHARE * side) {
+                continue;
+            }
+            float[] keypoints = new float[12];
+            for (int k = 0; k < 6; k++) {
+                keypoints[2 * k] = model.anchors[i][0] * side + regressors[r + 4 + 2 * k] * scale;
+                keypoints[2 * k + 1] = model.anchors[i][1] * side + regressors[r + 5 + 2 * k] * scale;
+            }
+            found.add(new Face(new float[]{cx - halfW, cy - halfH, cx + halfW, cy + halfH}, score, keypoints));
+        }
+        return found;
+    }
+
+    /** Both models' detections merged, as head boxes of at least MIN_FACE pixels, largest first. */
+    static List<Face> merge(List<Face> detections) {
+        List<Face> faces = new ArrayList<>();
+        for (Face face : weightedNms(detections)) {
+            float[] box = headBox(face.box);
+            for (int i = 0; i < 4; i++) {
+                box[i] = Math.round(box[i]);
+            }
+            if (Math.min(box[2] - box[0], box[3] - box[1]) >= MIN_FACE) {
+                faces.add(new Face(box, face.score, face.keypoints));
+            }
+        }
+        faces.sort(Comparator.comparingDouble((Face f) -> -(f.box[2] - f.box[0]) * (f.box[3] - f.box[1])));
+        return faces;
+    }
+
+    /** MediaPipe's blending suppression: each cluster of overlapping detections becomes its score-weighted mean. */
+    static List<Face> weightedNms(List<Face> detections) {
+        List<Face> sorted = new ArrayList<>(detections);
+        sorted.sort(Comparator.comparingDouble((Face f) -> -f.score));
+        boolean[] alive = new boolean[sorted.size()];
+        Arrays.fill(alive, true);
+        List<Face> out = new ArrayList<>();
+        for (int i = 0; i < sorted.size(); i++) {
+            if (!alive[i]) {
+                continue;
+            }
+            float[] box = new float[4];
+            float[] keypoints = new float[12];
+            float total = 0;
+            for (int j = i; j < sorted.size(); j++) {
+                if (!alive[j] || iou(sorted.get(i).box, sorted.get(j).box) <= NMS_IOU) {
+                    continue;
+                }
+                alive[j] = false;
+                Face member = sorted.get(j);
+                total += member.score;
+                for (int k = 0; k < 4; k++) {
+                    box[k] += member.box[k] * member.score;
+                }
+                for (int k = 0; k < 12; k++) {
+                    keypoints[k] += member.keypoints[k] * member.score;
+                }
+            }
+            for (int k = 0; k < 4; k++) {
+                box[k] /= total;
+            }
+            for (int k = 0; k < 12; k++) {
+                keypoints[k] /= total;
+            }
+            out.add(new Face(box, sorted.get(i).score, keypoints));
+        }
+        return out;
+    }
+
+    static float iou(float[] a, float[] b) {
+        float inter = Math.max(0, Math.min(a[2], b[2]) - Math.max(a[0], b[0]))
+                * Math.max(0, Math.min(a[3], b[3]) - Math.max(a[1], b[1]));
+        float union = area(a) + area(b) - inter;
+        return inter / Math.max(union, 1e-9f);
+    }
+
+    private static float area(float[] box) {
+        return Math.max(0, box[2] - box[0]) * Math.max(0, box[3] - box[1]);
+    }
+
+    /** A BlazeFace box (brows to mouth) as a person boxes the head, down to the chin where a mask sits. */
+    static float[] headBox(float[] box) {
+        float width = box[2] - box[0];
+        float height = box[3] - box[1];
+        float cx = (box[0] + box[2]) / 2 + BOX_SHIFT[0] * width;
+        float cy = (box[1] + box[3]) / 2 + BOX_SHIFT[1] * height;
+        float halfW = BOX_SCALE[0] * width / 2;
+        float halfH = BOX_SCALE[1] * height / 2;
+        return new float[]{cx - halfW, cy - halfH, cx + halfW, cy + halfH};
+    }
+
+    /**
+     * The 2x3 affine (row by row) from the picture to a size x size crop framed like FER2013's: the eye midpoint
+     * where FER2013's sits, the eye line level, scaled by the eye-to-mouth distance (deploy/faces.py
+     * fer2013_transform).
+     */
+    static double[] fer2013Transform(Face face, int size) {
+        float[] k = face.keypoints;
+        double eyesX = (k[2 * RIGHT_EYE] + k[2 * LEFT_EYE]) / 2.0;
+        double eyesY = (k[2 * RIGHT_EYE + 1] + k[2 * LEFT_EYE + 1]) / 2.0;
+        double angle = Math.atan2(k[2 * LEFT_EYE + 1] - k[2 * RIGHT_EYE + 1], k[2 * LEFT_EYE] - k[2 * RIGHT_EYE]);
+        double downX = -Math.sin(angle);
+        double downY = Math.cos(angle);
+        double span = Math.max((k[2 * MOUTH] - eyesX) * downX + (k[2 * MOUTH + 1] - eyesY) * downY, 1e-3);
+        double scale = FER2013_EYES_TO_MOUTH * size / span;
+        double c = Math.cos(-angle) * scale;
+        double s = Math.sin(-angle) * scale;
+        double targetX = FER2013_EYES_MID[0] * size - 0.5;
+        double targetY = FER2013_EYES_MID[1] * size - 0.5;
+        return new double[]{c, -s, targetX - (c * eyesX - s * eyesY), s, c, targetY - (s * eyesX + c * eyesY)};
+    }
+}
