@@ -127,7 +127,8 @@ def test_java_finds_and_crops_faces_with_the_desktop_finders_settings():
     source = (JAVA / "ExpressionAnalyzer.java").read_text()
     assert int(java_constant(source, "CROP_SIZE")) == faces.FACE_SIZE
     blazeface = (JAVA / "BlazeFace.java").read_text()
-    for name in ("SHORT_RANGE_SCORE", "FULL_RANGE_SCORE", "SHORT_RANGE_MIN_SHARE", "NMS_IOU", "MIN_FACE", "BOX_SCALE",
+    for name in ("SHORT_RANGE_SCORE", "FULL_RANGE_SCORE", "SHORT_RANGE_MIN_SHARE", "NMS_IOU", "CLOSE_UP_PAD", "MIN_FACE",
+                 "BOX_SCALE",
                  "BOX_SHIFT", "FER2013_EYES_MID", "FER2013_EYES_TO_MOUTH", "RIGHT_EYE", "LEFT_EYE", "MOUTH"):
         numbers = [float(v) for v in re.findall(r"[\d.]+", java_constant(blazeface, name))]
         assert numbers == pytest.approx(list(np.atleast_1d(getattr(faces, name)))), name
@@ -244,8 +245,8 @@ def blazeface_java(tmp_path_factory):
 
 
 def test_the_apps_decoding_finds_what_the_desktop_finder_finds(blazeface_java, tmp_path):
-    """BlazeFace.java, run by a JDK on the models' outputs for whole pictures, against deploy/faces.py's FaceFinder
-    on the same pictures with the same two passes (the phone runs no tiles): the same faces, boxes, scores,
+    """BlazeFace.java, run by a JDK on the models' outputs for each of its passes, against deploy/faces.py's
+    FaceFinder on the same pictures with the same passes (the phone runs no tiles): the same faces, boxes, scores,
     keypoints and crops."""
     import cv2
     import numpy as np
@@ -263,11 +264,11 @@ def test_the_apps_decoding_finds_what_the_desktop_finder_finds(blazeface_java, t
     compared = 0
     for index, photo in enumerate(photos):
         rgb = cv2.cvtColor(photo, cv2.COLOR_BGR2RGB)
-        side = max(rgb.shape[:2])
-        lines = [f"side {side}"]
-        for name, model in ((SHORT_RANGE, "SHORT_RANGE"), (FULL_RANGE, "FULL_RANGE")):
-            raw, logits = blazeface(name).outputs(model_input(_square_view(rgb, 0, 0, side), MODELS[name][0]))
-            lines += [model, " ".join(f"{v:.9g}" for v in raw.ravel()), " ".join(f"{v:.9g}" for v in logits)]
+        lines = [f"{rgb.shape[1]} {rgb.shape[0]}"]
+        for left, top, side, kind in finder.views(*rgb.shape[:2]):
+            name = SHORT_RANGE if kind == "short" else FULL_RANGE
+            raw, logits = blazeface(name).outputs(model_input(_square_view(rgb, left, top, side), MODELS[name][0]))
+            lines += [" ".join(f"{v:.9g}" for v in raw.ravel()), " ".join(f"{v:.9g}" for v in logits)]
         (tmp_path / "in.txt").write_text("\n".join(lines) + "\n")
         result = subprocess.run(blazeface_java + [str(tmp_path / "in.txt")], capture_output=True, text=True)
         assert result.returncode == 0, result.stderr

@@ -121,22 +121,23 @@ def webcam_score(realmask, predictor):
 
 
 def test_masked_faces_in_real_photos_are_found_as_measured(held_out_score):
-    """The held-out photos, masked faces of 32 px or more: measured 0.860 found at a precision of 0.962 (dlib's
+    """The held-out photos, masked faces of 32 px or more: measured 0.870 found at a precision of 0.930 (dlib's
     path found 0.165); the floors leave a little room for another machine's arithmetic."""
-    assert held_out_score["masked_recall"] >= 0.84 and held_out_score["precision"] >= 0.92, held_out_score
+    assert held_out_score["masked_recall"] >= 0.85 and held_out_score["precision"] >= 0.92, held_out_score
 
 
-@pytest.mark.xfail(strict=True, reason="the issue's target (0.90 at 0.90) is not reached: 0.860 at 0.962 measured")
+@pytest.mark.xfail(strict=True, reason="the issue's target (0.90 at 0.90) is not reached: 0.870 at 0.930 measured")
 def test_masked_faces_in_real_photos_reach_the_target(held_out_score):
     assert held_out_score["masked_recall"] >= 0.90 and held_out_score["precision"] >= 0.90, held_out_score
 
 
 def test_masked_webcam_close_ups_are_found_as_measured(webcam_score):
-    """Measured: a masked face found in 21 of the 28 webcam photos that have one (dlib's path: none)."""
-    assert webcam_score.photos_with_masked == 28 and webcam_score.photos_with_masked_found >= 20
+    """Measured: a masked face found in 24 of the 28 webcam photos that have one (dlib's path: none; 21 before the
+    finder's padded close-up pass)."""
+    assert webcam_score.photos_with_masked == 28 and webcam_score.photos_with_masked_found >= 23
 
 
-@pytest.mark.xfail(strict=True, reason="the issue's target (all 28) is not reached: 21 measured")
+@pytest.mark.xfail(strict=True, reason="the issue's target (all 28) is not reached: 24 measured")
 def test_every_masked_webcam_close_up_is_found(webcam_score):
     assert webcam_score.photos_with_masked_found == webcam_score.photos_with_masked == 28
 

@@ -7,18 +7,19 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * tests/test_android.py's harness for BlazeFace.java: reads both models' raw outputs on one picture (a line
- * "side S", then per model a line "MODEL" followed by a line of its regressors and a line of its logits), and
- * prints each face the app would find: box, score, keypoints and the FER2013 crop transform, space-separated.
+ * tests/test_android.py's harness for BlazeFace.java: reads a picture's size (a line "W H") and, for each of
+ * BlazeFace.passes in order, a line of the model's regressors and a line of its logits on that pass's view; prints
+ * each face the app would find: box, score, keypoints and the FER2013 crop transform, space-separated.
  */
 public final class BlazeFaceCheck {
     public static void main(String[] args) throws IOException {
         List<String> lines = Files.readAllLines(Paths.get(args[0]));
-        float side = Float.parseFloat(lines.get(0).split(" ")[1]);
+        String[] size = lines.get(0).trim().split(" ");
         List<BlazeFace.Face> detections = new ArrayList<>();
-        for (int i = 1; i + 2 < lines.size() + 1; i += 3) {
-            BlazeFace.Model model = BlazeFace.Model.valueOf(lines.get(i).trim());
-            detections.addAll(BlazeFace.decode(model, floats(lines.get(i + 1)), floats(lines.get(i + 2)), side));
+        int line = 1;
+        for (BlazeFace.Pass view : BlazeFace.passes(Integer.parseInt(size[0]), Integer.parseInt(size[1]))) {
+            detections.addAll(BlazeFace.decode(view, floats(lines.get(line)), floats(lines.get(line + 1))));
+            line += 2;
         }
         for (BlazeFace.Face face : BlazeFace.merge(detections)) {
             StringBuilder row = new StringBuilder();

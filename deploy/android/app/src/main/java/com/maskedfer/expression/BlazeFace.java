@@ -16,6 +16,7 @@ public final class BlazeFace {
     static final float FULL_RANGE_SCORE = 0.35f;
     static final float SHORT_RANGE_MIN_SHARE = 0.12f;
     static final float NMS_IOU = 0.3f;
+    static final float CLOSE_UP_PAD = 0.25f;
     static final int MIN_FACE = 24;
     static final float[] BOX_SCALE = {0.935f, 1.035f};
     static final float[] BOX_SHIFT = {0.015f, 0.095f};
@@ -77,11 +78,38 @@ public final class BlazeFace {
         return centres.toArray(new float[0][]);
     }
 
+    /** One model on one square view of the picture: `side` pixels from (left, top), black past its edges. */
+    public static final class Pass {
+        public final Model model;
+        public final int left;
+        public final int top;
+        public final int side;
+
+        Pass(Model model, int left, int top, int side) {
+            this.model = model;
+            this.left = left;
+            this.top = top;
+            this.side = side;
+        }
+    }
+
+    /** The passes over a picture of that size: deploy/faces.py's FaceFinder.views without the tiles. */
+    static List<Pass> passes(int width, int height) {
+        int side = Math.max(width, height);
+        int pad = Math.round(CLOSE_UP_PAD * side);
+        return Arrays.asList(new Pass(Model.SHORT_RANGE, 0, 0, side),
+                new Pass(Model.SHORT_RANGE, -pad, -pad, side + 2 * pad), new Pass(Model.FULL_RANGE, 0, 0, side));
+    }
+
     /**
-     * The detections of one model on the whole picture, as a square view of `side` pixels from its top left:
-     * regressors [anchors * 16] and logits [anchors], the model's two outputs.
+     * The detections of one model on one square view of the picture, `side` pixels from (left, top), in the
+     * picture's pixels: regressors [anchors * 16] and logits [anchors], the model's two outputs.
      */
-    static List<Face> decode(Model model, float[] regressors, float[] logits, float side) {
+    static List<Face> decode(Pass view, float[] regressors, float[] logits) {
+        Model model = view.model;
+        float left = view.left;
+        float top = view.top;
+        float side = view.side;
         List<Face> found = new ArrayList<>();
         float scale = side / model.size;
         for (int i = 0; i < model.anchors.length; i++) {
@@ -90,8 +118,8 @@ public final class BlazeFace {
                 continue;
             }
             int r = i * 16;
-            float cx = model.anchors[i][0] * side + regressors[r] * scale;
-            float cy = model.anchors[i][1] * side + regressors[r + 1] * scale;
+            float cx = left + model.anchors[i][0] * side + regressors[r] * scale;
+            float cy = top + model.anchors[i][1] * side + regressors[r + 1] * scale;
             float halfW = regressors[r + 2] * scale / 2;
             float halfH = regressors[r + 3] * scale / 2;
             // On small faces the short-range model misplaces its boxes: it is for close-ups.
@@ -100,8 +128,8 @@ public final class BlazeFace {
             }
             float[] keypoints = new float[12];
             for (int k = 0; k < 6; k++) {
-                keypoints[2 * k] = model.anchors[i][0] * side + regressors[r + 4 + 2 * k] * scale;
-                keypoints[2 * k + 1] = model.anchors[i][1] * side + regressors[r + 5 + 2 * k] * scale;
+                keypoints[2 * k] = left + model.anchors[i][0] * side + regressors[r + 4 + 2 * k] * scale;
+                keypoints[2 * k + 1] = top + model.anchors[i][1] * side + regressors[r + 5 + 2 * k] * scale;
             }
             found.add(new Face(new float[]{cx - halfW, cy - halfH, cx + halfW, cy + halfH}, score, keypoints));
         }

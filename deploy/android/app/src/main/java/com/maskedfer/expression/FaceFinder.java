@@ -26,6 +26,11 @@ import java.util.List;
 public final class FaceFinder {
     static final String DETECTOR_ASSET_DIR = "models/face_detector";
 
+    static {
+        // Paddle Lite's JNI library (app/src/main/jniLibs/<abi>/libpaddle_lite_jni.so, README.md step 2).
+        System.loadLibrary("paddle_lite_jni");
+    }
+
     private final PaddlePredictor[] predictors = new PaddlePredictor[BlazeFace.Model.values().length];
 
     public FaceFinder(Context context, int cpuThreads) throws IOException {
@@ -46,13 +51,12 @@ public final class FaceFinder {
 
     /** The faces in the picture, largest first, in the picture's pixels. */
     public List<BlazeFace.Face> find(Bitmap picture) {
-        int side = Math.max(picture.getWidth(), picture.getHeight());
         List<BlazeFace.Face> detections = new ArrayList<>();
-        for (BlazeFace.Model model : BlazeFace.Model.values()) {
-            PaddlePredictor predictor = predictors[model.ordinal()];
+        for (BlazeFace.Pass view : BlazeFace.passes(picture.getWidth(), picture.getHeight())) {
+            PaddlePredictor predictor = predictors[view.model.ordinal()];
             Tensor input = predictor.getInput(0);
-            input.resize(new long[]{1, 3, model.size, model.size});
-            input.setData(modelInput(picture, side, model.size));
+            input.resize(new long[]{1, 3, view.model.size, view.model.size});
+            input.setData(modelInput(picture, view));
             predictor.run();
             float[] regressors = null;
             float[] logits = null;
@@ -65,21 +69,23 @@ public final class FaceFinder {
                     logits = output.getFloatData();
                 }
             }
-            detections.addAll(BlazeFace.decode(model, regressors, logits, side));
+            detections.addAll(BlazeFace.decode(view, regressors, logits));
         }
         return BlazeFace.merge(detections);
     }
 
     /**
-     * The picture as deploy/faces.py's whole-picture view: a side x side square from its top left, black past its
-     * edges, scaled to the model's size, RGB in [-1, 1], NCHW.
+     * One pass's view of the picture as deploy/faces.py makes it: the pass's square, black past the picture's edges,
+     * scaled to the model's size, RGB in [-1, 1], NCHW.
      */
-    static float[] modelInput(Bitmap picture, int side, int size) {
+    static float[] modelInput(Bitmap picture, BlazeFace.Pass pass) {
+        int size = pass.model.size;
         Bitmap view = Bitmap.createBitmap(size, size, Bitmap.Config.ARGB_8888);
         Canvas canvas = new Canvas(view);
         canvas.drawColor(Color.BLACK);
-        float scale = size / (float) side;
-        Rect target = new Rect(0, 0, Math.round(picture.getWidth() * scale), Math.round(picture.getHeight() * scale));
+        float scale = size / (float) pass.side;
+        Rect target = new Rect(Math.round(-pass.left * scale), Math.round(-pass.top * scale),
+                Math.round((picture.getWidth() - pass.left) * scale), Math.round((picture.getHeight() - pass.top) * scale));
         canvas.drawBitmap(picture, null, target, new Paint(Paint.FILTER_BITMAP_FLAG));
         int[] pixels = new int[size * size];
         view.getPixels(pixels, 0, size, 0, 0, size, size);
