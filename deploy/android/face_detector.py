@@ -15,7 +15,7 @@ import numpy as np
 
 from deploy.faces import FULL_RANGE, MODELS, SHORT_RANGE, _square_view, blazeface, model_input, model_path
 
-# The models the app runs: both of the desktop finder's, each on the whole picture.
+# The models the app runs: both of the desktop finder's.
 DETECTOR_MODELS = (SHORT_RANGE, FULL_RANGE)
 DETECTOR_ASSET_DIR = "models/face_detector"
 
@@ -35,8 +35,8 @@ def convert_to_paddle(name: str, out_dir) -> tuple:
     out_dir = Path(out_dir)
     with tempfile.TemporaryDirectory() as tmp:
         onnx_file = Path(tmp) / f"{name}.onnx"
-        # Both converters print progress (and tflite2onnx warns about the float16 weights it dequantises: the
-        # Paddle model matches the .tflite within CHECK_TOLERANCE all the same, see check_paddle_model).
+        # Both converters print progress, and tflite2onnx warns about the float16 weights it dequantises: the
+        # result matches the .tflite all the same (package_model.py's check_detector_lite_runtime).
         with contextlib.redirect_stdout(io.StringIO()), _quiet("tflite2onnx"), _quiet("x2paddle.convert"):
             tflite2onnx.convert(str(model_path(name)), str(onnx_file))
             # disable_feedback: x2paddle would otherwise report each conversion to Baidu over the network.
