@@ -121,34 +121,38 @@ def webcam_score(realmask, predictor):
 
 
 def test_masked_faces_in_real_photos_are_found_as_measured(held_out_score):
-    """The held-out photos, masked faces of 32 px or more: measured 0.870 found at a precision of 0.930 (dlib's
-    path found 0.165); the floors leave a little room for another machine's arithmetic."""
-    assert held_out_score["masked_recall"] >= 0.85 and held_out_score["precision"] >= 0.92, held_out_score
-
-
-@pytest.mark.xfail(strict=True, reason="the issue's target (0.90 at 0.90) is not reached: 0.870 at 0.930 measured")
-def test_masked_faces_in_real_photos_reach_the_target(held_out_score):
+    """The held-out photos, masked faces of 32 px or more: the issue's target is 0.90 found at a precision of 0.90;
+    measured 0.902 at 0.903 (dlib's path found 0.165)."""
     assert held_out_score["masked_recall"] >= 0.90 and held_out_score["precision"] >= 0.90, held_out_score
 
 
 def test_masked_webcam_close_ups_are_found_as_measured(webcam_score):
-    """Measured: a masked face found in 24 of the 28 webcam photos that have one (dlib's path: none; 21 before the
-    finder's padded close-up pass)."""
-    assert webcam_score.photos_with_masked == 28 and webcam_score.photos_with_masked_found >= 23
+    """Measured: a masked face found in 27 of the 28 webcam photos that have one (dlib's path: none)."""
+    assert webcam_score.photos_with_masked == 28 and webcam_score.photos_with_masked_found >= 26
 
 
-@pytest.mark.xfail(strict=True, reason="the issue's target (all 28) is not reached: 24 measured")
+@pytest.mark.xfail(strict=True, reason="the issue's target (all 28) is not reached: 27 measured")
 def test_every_masked_webcam_close_up_is_found(webcam_score):
     assert webcam_score.photos_with_masked_found == webcam_score.photos_with_masked == 28
 
 
-def test_mask_status_on_held_out_real_faces(realmask, predictor):
-    """Measured: balanced accuracy 0.958 on the held-out photos' faces (with_mask 0.972, without_mask 0.943)."""
+@pytest.fixture(scope="module")
+def held_out_status(realmask, predictor):
     from studies.realmask import mask_status_score, read_boxes
 
     boxes = read_boxes(realmask)
-    status = mask_status_score(predictor, realmask, held_out_photos(boxes), boxes)
-    assert status["balanced_accuracy"] >= 0.93, status
+    return mask_status_score(predictor, realmask, held_out_photos(boxes), boxes)
+
+
+def test_mask_status_on_held_out_real_faces_as_measured(held_out_status):
+    """Measured: balanced accuracy 0.924 on the held-out photos' faces (with_mask 0.941, without_mask 0.908)."""
+    assert held_out_status["balanced_accuracy"] >= 0.91, held_out_status
+
+
+@pytest.mark.xfail(strict=True, reason="the issue's target (0.93) is not reached since the finder keeps more faces: "
+                                       "0.924 measured (0.952 with the previous finder and no-face threshold)")
+def test_mask_status_on_held_out_real_faces_reaches_the_target(held_out_status):
+    assert held_out_status["balanced_accuracy"] >= 0.93, held_out_status
 
 
 def test_the_crowd_of_the_speed_figure_has_faces_a_finder_can_find():
