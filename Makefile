@@ -14,7 +14,7 @@ endif
 # `make data` reads FER2013 from here unless FER2013=... is given; `make demo` uses FER2013 only when given.
 FER2013_DATA := $(or $(FER2013),../shared/fer2013)
 CPU_CONFIG := configs/masked_fer/FaceCNN_cpu.yaml
-ENSEMBLE_CONFIG := configs/masked_fer/FaceCNN_ensemble.yaml
+DISTILL_CONFIG := configs/masked_fer/FaceCNN_distill.yaml
 ARCH := FaceCNN_x0_5
 # The same config on other data: the unmasked twin, and the model that never saw one mask style.
 UNMASKED := -o Global.output_dir=./output/unmasked -o Global.dataset=./dataset/unmasked
@@ -65,19 +65,12 @@ heldout-data:
 	$(PY) tools/make_dataset.py --fer2013 $(FER2013_DATA) --out dataset/masked_no_$(HOLD_OUT) --workers 2 \
 		--hold-out-mask $(HOLD_OUT)
 
-# The shipped masked model in inference/: an ensemble of two students of the committed unmasked twin
-# (inference/unmasked/, their teacher; `make unmasked-model` rebuilds that one first, if wanted) on paired faces,
-# trained at once, one thread each (FaceCNN_distill.yaml, FaceCNN_distill_scratch.yaml), each exported to
-# output/<member>/inference/, then averaged in one exported graph (FaceCNN_ensemble.yaml).
-MEMBERS := distill distill_scratch
+# The shipped masked model in inference/: a student of the committed unmasked twin (inference/unmasked/, its
+# teacher; `make unmasked-model` rebuilds that one first, if wanted) on paired faces, on one thread.
 default-model:
-	$(MAKE) -j2 $(addprefix member-,$(MEMBERS))
-	$(PY) tools/export_model.py -c $(ENSEMBLE_CONFIG)
-
-member-%:
-	OMP_NUM_THREADS=1 $(PY) tools/train.py -c configs/masked_fer/FaceCNN_$*.yaml
-	$(PY) tools/export_model.py -c configs/masked_fer/FaceCNN_$*.yaml \
-		-o Global.pretrained_model=output/$*/DistillationModel/best_model -o Global.save_inference_dir=output/$*/inference
+	OMP_NUM_THREADS=1 $(PY) tools/train.py -c $(DISTILL_CONFIG)
+	$(PY) tools/export_model.py -c $(DISTILL_CONFIG) \
+		-o Global.pretrained_model=output/distill/DistillationModel/best_model -o Global.save_inference_dir=inference
 
 # The expression model for unmasked faces (inference/unmasked/, which the predictor routes unmasked faces to):
 # data parallel on both cores, one thread each, 42 epochs (the time a session leaves).

@@ -14,9 +14,9 @@ from engine.config import ConfigError
 from engine.registry import TRANSFORMS
 from engine.transforms import NormalizeImage, ToCHWImage, check_deployable
 
-EXPORT_HINT = ("export a trained model with `make default-model`, or, once its members are trained and exported, "
-               "`.venv/bin/python tools/export_model.py -c configs/masked_fer/FaceCNN_ensemble.yaml "
-               "-o Global.save_inference_dir=inference/`")
+EXPORT_HINT = ("export a trained model with `.venv/bin/python tools/export_model.py -c "
+               "configs/masked_fer/FaceCNN_distill.yaml -o Global.pretrained_model=output/distill/DistillationModel/"
+               "best_model -o Global.save_inference_dir=inference/` (or `make default-model`)")
 
 
 def as_bgr(image: np.ndarray) -> np.ndarray:

@@ -197,8 +197,11 @@ def test_inference_yml_of_both_shapes_loads(inference_dir, tmp_path):
     assert Predictor(old).labels == Predictor(inference_dir).labels == ["angry", "fear", "happy", "surprise"]
 
 
-def test_the_missing_model_hint_names_the_shipped_recipe():
+def test_the_missing_model_hint_names_the_checkpoint_the_shipped_recipe_writes():
     from deploy.preprocess import EXPORT_HINT
+    from engine.config import load_config
 
-    recipe = re.search(r"^ENSEMBLE_CONFIG := (\S+)$", (ROOT / "Makefile").read_text(), re.M).group(1)
-    assert f"-c {recipe} " in EXPORT_HINT and "make default-model" in EXPORT_HINT
+    recipe = re.search(r"^DISTILL_CONFIG := (\S+)$", (ROOT / "Makefile").read_text(), re.M).group(1)
+    config = load_config(ROOT / recipe, [])
+    output = config["Global"]["output_dir"].removeprefix("./")
+    assert f"-c {recipe} " in EXPORT_HINT and f"{output}/{config['Arch']['name']}/best_model" in EXPORT_HINT
