@@ -19,9 +19,9 @@ import java.util.List;
 
 /**
  * The desktop face finder's two BlazeFace models (deploy/faces.py), converted to Paddle Lite .nb files by
- * deploy/android/package_model.py, run by Paddle Lite's Java API on the whole picture and merged by BlazeFace.java:
- * masked and unmasked faces, with the keypoints the FER2013 crop is made from. Not thread-safe: call it from one
- * thread.
+ * deploy/android/package_model.py, run by Paddle Lite's Java API with the desktop finder's passes except the tiles
+ * (BlazeFace.passes), and merged by BlazeFace.java: masked and unmasked faces, with the keypoints the FER2013 crop is
+ * made from. Not thread-safe: call it from one thread.
  */
 public final class FaceFinder {
     static final String DETECTOR_ASSET_DIR = "models/face_detector";
