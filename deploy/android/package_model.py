@@ -8,9 +8,12 @@
 2. Runs Paddle Lite's `paddle_lite_opt` (the cp310 wheel in .venv310) with --valid_targets=arm: it must list
    every op of the model as supported, else this command fails and names the unsupported ops.
 3. Writes the optimized <name>.nb for apps that use Paddle Lite's own Java API (MobileConfig).
-4. With --check, also builds the model for x86 with the same optimizer and runs it with Paddle Lite's own
-   runtime (MobileConfig, deploy/android/lite_runtime.py, in .venv310), on faces cropped from real photos, and
-   fails unless its scores match Paddle Inference's within 1e-4. The ARM build itself needs a phone to run.
+4. Converts the face finder's two BlazeFace models (face_detector.py) and writes them as ARM .nb assets
+   (models/face_detector/<model>.nb), which the app's FaceFinder.java runs with Paddle Lite's Java API.
+5. With --check, also builds the models for x86 with the same optimizer and runs them with Paddle Lite's own
+   runtime (MobileConfig, deploy/android/lite_runtime.py, in .venv310): the expression model on faces cropped
+   from real photos, within 1e-4 of Paddle Inference; the face finder's models on real photos, within 1e-3
+   (relative) of their .tflite. The ARM build itself needs a phone to run.
 """
 import argparse
 import os
