@@ -220,8 +220,8 @@ def check_lite_runtime(model_dir, images, paddle_lite_opt=None, python310=None) 
 
 
 def check_detector_lite_runtime(photos, paddle_lite_opt=None, python310=None) -> dict:
-    """{model: largest relative difference} between each converted BlazeFace model in Paddle Lite's runtime (x86 build) and
-    the .tflite that deploy/faces.py runs, on the photos' whole-picture views; PackagingError above
+    """{model: largest relative difference} between each converted BlazeFace model in Paddle Lite's runtime (x86
+    build) and the .tflite that deploy/faces.py runs, on the photos' whole-picture views; PackagingError above
     DETECTOR_TOLERANCE."""
     opt = paddle_lite_opt or find_paddle_lite_opt()
     differences = {}
@@ -285,7 +285,8 @@ def main(argv=None) -> None:
         if args.check:
             faces = photo_faces()
             difference = check_lite_runtime(args.model_dir, faces, args.paddle_lite_opt)
-            detector = check_detector_lite_runtime(check_photos(), args.paddle_lite_opt)
+            photos = check_photos()
+            detector = check_detector_lite_runtime(photos, args.paddle_lite_opt)
     except (PackagingError, face_detector.ConversionError, FileNotFoundError, ValueError) as err:
         sys.exit(f"error: {err}")
     print(f"Paddle Lite (ARM) supports all {len(result.ops.supported)} op types of the model: "
@@ -297,7 +298,7 @@ def main(argv=None) -> None:
         print(f"check   Paddle Lite's runtime (x86 build) matches Paddle Inference on {len(faces)} real faces: "
               f"largest difference {difference:.1e} (tolerance {CHECK_TOLERANCE:g})")
         for name, value in detector.items():
-            print(f"check   {name}: Paddle Lite's runtime (x86 build) matches the .tflite on {len(check_photos())} "
+            print(f"check   {name}: Paddle Lite's runtime (x86 build) matches the .tflite on {len(photos)} "
                   f"photos: largest relative difference {value:.1e} (tolerance {DETECTOR_TOLERANCE:g})")
 
 
