@@ -155,7 +155,7 @@ def blazeface(name: str, threads: int = 1) -> _BlazeFace:
     return _BlazeFace(name, *MODELS[name], threads)
 
 
-def _square_view(rgb: np.ndarray, left: int, top: int, side: int) -> np.ndarray:
+def square_view(rgb: np.ndarray, left: int, top: int, side: int) -> np.ndarray:
     """The side x side square of rgb at (left, top), zero-padded where it runs past the photo."""
     view = np.zeros((side, side, 3), np.uint8)
     h, w = rgb.shape[:2]
@@ -244,7 +244,7 @@ class FaceFinder:
         for left, top, side, kind in self.views(*rgb.shape[:2]):
             model, min_score = ((self.short_range, self.short_range_score) if kind == "short"
                                 else (self.full_range, self.full_range_score))
-            boxes, scores, keypoints = model(_square_view(rgb, left, top, side), min_score)
+            boxes, scores, keypoints = model(square_view(rgb, left, top, side), min_score)
             keep = np.ones(len(scores), bool)
             if kind == "short":  # on small faces the short-range model misplaces its boxes
                 keep &= (boxes[:, 2] - boxes[:, 0]) >= SHORT_RANGE_MIN_SHARE * side

@@ -143,7 +143,8 @@ class Predictor:
             return self.masked_model.predict_probs(images)
         status = self.face_status(images) if status is None else status
         probs = np.zeros((len(images), len(self.labels)), np.float32)
-        for model, chosen in ((self.masked_model, status[:, 1] >= MASKED_FROM), (self.unmasked_model, status[:, 1] < MASKED_FROM)):
+        masked = status[:, 1] >= MASKED_FROM
+        for model, chosen in ((self.masked_model, masked), (self.unmasked_model, ~masked)):
             if chosen.any():
                 probs[chosen] = model.predict_probs([image for image, c in zip(images, chosen) if c])
         return probs
@@ -182,5 +183,6 @@ class Predictor:
         probs = np.asarray(probs)
         order = np.argsort(-probs, kind="stable")[:self.topk]
         topk = [(self.labels[i], float(probs[i])) for i in order]
-        status = {} if mask_score is None else {"masked": bool(mask_score >= MASKED_FROM), "mask_score": float(mask_score)}
+        status = {} if mask_score is None else {"masked": bool(mask_score >= MASKED_FROM),
+                                                "mask_score": float(mask_score)}
         return Prediction(label=topk[0][0], score=topk[0][1], topk=topk, probs=[float(p) for p in probs], **status)

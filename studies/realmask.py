@@ -233,12 +233,12 @@ def dlib_boxes(bgr, min_face: int = 24):
 def finders(min_face: int = 24) -> dict:
     """{name: find(bgr) -> boxes}: the finders the README's table compares, in one run."""
     from deploy.faces import FULL_RANGE, FULL_RANGE_SCORE, SHORT_RANGE, SHORT_RANGE_SCORE, FaceFinder, blazeface, \
-        _square_view, weighted_nms
+        square_view, weighted_nms
 
     def one_model(model, score):
         def find(bgr):
             rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-            boxes, scores, keypoints = model(_square_view(rgb, 0, 0, max(rgb.shape[:2])), score)
+            boxes, scores, keypoints = model(square_view(rgb, 0, 0, max(rgb.shape[:2])), score)
             merged = [tuple(int(round(v)) for v in box) for box, _, _ in weighted_nms(boxes, scores, keypoints)]
             return [b for b in merged if min(b[2] - b[0], b[3] - b[1]) >= min_face]
         return find

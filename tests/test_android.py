@@ -127,8 +127,8 @@ def test_java_finds_and_crops_faces_with_the_desktop_finders_settings():
     source = (JAVA / "ExpressionAnalyzer.java").read_text()
     assert int(java_constant(source, "CROP_SIZE")) == faces.FACE_SIZE
     blazeface = (JAVA / "BlazeFace.java").read_text()
-    for name in ("SHORT_RANGE_SCORE", "FULL_RANGE_SCORE", "SHORT_RANGE_MIN_SHARE", "NMS_IOU", "CLOSE_UP_PAD", "MIN_FACE",
-                 "BOX_SCALE",
+    for name in ("SHORT_RANGE_SCORE", "FULL_RANGE_SCORE", "SHORT_RANGE_MIN_SHARE", "NMS_IOU", "CLOSE_UP_PAD",
+                 "MIN_FACE", "BOX_SCALE",
                  "BOX_SHIFT", "FER2013_EYES_MID", "FER2013_EYES_TO_MOUTH", "RIGHT_EYE", "LEFT_EYE", "MOUTH"):
         numbers = [float(v) for v in re.findall(r"[\d.]+", java_constant(blazeface, name))]
         assert numbers == pytest.approx(list(np.atleast_1d(getattr(faces, name)))), name
@@ -252,8 +252,8 @@ def test_the_apps_decoding_finds_what_the_desktop_finder_finds(blazeface_java, t
     import numpy as np
     from skimage import data
 
-    from deploy.faces import FULL_RANGE, MODELS, SHORT_RANGE, FaceFinder, _square_view, blazeface, \
-        fer2013_transform, model_input
+    from deploy.faces import FULL_RANGE, MODELS, SHORT_RANGE, FaceFinder, blazeface, fer2013_transform, \
+        model_input, square_view
     from masker.photo import mask_photo
 
     astronaut = cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)
@@ -267,7 +267,7 @@ def test_the_apps_decoding_finds_what_the_desktop_finder_finds(blazeface_java, t
         lines = [f"{rgb.shape[1]} {rgb.shape[0]}"]
         for left, top, side, kind in finder.views(*rgb.shape[:2]):
             name = SHORT_RANGE if kind == "short" else FULL_RANGE
-            raw, logits = blazeface(name).outputs(model_input(_square_view(rgb, left, top, side), MODELS[name][0]))
+            raw, logits = blazeface(name).outputs(model_input(square_view(rgb, left, top, side), MODELS[name][0]))
             lines += [" ".join(f"{v:.9g}" for v in raw.ravel()), " ".join(f"{v:.9g}" for v in logits)]
         (tmp_path / "in.txt").write_text("\n".join(lines) + "\n")
         result = subprocess.run(blazeface_java + [str(tmp_path / "in.txt")], capture_output=True, text=True)

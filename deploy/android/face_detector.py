@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from deploy.faces import FULL_RANGE, MODELS, SHORT_RANGE, _square_view, blazeface, model_input, model_path
+from deploy.faces import FULL_RANGE, MODELS, SHORT_RANGE, blazeface, model_input, model_path, square_view
 
 # The models the app runs: both of the desktop finder's.
 DETECTOR_MODELS = (SHORT_RANGE, FULL_RANGE)
@@ -74,5 +74,5 @@ def model_views(name: str, photos) -> np.ndarray:
     zero-padded, as the model's input (NHWC float32)."""
     import cv2
 
-    return np.stack([model_input(_square_view(cv2.cvtColor(photo, cv2.COLOR_BGR2RGB), 0, 0, max(photo.shape[:2])),
+    return np.stack([model_input(square_view(cv2.cvtColor(photo, cv2.COLOR_BGR2RGB), 0, 0, max(photo.shape[:2])),
                                  MODELS[name][0]) for photo in photos])

@@ -85,7 +85,8 @@ public final class FaceFinder {
         canvas.drawColor(Color.BLACK);
         float scale = size / (float) pass.side;
         Rect target = new Rect(Math.round(-pass.left * scale), Math.round(-pass.top * scale),
-                Math.round((picture.getWidth() - pass.left) * scale), Math.round((picture.getHeight() - pass.top) * scale));
+                Math.round((picture.getWidth() - pass.left) * scale),
+                Math.round((picture.getHeight() - pass.top) * scale));
         canvas.drawBitmap(picture, null, target, new Paint(Paint.FILTER_BITMAP_FLAG));
         int[] pixels = new int[size * size];
         view.getPixels(pixels, 0, size, 0, 0, size, size);
