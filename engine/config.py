@@ -106,6 +106,8 @@ SCHEMA = {
         "PostProcess": {"name": STR, "topk": COUNT, "class_id_map_file": STR},
     },
     "Metric": {"Train": OpList(METRICS), "Eval": OpList(METRICS)},
+    # PaddleClas's: an exponential moving average of the weights, evaluated and saved beside them (engine/ema.py).
+    "EMA": {"decay": FRACTION},
 }
 
 # The key under which a resolved config records the files it was merged from (a dumped config.yaml has it).

@@ -295,29 +295,43 @@ def load_weights(model, prefix, finetune=False):
     return wrong
 
 
-def save_checkpoint(model, optimizer, state, prefix):
-    """prefix.pdparams / .pdopt / .json, each written to a temp file and renamed so a kill leaves no torn file."""
+# A checkpoint's averaged weights (engine/ema.py), beside its own.
+EMA_SUFFIX = ".ema.pdparams"
+
+
+def save_checkpoint(model, optimizer, state, prefix, ema=None):
+    """prefix.pdparams / .pdopt / .json (and .ema.pdparams with an EMA), each written to a temp file and renamed so
+    a kill leaves no torn file."""
     prefix = Path(prefix)
     prefix.parent.mkdir(parents=True, exist_ok=True)
-    for suffix, obj in ((".pdparams", model.state_dict()), (".pdopt", optimizer.state_dict())):
+    parts = [(".pdparams", model.state_dict()), (".pdopt", optimizer.state_dict())]
+    if ema is not None:
+        parts.append((EMA_SUFFIX, ema.state_dict()))
+    for suffix, obj in parts:
         with written_atomically(prefix.with_name(prefix.name + suffix)) as tmp:
             paddle.save(obj, str(tmp))
     atomic_write_text(prefix.with_name(prefix.name + ".json"), json.dumps(state, indent=1))
 
 
-def load_checkpoint(model, optimizer, prefix):
-    """Restore weights and optimizer (with its lr schedule) from `prefix`; returns the saved state dict."""
+def load_checkpoint(model, optimizer, prefix, ema=None):
+    """Restore weights, optimizer (with its lr schedule) and EMA from `prefix`; returns the saved state dict."""
     prefix = Path(str(prefix).removesuffix(".pdparams"))
     opt, meta = prefix.with_name(prefix.name + ".pdopt"), prefix.with_name(prefix.name + ".json")
+    averaged = prefix.with_name(prefix.name + EMA_SUFFIX)
     for path in (opt, meta):
         if not path.is_file():
             raise WeightsError(f"checkpoint file {path} not found: Global.checkpoints takes a prefix such as "
                                "output/ResNet18/latest")
+    if ema is not None and not averaged.is_file():
+        raise WeightsError(f"{averaged} not found: this checkpoint was saved without EMA; resume it without the EMA "
+                           "section, or start a new run")
     load_weights(model, prefix)
     optimizer.set_state_dict(paddle.load(str(opt)))
+    if ema is not None:
+        ema.set_state_dict(paddle.load(str(averaged)))
     return json.loads(meta.read_text(encoding="utf-8"))
 
 
 def remove_checkpoint(prefix):
-    for suffix in (".pdparams", ".pdopt", ".json"):
+    for suffix in (".pdparams", ".pdopt", ".json", EMA_SUFFIX):
         Path(str(prefix) + suffix).unlink(missing_ok=True)

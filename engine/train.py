@@ -16,6 +16,7 @@ from basics import unwritable
 
 from .config import ConfigError, dump_config
 from .data import build_loader, label_list, set_epoch
+from .ema import ModelEMA
 from .evaluate import make_report, predict_loader, write_report
 from .logger import hold_records, log, setup_logging
 from .losses import build_loss
@@ -105,11 +106,14 @@ class Run:
         if soft_targets:
             self.topk = []
         self.net = paddle.DataParallel(self.model) if self.world > 1 else self.model
+        self.ema = ModelEMA(self.model, config["EMA"]["decay"]) if "EMA" in config else None
 
         self.state = {"arch": config["Arch"]["name"], "epoch": 0, "iter_in_epoch": 0, "step": 0,
                       "best_metric": -1.0, "best_epoch": 0}
+        if self.ema:
+            self.state.update(best_metric_ema=-1.0, best_epoch_ema=0)
         if self.glob.get("checkpoints"):
-            saved = load_checkpoint(self.model, self.optimizer, self.glob["checkpoints"])
+            saved = load_checkpoint(self.model, self.optimizer, self.glob["checkpoints"], self.ema)
             if saved.get("arch") != self.state["arch"]:
                 raise ConfigError(f"{self.glob['checkpoints']} is a {saved.get('arch')} checkpoint, Arch.name is "
                                   f"{self.state['arch']}")
@@ -147,9 +151,9 @@ class Run:
     def lr(self):
         return self.optimizer.get_lr()
 
-    def save(self, name):
+    def save(self, name, ema=True):
         if self.rank == 0:
-            save_checkpoint(self.model, self.optimizer, self.state, self.out_dir / name)
+            save_checkpoint(self.model, self.optimizer, self.state, self.out_dir / name, self.ema if ema else None)
 
     def train_epoch(self, epoch):
         """One epoch; self.state tracks progress so an interruption can be checkpointed exactly."""
@@ -176,6 +180,8 @@ class Run:
             with paddle.utils.unique_name.guard(self.names):
                 self.optimizer.step()
             self.optimizer.clear_grad()
+            if self.ema:
+                self.ema.update()
             lr = self.lr()
             if isinstance(self.optimizer._learning_rate, paddle.optimizer.lr.LRScheduler):
                 self.optimizer._learning_rate.step()
@@ -204,21 +210,10 @@ class Run:
     def end_epoch(self, epoch):
         self.state.update(epoch=epoch, iter_in_epoch=0)
         if self.eval_loader is not None and epoch % int(self.glob.get("eval_interval", 1)) == 0:
-            indices, labels, probs, skipped = predict_loader(as_deployed(self.model, self.config), self.eval_loader)
-            report = make_report(labels, probs, self.class_names, metric_topk(self.config))
-            report["skipped_unreadable"] = skipped
-            improved = report["accuracy"] > self.state["best_metric"]
-            if improved:
-                self.state.update(best_metric=report["accuracy"], best_epoch=epoch)
-            log.info("[Eval][Epoch %d] top1: %.4f, macro F1: %.4f; best top1 %.4f at epoch %d", epoch,
-                     report["accuracy"], report["macro_f1"], self.state["best_metric"], self.state["best_epoch"])
-            self.record(kind="eval", epoch=epoch, top1=report["accuracy"], macro_f1=report["macro_f1"])
-            self.scalar("eval/top1", report["accuracy"])
-            if improved and self.rank == 0:
-                self.save("best_model")
-                # The report files describe best_model, as tools/eval.py would write them.
-                write_report(report, indices, labels, probs, self.eval_loader.dataset.files, self.class_names,
-                             self.out_dir)
+            self.evaluate(epoch)
+            if self.ema:
+                with self.ema.applied():
+                    self.evaluate(epoch, averaged=True)
         save_interval = int(self.glob.get("save_interval", 1))
         keep = int(self.glob.get("keep_checkpoints", 2))
         if keep > 0 and epoch % save_interval == 0:
@@ -227,6 +222,27 @@ class Run:
             if old > 0 and self.rank == 0:
                 remove_checkpoint(self.out_dir / f"epoch_{old}")
         self.save("latest")
+
+    def evaluate(self, epoch, averaged=False):
+        """Evaluate the model as it is now; the best so far is kept as best_model, or best_model_ema (the EMA
+        weights as plain weights, for eval and export) with its report files in ema/."""
+        tag = "_ema" if averaged else ""
+        indices, labels, probs, skipped = predict_loader(as_deployed(self.model, self.config), self.eval_loader)
+        report = make_report(labels, probs, self.class_names, metric_topk(self.config))
+        report["skipped_unreadable"] = skipped
+        improved = report["accuracy"] > self.state["best_metric" + tag]
+        if improved:
+            self.state.update({"best_metric" + tag: report["accuracy"], "best_epoch" + tag: epoch})
+        log.info("[Eval%s][Epoch %d] top1: %.4f, macro F1: %.4f; best top1 %.4f at epoch %d",
+                 " EMA" if averaged else "", epoch, report["accuracy"], report["macro_f1"],
+                 self.state["best_metric" + tag], self.state["best_epoch" + tag])
+        self.record(kind="eval" + tag, epoch=epoch, top1=report["accuracy"], macro_f1=report["macro_f1"])
+        self.scalar(f"eval{tag}/top1", report["accuracy"])
+        if improved and self.rank == 0:
+            self.save("best_model" + tag, ema=not averaged)
+            # The report files describe the best model, as tools/eval.py would write them.
+            write_report(report, indices, labels, probs, self.eval_loader.dataset.files, self.class_names,
+                         self.out_dir / "ema" if averaged else self.out_dir)
 
     def request_stop(self, number, frame):
         if self.stop_requested:
@@ -258,6 +274,9 @@ class Run:
                 self.writer.close()
         log.info("done: best top1 %.4f at epoch %d; checkpoints in %s", self.state["best_metric"],
                  self.state["best_epoch"], self.out_dir)
+        if self.ema and self.eval_loader is not None:
+            log.info("EMA weights: best top1 %.4f at epoch %d (best_model_ema)", self.state["best_metric_ema"],
+                     self.state["best_epoch_ema"])
         return self.out_dir
 
 
