@@ -51,3 +51,39 @@ def test_a_distillation_run_trains_data_parallel_with_its_teacher_frozen(tmp_pat
     # Both started from these weights: the teacher's, BatchNorm statistics too, are still the start; the student's moved.
     assert all((teacher[k].numpy() == start[k]).all() for k in start)
     assert sum(not (student[k].numpy() == start[k]).all() for k in start) > len(start) // 2
+
+
+SLOW_EVALUATION = """
+import runpy, sys, time
+sys.path.insert(0, {root!r})
+import engine.train
+
+evaluate = engine.train.Run.evaluate
+
+
+def slow_evaluate(self, epoch, averaged=False):
+    if epoch == 1:  # longer than gloo's 30 s, as a view-averaged evaluation with EMA on one CPU thread took
+        time.sleep(35)
+    return evaluate(self, epoch, averaged)
+
+
+engine.train.Run.evaluate = slow_evaluate
+sys.argv = sys.argv[1:]
+runpy.run_path(sys.argv[0], run_name="__main__")
+"""
+
+
+def test_the_other_rank_waits_out_a_long_evaluation_on_rank_0(tmp_path):
+    data = make_dataset(tmp_path / "data")
+    script = tmp_path / "slow_evaluation.py"
+    script.write_text(SLOW_EVALUATION.format(root=str(ROOT)))
+    command = [sys.executable, "-m", "paddle.distributed.launch", "--nproc_per_node", "2",
+               "--log_dir", str(tmp_path / "log"), str(script), str(ROOT / "tools" / "train.py"),
+               "-c", str(ROOT / "configs" / "test" / "tiny.yaml")]
+    for item in overrides(data, tmp_path / "out", ["Global.epochs=2"]):
+        command += ["-o", item]
+    result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=400)
+    logs = "".join((tmp_path / "log" / f"workerlog.{rank}").read_text()[-2000:] for rank in (0, 1))
+    assert result.returncode == 0, result.stdout[-2000:] + logs
+    state = json.loads((tmp_path / "out" / "PPLCNet_x0_25" / "latest.json").read_text())
+    assert state["epoch"] == 2 and state["step"] == 6
