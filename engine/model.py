@@ -88,7 +88,7 @@ class DistillationModel(paddle.nn.Layer):
         if len(frozen) != len(members) or not all(isinstance(f, bool) for f in frozen):
             raise ConfigError(f"Arch.freeze_params_list: one True or False per member of Arch.models ({len(members)})")
         self.names = [name for name, _ in members]
-        self.infer_model_name = arch.get("infer_model_name", self.names[-1])
+        self.infer_model_name = infer_member_name(arch, self.names)
         if self.infer_model_name not in self.names:
             raise ConfigError(f"Arch.infer_model_name {self.infer_model_name!r} is not among Arch.models {self.names}")
         if sum(not f for f in frozen) != 1:
@@ -175,8 +175,12 @@ def deployed_arch_name(config):
         return "EnsembleModel: " + " + ".join(member["name"] for member in members.values())
     if arch["name"] != "DistillationModel":
         return arch["name"]
-    name = arch.get("infer_model_name") or list(members)[-1]
-    return members[name]["name"]
+    return members[infer_member_name(arch, list(members))]["name"]
+
+
+def infer_member_name(arch, names):
+    """The member of a DistillationModel that is evaluated and exported: Arch.infer_model_name, else the last."""
+    return arch.get("infer_model_name") or names[-1]
 
 
 class DeployedModel(paddle.nn.Layer):
