@@ -7,6 +7,7 @@ import paddle
 import pytest
 
 from engine.config import ConfigError, load_config
+from engine.curves import plot_curves, read_metrics
 from engine.ema import ModelEMA
 from engine.evaluate import evaluate
 from engine.train import train
@@ -60,6 +61,17 @@ def test_a_run_evaluates_and_keeps_the_averaged_weights_and_resumes_them_exactly
     report = evaluate(load_config(TINY, overrides(data, tmp_path / "eval", [
         "EMA.decay=0.5", f"Global.pretrained_model={whole / 'best_model_ema'}"])))
     assert report["accuracy"] == pytest.approx(best["top1"])
+    # The training curves show both evaluations.
+    curves = read_metrics(whole / "metrics.jsonl")
+    assert [e for e, _ in curves["eval_ema"]] == [1, 2] and dict(curves["eval_ema"])[best["epoch"]] == best["top1"]
+    assert [e for e, _ in curves["eval"]] == [1, 2]
+    from matplotlib.image import imread
+    with_ema = imread(plot_curves({"run": whole / "metrics.jsonl"}, tmp_path / "with_ema.png"))
+    (tmp_path / "plain.jsonl").write_text("".join(line + "\n" for line in
+                                                  (whole / "metrics.jsonl").read_text().splitlines()
+                                                  if json.loads(line)["kind"] != "eval_ema"))
+    plain = imread(plot_curves({"run": tmp_path / "plain.jsonl"}, tmp_path / "plain.png"))
+    assert with_ema.shape == plain.shape and not np.array_equal(with_ema, plain)
 
     resumed = train(load_config(TINY, overrides(data, tmp_path / "resumed", [
         *extra, f"Global.checkpoints={whole / 'epoch_1'}"])))
