@@ -225,9 +225,9 @@ class Run:
         self.wait_for_rank0(f"epoch_end/{epoch}")
 
     def wait_for_rank0(self, key):
-        """The other ranks wait here until rank 0 has set `key`: on the launcher's key-value store (timeout 900 s),
-        not in the next step's gloo all-reduce, whose 30 s timeout killed a CPU run whose rank 0 took longer to
-        evaluate (EMA and view averaging: two passes over 2,273 faces of ten views each)."""
+        """The other ranks wait here until rank 0 has set `key`: on the launcher's key-value store, not in the next
+        step's gloo all-reduce, whose 30 s timeout killed a CPU run whose rank 0 took longer to evaluate (EMA and
+        view averaging: two passes over 2,273 faces of ten views each)."""
         if self.world == 1:
             return
         store = paddle.base.core.create_or_get_global_tcp_store()
