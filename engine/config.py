@@ -67,7 +67,10 @@ COUNT, NONNEGATIVE_INT = INT.within(1), INT.within(0)
 POSITIVE, NONNEGATIVE, FRACTION = FLOAT.within(0, low_open=True), FLOAT.within(0), FLOAT.within(0, 1, high_open=True)
 LOADER = {
     # pair_root: PairedImageNetDataset's (this project's), the folder with each listed image's pair.
+    # teacher_only_classes (this project's): ids in the list beyond Arch.class_num whose faces a DistillationModel
+    # learns from its teacher's answer alone.
     "dataset": {"name": STR, "image_root": STR, "cls_label_path": STR, "pair_root": STR,
+                "teacher_only_classes": LIST,
                 "transform_ops": OpList(TRANSFORMS),
                 "batch_transform_ops": OpList(BATCH_TRANSFORMS)},
     "sampler": {"name": STR, "batch_size": COUNT, "drop_last": BOOL, "shuffle": BOOL},

@@ -59,6 +59,10 @@ def label_list(config):
     return labels
 
 
+# The label of a face of none of the classes (teacher_only_classes): the losses on labels skip it.
+UNLABELLED = -1
+
+
 class ImageNetDataset(Dataset):
     """Images listed as "relative/path.jpg label" in cls_label_path, relative to image_root.
 
@@ -66,8 +70,9 @@ class ImageNetDataset(Dataset):
     mid-epoch returns None and is dropped and counted by `collate`, instead of stopping the run.
     """
 
-    def __init__(self, image_root, cls_label_path, transform_ops, class_num=None, seed=0):
+    def __init__(self, image_root, cls_label_path, transform_ops, class_num=None, seed=0, teacher_only_classes=()):
         self.image_root, list_path = Path(image_root), Path(cls_label_path)
+        teacher_only = set(teacher_only_classes)
         if not list_path.is_file():
             raise DataError(f"list file {list_path} not found: run tools/make_dataset.py or fix cls_label_path")
         self.files, self.labels = [], []
@@ -78,7 +83,9 @@ class ImageNetDataset(Dataset):
             if len(parts) != 2 or not parts[1].lstrip("-").isdigit():
                 raise DataError(f"{list_path}:{number}: expected '<image path> <label>', got {line!r}")
             label = int(parts[1])
-            if class_num is not None and not 0 <= label < class_num:
+            if label in teacher_only:
+                label = UNLABELLED
+            elif class_num is not None and not 0 <= label < class_num:
                 raise DataError(f"{list_path}:{number}: label {label} is outside 0..{class_num - 1} "
                                 "(Arch.class_num): fix the list or class_num")
             image = self.image_root / parts[0]
@@ -119,8 +126,9 @@ class PairedImageNetDataset(ImageNetDataset):
     transforms with the same random draws (one crop, one flip) and come as one [2, C, H, W] sample, the listed
     image first, for a DistillationModel whose teacher sees the pair."""
 
-    def __init__(self, image_root, cls_label_path, transform_ops, pair_root, class_num=None, seed=0):
-        super().__init__(image_root, cls_label_path, transform_ops, class_num, seed)
+    def __init__(self, image_root, cls_label_path, transform_ops, pair_root, class_num=None, seed=0,
+                 teacher_only_classes=()):
+        super().__init__(image_root, cls_label_path, transform_ops, class_num, seed, teacher_only_classes)
         self.pair_root = Path(pair_root)
         missing = [f for f in self.files if not (self.pair_root / f).is_file()]
         if missing:
@@ -172,6 +180,20 @@ class Collate:
         return images, labels, indices, skipped
 
 
+def _teacher_only_classes(dataset_cfg, mode, config):
+    where, class_num = f"DataLoader.{mode}.dataset.teacher_only_classes", config["Arch"]["class_num"]
+    if mode != "Train" or config["Arch"]["name"] != "DistillationModel":
+        raise ConfigError(f"{where}: only a DistillationModel's training data can hold faces that only its "
+                          "teacher's answer labels; drop it")
+    if dataset_cfg.get("batch_transform_ops"):
+        raise ConfigError(f"{where}: batch_transform_ops would mix labelled and unlabelled faces; drop one")
+    ids = dataset_cfg["teacher_only_classes"]
+    if not all(isinstance(i, int) and i >= class_num for i in ids):
+        raise ConfigError(f"{where}: the ids of the list's extra classes, each Arch.class_num ({class_num}) or "
+                          f"more, got {ids!r}")
+    return ids
+
+
 def build_loader(config, mode, shard=True):
     """DataLoader for DataLoader.<mode> ("Train" or "Eval"); sharded across ranks by DistributedBatchSampler
     unless shard=False (evaluation on rank 0 sees the whole set, without the sampler's padding)."""
@@ -187,12 +209,12 @@ def build_loader(config, mode, shard=True):
         if not dataset_cfg.get("pair_root"):
             raise ConfigError(f"DataLoader.{mode}.dataset: PairedImageNetDataset needs pair_root, the folder of "
                               "the pairs (e.g. ./dataset/unmasked/)")
-        if dataset_cfg.get("batch_transform_ops"):
-            raise ConfigError(f"DataLoader.{mode}.dataset: batch_transform_ops do not take paired images")
         paired = {"pair_root": dataset_cfg["pair_root"]}
     elif dataset_cfg.get("pair_root"):
         raise ConfigError(f"DataLoader.{mode}.dataset.pair_root is PairedImageNetDataset's: set name to it or "
                           "drop pair_root")
+    if dataset_cfg.get("teacher_only_classes"):
+        paired["teacher_only_classes"] = _teacher_only_classes(dataset_cfg, mode, config)
     try:
         dataset = DATASETS[name](dataset_cfg["image_root"], dataset_cfg["cls_label_path"],
                                  dataset_cfg.get("transform_ops", []), class_num=config["Arch"]["class_num"],

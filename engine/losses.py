@@ -3,6 +3,7 @@ import paddle
 import paddle.nn.functional as F
 
 from .config import ConfigError
+from .data import UNLABELLED
 from .registry import LOSSES
 
 
@@ -59,18 +60,36 @@ def _output(outputs, name, loss):
     return outputs[name]
 
 
+def labelled_rows(logits, labels):
+    """The rows of a batch of integer labels whose face is of one of the classes (the others, UNLABELLED, come
+    from DataLoader.Train.dataset.teacher_only_classes); None when there is none."""
+    if is_soft(labels, logits.shape[-1]):
+        return logits, labels
+    known = labels != UNLABELLED
+    if bool(known.all()):
+        return logits, labels
+    if not bool(known.any()):
+        return None
+    index = paddle.nonzero(known).flatten()
+    return paddle.gather(logits, index), paddle.gather(labels, index)
+
+
 @LOSSES.register
 class DistillationGTCELoss(CELoss):
     """PaddleClas's name: CELoss (with its epsilon and class_weight) on the ground truth, for each member of a
-    DistillationModel in model_names."""
+    DistillationModel in model_names. Faces of none of the classes (teacher_only_classes) are left out of it."""
 
     def __init__(self, class_num, model_names=("Student",), epsilon=None, class_weight=None):
         super().__init__(class_num, epsilon, class_weight)
         self.model_names = list(model_names)
 
     def forward(self, outputs, labels):
-        return sum(super(DistillationGTCELoss, self).forward(_output(outputs, name, "DistillationGTCELoss"), labels)
-                   for name in self.model_names)
+        total = 0.0
+        for name in self.model_names:
+            rows = labelled_rows(_output(outputs, name, "DistillationGTCELoss"), labels)
+            if rows is not None:
+                total = total + super(DistillationGTCELoss, self).forward(*rows)
+        return total
 
 
 @LOSSES.register

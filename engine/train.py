@@ -19,7 +19,7 @@ from .data import build_loader, label_list, set_epoch
 from .ema import ModelEMA
 from .evaluate import make_report, predict_loader, write_report
 from .logger import hold_records, log, setup_logging
-from .losses import build_loss
+from .losses import build_loss, labelled_rows
 from .metrics import metric_topk
 from .model import (as_deployed, build_model, load_checkpoint, load_weights, remove_checkpoint, save_checkpoint,
                     trainable_parameters, trained_output)
@@ -49,19 +49,21 @@ class Window:
     """Averages of loss and accuracy, and throughput, since the last progress line."""
 
     def __init__(self):
-        self.start, self.iters, self.images, self.loss, self.accs = time.time(), 0, 0, 0.0, {}
+        self.start, self.iters, self.images, self.loss, self.accs, self.labelled = time.time(), 0, 0, 0.0, {}, 0
 
-    def add(self, loss, accs, images):
+    def add(self, loss, accs, images, labelled):
+        """`accs` are over the batch's `labelled` images (teacher_only_classes' faces have no label to match)."""
         self.iters += 1
         self.images += images
+        self.labelled += labelled
         self.loss += loss * images
         for k, v in accs.items():
-            self.accs[k] = self.accs.get(k, 0.0) + v * images
+            self.accs[k] = self.accs.get(k, 0.0) + v * labelled
 
     def summary(self):
         """(mean loss, {k: mean top-k accuracy}, images/s, seconds per iteration)."""
         elapsed = max(time.time() - self.start, 1e-9)
-        return (self.loss / self.images, {k: v / self.images for k, v in self.accs.items()},
+        return (self.loss / self.images, {k: v / self.labelled for k, v in self.accs.items()},
                 self.images / elapsed, elapsed / self.iters)
 
 
@@ -187,8 +189,10 @@ class Run:
                 self.optimizer._learning_rate.step()
             self.state["iter_in_epoch"] += 1
             self.state["step"] += 1
-            window.add(float(loss), {k: float(paddle.metric.accuracy(logits, labels.unsqueeze(1), k=k))
-                                     for k in self.topk}, len(labels) * self.world)
+            rows = labelled_rows(logits, labels)
+            window.add(float(loss), {k: float(paddle.metric.accuracy(rows[0], rows[1].unsqueeze(1), k=k))
+                                     for k in self.topk if rows is not None},
+                       len(labels) * self.world, 0 if rows is None else len(rows[1]) * self.world)
             if self.state["iter_in_epoch"] % print_every == 0 or self.state["iter_in_epoch"] == self.iters_per_epoch:
                 done = (epoch - 1) * self.iters_per_epoch + self.state["iter_in_epoch"]
                 loss_avg, accs, ips, seconds_per_iter = window.summary()

@@ -272,7 +272,9 @@ class ToCHWImage:
 
 class _MixingOperator:
     """A batch op that mixes each image with another of the batch by lam ~ Beta(alpha, alpha), and its one-hot
-    target with the other's by the share of the image it kept."""
+    target with the other's by the share of the image it kept. Paired batches ([N, 2, C, H, W],
+    PairedImageNetDataset) mix both images of a pair with the same draws, so the teacher still sees the student's
+    face unmasked."""
 
     def __init__(self, class_num, alpha):
         if not parse_number(alpha, f"{type(self).__name__}.alpha") > 0:
@@ -307,13 +309,13 @@ class CutmixOperator(_MixingOperator):
 
     def __call__(self, images, labels, rng):
         order, lam = self.draw(images, rng)
-        h, w = images.shape[2:]
+        h, w = images.shape[-2:]
         cut_h, cut_w = int(h * math.sqrt(1 - lam)), int(w * math.sqrt(1 - lam))
         cy, cx = rng.integers(h), rng.integers(w)
         top, bottom = np.clip([cy - cut_h // 2, cy + cut_h // 2], 0, h)
         left, right = np.clip([cx - cut_w // 2, cx + cut_w // 2], 0, w)
         images = images.copy()
-        images[:, :, top:bottom, left:right] = images[order, :, top:bottom, left:right]
+        images[..., top:bottom, left:right] = images[order][..., top:bottom, left:right]
         return images, self.targets(labels, order, 1 - (bottom - top) * (right - left) / (h * w))
 
 

@@ -145,3 +145,64 @@ def test_a_missing_pair_names_the_file(data, tmp_path):
     config = load_config(TINY, distill_overrides(data, tmp_path, "", partial))
     with pytest.raises(DataError, match=r"1 of 48 images .* have no pair .*partial/train/fear/train_3.jpg"):
         build_loader(config, "Train")
+
+
+def test_a_student_trains_on_mixed_pairs(data, inference_dir, tmp_path):
+    data, pairs = data
+    mixing = "DataLoader.Train.dataset.batch_transform_ops=[{MixupOperator: {alpha: 0.4}}, {CutmixOperator: {}}]"
+    config = load_config(TINY, distill_overrides(data, tmp_path, inference_dir / "inference", pairs,
+                                                 ["Global.epochs=1", mixing]))
+    run_dir = train(config)
+    losses = [r["loss"] for r in map(yaml.safe_load, (run_dir / "metrics.jsonl").read_text().splitlines())
+              if r.get("kind") == "train"]
+    assert losses and all(np.isfinite(losses))
+
+
+def with_extra_class(data, pairs, root):
+    """A training list of `data`'s faces plus each fear face again under class id 4, a fifth class that the
+    four-class model does not have (as FER2013's other three expressions can be)."""
+    lines = (data / "train_list.txt").read_text().splitlines()
+    extra = [line.replace(" 1", " 4") for line in lines if line.endswith(" 1")]
+    (root / "train_list.txt").write_text("\n".join(lines + extra) + "\n")
+    return [f"DataLoader.Train.dataset.cls_label_path={root / 'train_list.txt'}",
+            "DataLoader.Train.dataset.teacher_only_classes=[4]"], len(extra)
+
+
+def test_faces_of_teacher_only_classes_train_on_the_teacher_alone(data, inference_dir, tmp_path):
+    data, pairs = data
+    extra, count = with_extra_class(data, pairs, tmp_path)
+    config = load_config(TINY, distill_overrides(data, tmp_path, inference_dir / "inference", pairs,
+                                                 ["Global.epochs=1", *extra]))
+    dataset = build_loader(config, "Train").dataset
+    assert dataset.labels.count(-1) == count == 12 and len(dataset) == 60
+    loss = build_loss(config)
+    rng = np.random.default_rng(0)
+    outputs = {name: paddle.to_tensor(rng.normal(size=(4, 4)).astype(np.float32)) for name in ("Student", "Teacher")}
+    labels = paddle.to_tensor([0, -1, 2, -1])
+    labelled = {name: paddle.gather(out, paddle.to_tensor([0, 2])) for name, out in outputs.items()}
+    kl = DistillationKLDivLoss(4, [["Student", "Teacher"]], 4)
+    # the label term sees the labelled rows only, the teacher's term all of them
+    expected = (float(build_loss(config)(labelled, paddle.to_tensor([0, 2]))) - 0.7 * float(kl(labelled, None))
+                + 0.7 * float(kl(outputs, None)))
+    assert float(loss(outputs, labels)) == pytest.approx(expected, rel=1e-5)
+    assert float(loss(outputs, paddle.to_tensor([-1, -1, -1, -1]))) == pytest.approx(0.7 * float(kl(outputs, None)),
+                                                                                   rel=1e-5)
+    run_dir = train(config)
+    train_records = [r for r in map(yaml.safe_load, (run_dir / "metrics.jsonl").read_text().splitlines())
+                     if r.get("kind") == "train"]
+    assert train_records and 0 <= train_records[-1]["top1"] <= 1
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["Arch.name=PPLCNet_x0_25"], "only a DistillationModel's training data"),
+    (["DataLoader.Train.dataset.teacher_only_classes=[3]"], r"each Arch.class_num \(4\) or more"),
+    (["DataLoader.Train.dataset.batch_transform_ops=[{MixupOperator: {}}]"], "would mix labelled and unlabelled"),
+])
+def test_teacher_only_classes_that_cannot_work_are_named(data, tmp_path, extra, message):
+    data, pairs = data
+    extra_class, _ = with_extra_class(data, pairs, tmp_path)
+    config = load_config(TINY, distill_overrides(data, tmp_path, "unused", pairs, [*extra_class, *extra]))
+    if config["Arch"]["name"] != "DistillationModel":
+        config["DataLoader"]["Train"]["dataset"].update(name="ImageNetDataset", pair_root=None)
+    with pytest.raises(ConfigError, match=message):
+        build_loader(config, "Train")

@@ -152,3 +152,23 @@ def test_color_jitter_skipped_by_its_prob_gives_the_array_back(face):
     """It runs on a PIL image; a draw that skips it must still hand the next op an array."""
     out = run([{"ColorJitter": {"brightness": 0.4, "prob": 0.0}}], face)
     assert isinstance(out, np.ndarray) and np.array_equal(out, face)
+
+
+def test_mixup_and_cutmix_mix_both_faces_of_a_pair_with_the_same_draws(face):
+    """PairedImageNetDataset's batches are [N, 2, C, H, W]: the teacher's unmasked face must be mixed exactly as
+    the student's masked one, or the teacher answers for another picture."""
+    masked = face.transpose(2, 0, 1).astype(np.float32)
+    unmasked = masked[:, ::-1].copy()     # any second image; mirrored so that the two differ
+    images = np.stack([np.stack([masked, unmasked]), np.zeros((2, *masked.shape), np.float32)])
+    labels = np.array([0, 3])
+    mixup, cutmix = build_batch_transforms([{"MixupOperator": {"alpha": 0.4}}, {"CutmixOperator": {"alpha": 1.0}}],
+                                           class_num=4)
+    for seed in range(4):
+        mixed, targets = mixup(images, labels, np.random.default_rng(seed))
+        assert mixed.shape == images.shape
+        assert mixed[0, 0].mean() / masked.mean() == pytest.approx(targets[0, 0], rel=1e-4)
+        assert mixed[0, 1].mean() / unmasked.mean() == pytest.approx(targets[0, 0], rel=1e-4)
+        cut, targets = cutmix(images, labels, np.random.default_rng(seed))
+        kept = [np.all(cut[0, member] == images[0, member], axis=0) for member in (0, 1)]
+        assert np.array_equal(kept[0], kept[1])          # the same box cut from both faces of the pair
+        assert targets[0, 0] == pytest.approx(kept[0].mean(), abs=0.02)
