@@ -172,3 +172,16 @@ def test_mixup_and_cutmix_mix_both_faces_of_a_pair_with_the_same_draws(face):
         kept = [np.all(cut[0, member] == images[0, member], axis=0) for member in (0, 1)]
         assert np.array_equal(kept[0], kept[1])          # the same box cut from both faces of the pair
         assert targets[0, 0] == pytest.approx(kept[0].mean(), abs=0.02)
+
+
+def test_random_downscale_softens_the_image_and_keeps_its_size(face):
+    def sharpness(img):
+        return cv2.Laplacian(img, cv2.CV_64F).var()
+    always = [{"RandomDownscale": {"scale": [0.3, 0.4], "prob": 1.0}}]
+    soft = run(always, face, seed=3)
+    assert soft.shape == face.shape and soft.dtype == face.dtype
+    assert sharpness(soft) < 0.5 * sharpness(face)
+    assert np.array_equal(run([{"RandomDownscale": {"prob": 0.0}}], face, seed=3), face)
+    for bad, message in (({"scale": [0.0, 0.5]}, "0 < low <= high <= 1"), ({"prob": 1.5}, "within 0..1")):
+        with pytest.raises(ConfigError, match=message):
+            run([{"RandomDownscale": bad}], face)
