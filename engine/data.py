@@ -187,6 +187,9 @@ def _teacher_only_classes(dataset_cfg, mode, config):
                           "teacher's answer labels; drop it")
     if dataset_cfg.get("batch_transform_ops"):
         raise ConfigError(f"{where}: batch_transform_ops would mix labelled and unlabelled faces; drop one")
+    if not any("DistillationKLDivLoss" in term for term in config.get("Loss", {}).get("Train") or []):
+        raise ConfigError(f"{where}: those faces learn from the teacher's answer alone; add DistillationKLDivLoss "
+                          "to Loss.Train")
     ids = dataset_cfg["teacher_only_classes"]
     if not all(isinstance(i, int) and i >= class_num for i in ids):
         raise ConfigError(f"{where}: the ids of the list's extra classes, each Arch.class_num ({class_num}) or "

@@ -197,6 +197,8 @@ def test_faces_of_teacher_only_classes_train_on_the_teacher_alone(data, inferenc
     (["Arch.name=PPLCNet_x0_25"], "only a DistillationModel's training data"),
     (["DataLoader.Train.dataset.teacher_only_classes=[3]"], r"each Arch.class_num \(4\) or more"),
     (["DataLoader.Train.dataset.batch_transform_ops=[{MixupOperator: {}}]"], "would mix labelled and unlabelled"),
+    (["Loss.Train=[{DistillationGTCELoss: {weight: 1.0, model_names: [Student]}}]"],
+     "add DistillationKLDivLoss to Loss.Train"),
 ])
 def test_teacher_only_classes_that_cannot_work_are_named(data, tmp_path, extra, message):
     data, pairs = data
