@@ -207,21 +207,21 @@ def build_loader(config, mode, shard=True):
     name = dataset_cfg.get("name", "ImageNetDataset")
     if name not in DATASETS:
         raise ConfigError(f"DataLoader.{mode}.dataset.name {name!r}: use one of {sorted(DATASETS)}")
-    paired = {}
+    options = {}
     if name == "PairedImageNetDataset":
         if not dataset_cfg.get("pair_root"):
             raise ConfigError(f"DataLoader.{mode}.dataset: PairedImageNetDataset needs pair_root, the folder of "
                               "the pairs (e.g. ./dataset/unmasked/)")
-        paired = {"pair_root": dataset_cfg["pair_root"]}
+        options = {"pair_root": dataset_cfg["pair_root"]}
     elif dataset_cfg.get("pair_root"):
         raise ConfigError(f"DataLoader.{mode}.dataset.pair_root is PairedImageNetDataset's: set name to it or "
                           "drop pair_root")
     if dataset_cfg.get("teacher_only_classes"):
-        paired["teacher_only_classes"] = _teacher_only_classes(dataset_cfg, mode, config)
+        options["teacher_only_classes"] = _teacher_only_classes(dataset_cfg, mode, config)
     try:
         dataset = DATASETS[name](dataset_cfg["image_root"], dataset_cfg["cls_label_path"],
                                  dataset_cfg.get("transform_ops", []), class_num=config["Arch"]["class_num"],
-                                 seed=config["Global"].get("seed", 0), **paired)
+                                 seed=config["Global"].get("seed", 0), **options)
     except EmptyList:
         if mode != "Eval":
             raise
