@@ -160,18 +160,19 @@ class Predictor:
         """Every face in an ordinary photo (deploy.faces.FaceFinder), masked or not, cropped like FER2013's and
         answered by the model that fits it; found faces that the face-status model takes for no face are left
         out. Faces with a box side under min_face px are not looked for."""
-        from deploy.faces import FaceFinder, crop
+        from deploy.faces import FaceFinder, crop, status_crop
 
         if self.finder is None or self.finder.min_face != min_face:
             self.finder = FaceFinder(min_face=min_face)
         image = as_bgr(image)
         faces = self.finder(image)
-        crops = [cv2.cvtColor(crop(image, face), cv2.COLOR_BGR2GRAY) for face in faces]
+        gray = lambda crops: [cv2.cvtColor(c, cv2.COLOR_BGR2GRAY) for c in crops]  # noqa: E731
+        crops = gray(crop(image, face) for face in faces)
         if not crops:
             return []
         status = None
         if self.routes:
-            status = self.face_status(crops)
+            status = self.face_status(gray(status_crop(image, face) for face in faces))
             keep = status[:, 0] < NO_FACE_THRESHOLD
             faces, crops, status = ([x for x, k in zip(faces, keep) if k], [c for c, k in zip(crops, keep) if k],
                                     status[keep])

@@ -123,20 +123,35 @@ def score_finder(find, realmask: Path, images, boxes: dict, on_photo=None) -> Fi
     return score
 
 
-def fer2013_keypoints(finder, faces, canvas: int = 256, face_side: int = 144):
-    """BlazeFace's keypoints of FER2013 crops, in fractions of the crop's side: each crop upscaled to face_side
-    and pasted in the middle of a canvas of its own edge colour, where the finder looks at it as at a photo.
-    Returns an array [faces found, 6, 2] and the number of crops where no single face was found."""
-    points, missed = [], 0
+def fer2013_framing(finder, faces, seed: int = 0) -> dict:
+    """Where BlazeFace's keypoints and box fall in FER2013 crops: each gray 48 px crop pasted, upscaled, into a
+    photo-like canvas as the round trip pastes it (studies/round_trip.py), and found there. Medians over the crops
+    found once: each keypoint in fractions of the crop's side, and the crop's centre and side in widths of the
+    finder's box, from that box's centre (deploy/faces.py's FER2013_POINTS and FER2013_BOX)."""
+    import random
+
+    from studies.round_trip import CANVASES, FACE_SIDES, backgrounds, paste
+
+    rng, pool = random.Random(seed), backgrounds()
+    points, boxes = [], []
     for face in faces:
-        big = cv2.resize(face, (face_side, face_side), interpolation=cv2.INTER_CUBIC)
-        photo = cv2.copyMakeBorder(big, *(4 * [(canvas - face_side) // 2]), cv2.BORDER_REPLICATE)
-        found = finder(photo)
-        if len(found) != 1:
-            missed += 1
+        canvas, (left, top, right, bottom) = paste(face, rng.choice(pool), rng.choice(CANVASES),
+                                                   rng.choice(FACE_SIDES), rng)
+        side = right - left
+        hits = [f for f in finder(canvas) if left <= (f.box[0] + f.box[2]) / 2 <= right
+                and top <= (f.box[1] + f.box[3]) / 2 <= bottom]
+        if len(hits) != 1:
             continue
-        points.append((found[0].keypoints - (canvas - face_side) // 2) / face_side)
-    return np.array(points), missed
+        box = np.array(hits[0].box, float)
+        width = box[2] - box[0]
+        points.append((hits[0].keypoints - (left, top)) / side)
+        boxes.append(((left + right - box[0] - box[2]) / 2 / width, (top + bottom - box[1] - box[3]) / 2 / width,
+                      side / width))
+    if not points:
+        raise ValueError("the finder found none of the faces")
+    return {"faces": len(faces), "found": len(points),
+            "points": np.round(np.median(points, axis=0), 3).tolist(),
+            "box": np.round(np.median(boxes, axis=0), 3).tolist()}
 
 
 # The finder's detection threshold when collecting training faces: below the shipped one, so that the model
@@ -178,7 +193,7 @@ def write_face_status_data(realmask, masked_data, unmasked_data, fer_per_class: 
     import random
 
     from basics import UserError, atomic_write_text
-    from deploy.faces import FaceFinder, crop
+    from deploy.faces import FaceFinder, status_crop
 
     realmask, out = Path(realmask), Path(out)
     if not (realmask / "boxes.csv").is_file():
@@ -194,7 +209,7 @@ def write_face_status_data(realmask, masked_data, unmasked_data, fer_per_class: 
     boxes = read_boxes(realmask)
     tune = sorted(image for image in boxes if split_of(image) == "tune")
     finder = FaceFinder(short_range_score=FINDER_SCORE_FOR_DATA, full_range_score=FINDER_SCORE_FOR_DATA)
-    samples = face_status_samples(finder, realmask, tune, boxes, crop)
+    samples = face_status_samples(finder, realmask, tune, boxes, status_crop)
     lists = {"train": [], "eval": []}
     counts = {"train": defaultdict(int), "eval": defaultdict(int)}
     label_of = {label: i for i, label in enumerate(FACE_STATUS_LABELS)}
@@ -215,8 +230,8 @@ def write_face_status_data(realmask, masked_data, unmasked_data, fer_per_class: 
             photo = cv2.copyMakeBorder(cv2.resize(face, (144, 144), interpolation=cv2.INTER_CUBIC),
                                        56, 56, 56, 56, cv2.BORDER_REPLICATE)
             found = finder(photo)
-            # The finder's own crop where it finds the face; FER2013's framing, which it copies, where not.
-            add("train", label, f"fer_{file.stem}.jpg", crop(photo, found[0]) if found else face)
+            # The model's own crop where the finder finds the face; FER2013's framing, which it copies, where not.
+            add("train", label, f"fer_{file.stem}.jpg", status_crop(photo, found[0]) if found else face)
     for split, rows in lists.items():
         atomic_write_text(out / f"{split}_list.txt", "\n".join(rows) + "\n")
     atomic_write_text(out / "label_list.txt", "".join(f"{i} {label}\n" for i, label in enumerate(FACE_STATUS_LABELS)))
@@ -413,7 +428,7 @@ def threshold_grid(predictor, realmask, images, boxes, detection_scores=(0.5, 0.
                    no_face_thresholds=(0.5, 0.6, 0.7, 0.8, 0.9, 1.01)) -> list:
     """Masked and unmasked recall and precision on `images` for each pair of the finder's detection score (both
     models) and the face-status model's no-face threshold: the data the shipped thresholds were chosen on."""
-    from deploy.faces import FaceFinder, crop
+    from deploy.faces import FaceFinder, status_crop
 
     realmask = Path(realmask)
     photos = [(image, cv2.imread(str(realmask / image), cv2.IMREAD_COLOR)) for image in images]
@@ -423,7 +438,7 @@ def threshold_grid(predictor, realmask, images, boxes, detection_scores=(0.5, 0.
         found = []
         for image, bgr in photos:
             faces = finder(bgr)
-            crops = [cv2.cvtColor(crop(bgr, f), cv2.COLOR_BGR2GRAY) for f in faces]
+            crops = [cv2.cvtColor(status_crop(bgr, f), cv2.COLOR_BGR2GRAY) for f in faces]
             no_face = predictor.face_status(crops)[:, 0] if crops else np.zeros(0)
             found.append((image, faces, no_face))
         for threshold in no_face_thresholds:

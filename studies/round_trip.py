@@ -55,9 +55,9 @@ def round_trip(predictor, faces, labels, seed: int = 0) -> dict:
             "accuracy_round_trip": accuracy(again)}
 
 
-def eval_faces(folder: Path, every: int = 1):
-    """(gray crops, labels) of a make_dataset.py folder's eval split, every `every`-th face."""
-    rows = (Path(folder) / "eval_list.txt").read_text().split("\n")
+def eval_faces(folder: Path, every: int = 1, split: str = "eval"):
+    """(gray crops, labels) of a make_dataset.py folder's eval (or train) split, every `every`-th face."""
+    rows = (Path(folder) / f"{split}_list.txt").read_text().split("\n")
     names = {int(i): name for i, name in
              (line.split(" ", 1) for line in (Path(folder) / "label_list.txt").read_text().splitlines())}
     faces, labels = [], []

@@ -129,9 +129,9 @@ def test_java_finds_and_crops_faces_with_the_desktop_finders_settings():
     blazeface = (JAVA / "BlazeFace.java").read_text()
     for name in ("SHORT_RANGE_SCORE", "FULL_RANGE_SCORE", "SHORT_RANGE_MIN_SHARE", "NMS_IOU", "CLOSE_UP_PAD",
                  "MIN_FACE", "BOX_SCALE",
-                 "BOX_SHIFT", "FER2013_EYES_MID", "FER2013_EYES_TO_MOUTH", "RIGHT_EYE", "LEFT_EYE", "MOUTH"):
-        numbers = [float(v) for v in re.findall(r"[\d.]+", java_constant(blazeface, name))]
-        assert numbers == pytest.approx(list(np.atleast_1d(getattr(faces, name)))), name
+                 "BOX_SHIFT", "FER2013_POINTS", "FER2013_BOX", "TILT_KEPT_DEGREES", "RIGHT_EYE", "LEFT_EYE"):
+        numbers = [float(v) for v in re.findall(r"-?[\d.]+", java_constant(blazeface, name))]
+        assert numbers == pytest.approx(list(np.ravel(getattr(faces, name)))), name
     for name, (size, strides, per_layer) in faces.MODELS.items():
         declared = re.search(rf'\("{name}", (\d+), new int\[\]\{{([\d, ]+)\}}, (\d+),', blazeface)
         assert declared, name
@@ -252,7 +252,7 @@ def test_the_apps_decoding_finds_what_the_desktop_finder_finds(blazeface_java, t
     import numpy as np
     from skimage import data
 
-    from deploy.faces import FULL_RANGE, MODELS, SHORT_RANGE, FaceFinder, blazeface, fer2013_transform, \
+    from deploy.faces import FULL_RANGE, MODELS, SHORT_RANGE, Face, FaceFinder, blazeface, fer2013_transform, \
         model_input, square_view
     from masker.photo import mask_photo
 
@@ -279,6 +279,7 @@ def test_the_apps_decoding_finds_what_the_desktop_finder_finds(blazeface_java, t
             np.testing.assert_allclose(got[:4], face.box, atol=1.0, err_msg=f"photo {index} box")
             assert got[4] == pytest.approx(face.score, abs=1e-5)
             np.testing.assert_allclose(got[5:17], face.keypoints.ravel(), atol=0.02)
-            np.testing.assert_allclose(got[17:23], fer2013_transform(face).ravel(), rtol=1e-4, atol=1e-3)
+            as_java_found = Face(tuple(got[:4]), face.score, got[5:17].reshape(6, 2))
+            np.testing.assert_allclose(got[17:23], fer2013_transform(as_java_found).ravel(), rtol=1e-4, atol=1e-3)
             compared += 1
     assert compared >= 4, "too few faces to compare"

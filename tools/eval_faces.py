@@ -21,7 +21,7 @@ from basics import HelpFormatter, atomic_write_text  # noqa: E402
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
-    p.add_argument("--realmask", required=True, help="the realmask folder (boxes.csv, photos/, webcam/)")
+    p.add_argument("--realmask", help="the realmask folder (boxes.csv, photos/, webcam/); needed but for --framing")
     p.add_argument("--model-dir", default="inference", help="the model folder (with face_status/ and unmasked/)")
     p.add_argument("--masked-data", help="make data's masked folder: routed accuracy and the round trip")
     p.add_argument("--unmasked-data", help="make data's unmasked folder (the same faces)")
@@ -29,7 +29,22 @@ def main(argv=None) -> int:
     p.add_argument("--thresholds", action="store_true",
                    help="instead: recall and precision for a grid of detection and no-face thresholds on the "
                         "face-status model's validation photos (how the shipped thresholds were chosen)")
+    p.add_argument("--framing", action="store_true",
+                   help="instead: where the finder's keypoints and box fall in every 5th Training face of "
+                        "--unmasked-data (how deploy/faces.py's FER2013_POINTS and FER2013_BOX were measured)")
     args = p.parse_args(argv)
+    if args.framing:
+        if not args.unmasked_data:
+            p.error("--framing needs --unmasked-data (make data's unmasked folder)")
+        from deploy.faces import FaceFinder
+        from studies.realmask import fer2013_framing
+        from studies.round_trip import eval_faces
+
+        faces, _ = eval_faces(args.unmasked_data, every=5, split="train")
+        print(json.dumps(fer2013_framing(FaceFinder(), faces)))
+        return 0
+    if not args.realmask:
+        p.error("give --realmask (../shared/realmask)")
     if not (Path(args.realmask) / "boxes.csv").is_file():
         p.exit(2, f"error: {args.realmask}/boxes.csv not found: point --realmask at ../shared/realmask\n")
     if bool(args.masked_data) != bool(args.unmasked_data):

@@ -20,11 +20,12 @@ public final class BlazeFace {
     static final int MIN_FACE = 24;
     static final float[] BOX_SCALE = {0.935f, 1.035f};
     static final float[] BOX_SHIFT = {0.015f, 0.095f};
-    static final float[] FER2013_EYES_MID = {0.501f, 0.394f};
-    static final float FER2013_EYES_TO_MOUTH = 0.381f;
+    static final float[] FER2013_POINTS = {0.312f, 0.398f, 0.671f, 0.391f, 0.491f, 0.589f, 0.499f, 0.758f, 0.138f,
+        0.479f, 0.870f, 0.460f};
+    static final float[] FER2013_BOX = {-0.011f, -0.172f, 1.252f};
+    static final double TILT_KEPT_DEGREES = 20.0;
     static final int RIGHT_EYE = 0;
     static final int LEFT_EYE = 1;
-    static final int MOUTH = 3;
 
     /** One of the two models: its input side and SSD anchor layout (deploy/faces.py MODELS). */
     public enum Model {
@@ -214,23 +215,57 @@ public final class BlazeFace {
     }
 
     /**
-     * The 2x3 affine (row by row) from the picture to a size x size crop framed like FER2013's: the eye midpoint
-     * where FER2013's sits, the eye line level, scaled by the eye-to-mouth distance (deploy/faces.py
-     * fer2013_transform).
+     * The 2x3 affine (row by row) from the picture to a size x size crop framed like FER2013's: the average of the
+     * keypoints fitted onto FER2013_POINTS and the box moved by FER2013_BOX; a tilt beyond TILT_KEPT_DEGREES is
+     * levelled (deploy/faces.py fer2013_transform).
      */
     static double[] fer2013Transform(Face face, int size) {
         float[] k = face.keypoints;
+        int n = k.length / 2;
         double eyesX = (k[2 * RIGHT_EYE] + k[2 * LEFT_EYE]) / 2.0;
         double eyesY = (k[2 * RIGHT_EYE + 1] + k[2 * LEFT_EYE + 1]) / 2.0;
-        double angle = Math.atan2(k[2 * LEFT_EYE + 1] - k[2 * RIGHT_EYE + 1], k[2 * LEFT_EYE] - k[2 * RIGHT_EYE]);
-        double downX = -Math.sin(angle);
-        double downY = Math.cos(angle);
-        double span = Math.max((k[2 * MOUTH] - eyesX) * downX + (k[2 * MOUTH + 1] - eyesY) * downY, 1e-3);
-        double scale = FER2013_EYES_TO_MOUTH * size / span;
-        double c = Math.cos(-angle) * scale;
-        double s = Math.sin(-angle) * scale;
-        double targetX = FER2013_EYES_MID[0] * size - 0.5;
-        double targetY = FER2013_EYES_MID[1] * size - 0.5;
-        return new double[]{c, -s, targetX - (c * eyesX - s * eyesY), s, c, targetY - (s * eyesX + c * eyesY)};
+        double tilt = Math.atan2(k[2 * LEFT_EYE + 1] - k[2 * RIGHT_EYE + 1], k[2 * LEFT_EYE] - k[2 * RIGHT_EYE]);
+        double level = Math.signum(tilt) * Math.max(Math.abs(tilt) - Math.toRadians(TILT_KEPT_DEGREES), 0.0);
+        double cos = Math.cos(level);
+        double sin = Math.sin(level);
+        double[] px = new double[n];
+        double[] py = new double[n];
+        double meanX = 0, meanY = 0, targetX = 0, targetY = 0;
+        for (int i = 0; i < n; i++) {
+            double dx = k[2 * i] - eyesX;
+            double dy = k[2 * i + 1] - eyesY;
+            px[i] = cos * dx + sin * dy + eyesX;
+            py[i] = -sin * dx + cos * dy + eyesY;
+            meanX += px[i] / n;
+            meanY += py[i] / n;
+            targetX += (FER2013_POINTS[2 * i] * size - 0.5) / n;
+            targetY += (FER2013_POINTS[2 * i + 1] * size - 0.5) / n;
+        }
+        double cross = 0, spread = 0;
+        for (int i = 0; i < n; i++) {
+            cross += (px[i] - meanX) * (FER2013_POINTS[2 * i] * size - 0.5 - targetX)
+                + (py[i] - meanY) * (FER2013_POINTS[2 * i + 1] * size - 0.5 - targetY);
+            spread += (px[i] - meanX) * (px[i] - meanX) + (py[i] - meanY) * (py[i] - meanY);
+        }
+        double fit = cross / Math.max(spread, 1e-9);
+        float[] box = face.box;
+        double width = box[2] - box[0];
+        double bx = (box[0] + box[2]) / 2.0 - eyesX;
+        double by = (box[1] + box[3]) / 2.0 - eyesY;
+        double boxX = cos * bx + sin * by + eyesX + FER2013_BOX[0] * width;
+        double boxY = -sin * bx + cos * by + eyesY + FER2013_BOX[1] * width;
+        double boxSide = FER2013_BOX[2] * width;
+        double centreX = boxX;
+        double centreY = boxY;
+        double side = boxSide;
+        if (fit > 0) {
+            centreX = (meanX + (size / 2.0 - 0.5 - targetX) / fit + boxX) / 2;
+            centreY = (meanY + (size / 2.0 - 0.5 - targetY) / fit + boxY) / 2;
+            side = (size / fit + boxSide) / 2;
+        }
+        double scale = size / side;
+        double shiftX = scale * (eyesX - (cos * eyesX + sin * eyesY) - centreX) + size / 2.0 - 0.5;
+        double shiftY = scale * (eyesY - (-sin * eyesX + cos * eyesY) - centreY) + size / 2.0 - 0.5;
+        return new double[]{scale * cos, scale * sin, shiftX, -scale * sin, scale * cos, shiftY};
     }
 }
