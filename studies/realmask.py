@@ -317,7 +317,13 @@ def face_finding_report(realmask, predictor, masked_data=None, unmasked_data=Non
     photos = sorted(i for i in boxes if i.startswith("photos/"))
     held_out = [i for i in photos if split_of(i) == "held_out"]
     webcam = sorted(i for i in boxes if i.startswith("webcam/"))
-    report = {"photos": {"all": len(photos), "held_out": len(held_out), "webcam": len(webcam)}, "finders": {}}
+    from deploy.faces import FULL_RANGE_SCORE, SHORT_RANGE_SCORE
+    from deploy.predictor import MASKED_FROM, NO_FACE_THRESHOLD
+
+    report = {"started": time.strftime("%Y-%m-%d %H:%M"),
+              "photos": {"all": len(photos), "held_out": len(held_out), "webcam": len(webcam)},
+              "thresholds": {"short_range": SHORT_RANGE_SCORE, "full_range": FULL_RANGE_SCORE,
+                             "no_face": NO_FACE_THRESHOLD, "masked_from": MASKED_FROM}, "finders": {}}
     kept = lambda bgr: [f.box for f in predictor.predict_faces(bgr)]  # noqa: E731
     for name, find in {**finders(), "the predictor (finder, then the face-status check)": kept}.items():
         progress(f"finding faces: {name}")
@@ -347,6 +353,14 @@ def report_markdown(report: dict) -> str:
              f"size. Held out: {n['held_out']} of the {n['all']} photos of `realmask/photos`, never used to "
              "choose a threshold or train the face-status model; webcam: all "
              f"{n['webcam']} photos of `realmask/webcam`, held out too.", ""]
+    if "thresholds" in report:
+        t = report["thresholds"]
+        lines += [f"The thresholds (detection {t['short_range']} short-range and {t['full_range']} full-range; "
+                  f"no-face {t['no_face']}, masked from a mask score of {t['masked_from']}) were chosen on the "
+                  "validation photos of the tuning split, which the face-status model does not train on "
+                  f"(docs/predictor.md says how). This run started {report['started']}. The ms per photo compare "
+                  "within a table, and only when nothing else ran; `make bench` times the finders side by side "
+                  "(README).", ""]
     for part, title in (("held_out", "held-out photos"), ("all", "all photos"), ("webcam", "webcam photos")):
         lines += [f"## Finders on the {title}", "",
                   "| finder | masked found | unmasked found | precision | ms per photo | photos with a masked face "
