@@ -310,6 +310,8 @@ def _accuracy(predicted, labels) -> float:
 def face_finding_report(realmask, predictor, masked_data=None, unmasked_data=None, round_trip_every: int = 2,
                         progress=print) -> dict:
     """Everything docs/face_finding.md shows, measured in one run (tools/eval_faces.py)."""
+    from deploy.faces import FULL_RANGE_SCORE, SHORT_RANGE_SCORE
+    from deploy.predictor import MASKED_FROM, NO_FACE_THRESHOLD
     from studies.round_trip import eval_faces, round_trip
 
     realmask = Path(realmask)
@@ -317,9 +319,6 @@ def face_finding_report(realmask, predictor, masked_data=None, unmasked_data=Non
     photos = sorted(i for i in boxes if i.startswith("photos/"))
     held_out = [i for i in photos if split_of(i) == "held_out"]
     webcam = sorted(i for i in boxes if i.startswith("webcam/"))
-    from deploy.faces import FULL_RANGE_SCORE, SHORT_RANGE_SCORE
-    from deploy.predictor import MASKED_FROM, NO_FACE_THRESHOLD
-
     report = {"started": time.strftime("%Y-%m-%d %H:%M"),
               "photos": {"all": len(photos), "held_out": len(held_out), "webcam": len(webcam)},
               "thresholds": {"short_range": SHORT_RANGE_SCORE, "full_range": FULL_RANGE_SCORE,

@@ -99,6 +99,32 @@ def test_pasted_fer2013_faces_are_cropped_back_closer_to_their_own_framing(fer20
     assert np.mean(expression) > np.mean(status) + 0.03 and np.mean(expression) > 0.47
 
 
+def test_the_framing_constants_are_what_the_framing_study_measures(fer2013_dir):
+    """deploy/faces.py's FER2013_POINTS and FER2013_BOX came from studies/realmask.py's fer2013_framing on 3,226
+    Training faces; 120 of them give the same medians to within a few hundredths (of the crop's side; of the box's
+    width, within 0.08)."""
+    from deploy.faces import FER2013_BOX, FER2013_POINTS
+    from studies.realmask import fer2013_framing
+
+    files = [f for label in ("angry", "happy", "surprise")
+             for f in sorted((fer2013_dir / "train" / label).glob("*.jpg"))[:40]]
+    measured = fer2013_framing(FaceFinder(), [cv2.imread(str(f), cv2.IMREAD_GRAYSCALE) for f in files])
+    assert measured["found"] >= 90
+    np.testing.assert_allclose(measured["points"], FER2013_POINTS, atol=0.03)
+    np.testing.assert_allclose(measured["box"], FER2013_BOX, atol=0.08)
+
+
+def test_eval_faces_says_what_each_mode_needs():
+    import subprocess
+    import sys
+
+    tool = [sys.executable, str(ROOT / "tools" / "eval_faces.py")]
+    framing = subprocess.run(tool + ["--framing"], capture_output=True, text=True, cwd=ROOT)
+    assert framing.returncode == 2 and "--framing needs --unmasked-data" in framing.stderr
+    plain = subprocess.run(tool, capture_output=True, text=True, cwd=ROOT)
+    assert plain.returncode == 2 and "give --realmask" in plain.stderr
+
+
 def test_overlapping_detections_blend_into_one():
     boxes = np.array([[0, 0, 10, 10], [1, 1, 11, 11], [50, 50, 60, 60]], np.float32)
     keypoints = np.zeros((3, 6, 2), np.float32)
