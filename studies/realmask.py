@@ -130,7 +130,7 @@ def fer2013_framing(finder, faces, seed: int = 0) -> dict:
     finder's box, from that box's centre (deploy/faces.py's FER2013_POINTS and FER2013_BOX)."""
     import random
 
-    from studies.round_trip import CANVASES, FACE_SIDES, backgrounds, paste
+    from studies.round_trip import CANVASES, FACE_SIDES, backgrounds, centred_in, paste
 
     rng, pool = random.Random(seed), backgrounds()
     points, boxes = [], []
@@ -138,8 +138,7 @@ def fer2013_framing(finder, faces, seed: int = 0) -> dict:
         canvas, (left, top, right, bottom) = paste(face, rng.choice(pool), rng.choice(CANVASES),
                                                    rng.choice(FACE_SIDES), rng)
         side = right - left
-        hits = [f for f in finder(canvas) if left <= (f.box[0] + f.box[2]) / 2 <= right
-                and top <= (f.box[1] + f.box[3]) / 2 <= bottom]
+        hits = centred_in(finder(canvas), (left, top, right, bottom))
         if len(hits) != 1:
             continue
         box = np.array(hits[0].box, float)

@@ -31,6 +31,14 @@ def paste(face: np.ndarray, background: np.ndarray, canvas_size, side: int, rng:
     return canvas, (left, top, left + side, top + side)
 
 
+def centred_in(found, box) -> list:
+    """The found faces (anything with a .box) whose box's centre lies inside box (left, top, right, bottom): the
+    pasted face's own detections."""
+    left, top, right, bottom = box
+    return [f for f in found
+            if left <= (f.box[0] + f.box[2]) / 2 <= right and top <= (f.box[1] + f.box[3]) / 2 <= bottom]
+
+
 def round_trip(predictor, faces, labels, seed: int = 0) -> dict:
     """faces: gray 48 px crops with their true labels. How many the finder finds again in their canvases, and
     the predictor's accuracy on the original crops against that on the found faces' crops (routed as the
@@ -41,8 +49,7 @@ def round_trip(predictor, faces, labels, seed: int = 0) -> dict:
     found, again, originals_of_found = 0, [], []
     for face, label, first in zip(faces, labels, original):
         canvas, (l, t, r, b) = paste(face, rng.choice(pool), rng.choice(CANVASES), rng.choice(FACE_SIDES), rng)
-        hits = [f for f in predictor.predict_faces(canvas) if l <= (f.box[0] + f.box[2]) / 2 <= r
-                and t <= (f.box[1] + f.box[3]) / 2 <= b]
+        hits = centred_in(predictor.predict_faces(canvas), (l, t, r, b))
         if not hits:
             continue
         found += 1
