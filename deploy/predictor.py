@@ -167,15 +167,14 @@ class Predictor:
         image = as_bgr(image)
         faces = self.finder(image)
         gray = lambda crops: [cv2.cvtColor(c, cv2.COLOR_BGR2GRAY) for c in crops]  # noqa: E731
-        crops = gray(crop(image, face) for face in faces)
-        if not crops:
+        if not faces:
             return []
         status = None
         if self.routes:
             status = self.face_status(gray(status_crop(image, face) for face in faces))
             keep = status[:, 0] < NO_FACE_THRESHOLD
-            faces, crops, status = ([x for x, k in zip(faces, keep) if k], [c for c, k in zip(crops, keep) if k],
-                                    status[keep])
+            faces, status = [face for face, k in zip(faces, keep) if k], status[keep]
+        crops = gray(crop(image, face) for face in faces)
         predictions = self.predict(crops, status) if crops else []
         return [FacePrediction(face.box, prediction) for face, prediction in zip(faces, predictions)]
 
