@@ -351,14 +351,13 @@ def report_markdown(report: dict) -> str:
              f"size. Held out: {n['held_out']} of the {n['all']} photos of `realmask/photos`, never used to "
              "choose a threshold or train the face-status model; webcam: all "
              f"{n['webcam']} photos of `realmask/webcam`, held out too.", ""]
-    if "thresholds" in report:
-        t = report["thresholds"]
-        lines += [f"The thresholds (detection {t['short_range']} short-range and {t['full_range']} full-range; "
-                  f"no-face {t['no_face']}, masked from a mask score of {t['masked_from']}) were chosen on the "
-                  "validation photos of the tuning split, which the face-status model does not train on "
-                  f"(docs/predictor.md says how). This run started {report['started']}. The ms per photo compare "
-                  "within a table, and only when nothing else ran; `make bench` times the finders side by side "
-                  "(README).", ""]
+    t = report["thresholds"]
+    lines += [f"The thresholds (detection {t['short_range']} short-range and {t['full_range']} full-range; "
+              f"no-face {t['no_face']}, masked from a mask score of {t['masked_from']}) were chosen on the "
+              "validation photos of the tuning split, which the face-status model does not train on "
+              f"(docs/predictor.md says how). This run started {report['started']}. The ms per photo compare "
+              "within a table, and only when nothing else ran; `make bench` times the finders side by side "
+              "(README).", ""]
     for part, title in (("held_out", "held-out photos"), ("all", "all photos"), ("webcam", "webcam photos")):
         lines += [f"## Finders on the {title}", "",
                   "| finder | masked found | unmasked found | precision | ms per photo | photos with a masked face "
