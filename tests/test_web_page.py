@@ -1,6 +1,7 @@
 """The demo page at / in a real browser: Debian's Chromium driven by Selenium against the real server on loopback.
 Skipped, with the reason, where Chromium or its driver is absent (.ci/run installs them where it may).
 PAGE_SCREENSHOT=docs/web_page.png makes it keep its screenshot there (the README's picture)."""
+import base64
 import os
 import shutil
 from pathlib import Path
@@ -14,6 +15,7 @@ from deploy.server.launch import running_server
 from skimage import data as skimage_data  # noqa: E402  (pinned: an import error is a failure)
 
 from selenium import webdriver  # noqa: E402
+from selenium.common.exceptions import TimeoutException  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support import expected_conditions as EC  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
@@ -153,7 +155,7 @@ def test_on_a_phone_the_page_fits_scales_small_crops_up_and_clears_a_failed_uplo
         fits = "return document.documentElement.scrollWidth <= window.innerWidth"
         assert browser.execute_script(fits), browser.execute_script("return document.documentElement.scrollWidth")
         upload(browser, crop)
-        wait_status("crop.png")
+        wait_status("in crop.png")
         assert browser.execute_script("return document.getElementById('picture').width") >= 320   # 48 px, scaled
         assert browser.execute_script(fits)
         upload(browser, broken)
@@ -164,3 +166,24 @@ def test_on_a_phone_the_page_fits_scales_small_crops_up_and_clears_a_failed_uplo
         assert browser.find_elements(By.CSS_SELECTOR, "#faces .face") == []
     finally:
         browser.set_window_size(1200, 900)
+
+
+def test_an_answer_that_comes_back_after_a_newer_upload_is_not_shown(browser, url):
+    """Two files dropped on the page one after the other: only the later one's answer is shown. The broken file is
+    refused at once, while the photo is still going through the face finder; the photo's answer, arriving after,
+    once drew the photo over the refusal (seen when the machine was busy and an upload followed another)."""
+    ok, encoded = cv2.imencode(".jpg", cv2.cvtColor(skimage_data.astronaut(), cv2.COLOR_RGB2BGR))
+    browser.get(url + "/")
+    WebDriverWait(browser, 30).until(EC.text_to_be_present_in_element((By.ID, "model"), "classes"))
+    browser.execute_script(
+        "const drop = (file) => { const dt = new DataTransfer(); dt.items.add(file);"
+        "  $('drop').dispatchEvent(new DragEvent('drop', {dataTransfer: dt, bubbles: true, cancelable: true})); };"
+        "drop(new File([Uint8Array.from(atob(arguments[0]), (c) => c.charCodeAt(0))], 'astronaut.jpg',"
+        "              {type: 'image/jpeg'}));"
+        "drop(new File(['this is not an image'], 'broken.jpg', {type: 'image/jpeg'}));",
+        base64.b64encode(encoded.tobytes()).decode())
+    WebDriverWait(browser, 60).until(EC.visibility_of_element_located((By.ID, "error")))
+    with pytest.raises(TimeoutException):   # the photo's answer arrives meanwhile, and must not be drawn
+        WebDriverWait(browser, 5).until(EC.visibility_of_element_located((By.ID, "picture")))
+    assert "refused" in browser.find_element(By.ID, "error").text
+    assert "astronaut.jpg" not in browser.find_element(By.ID, "status").text

@@ -109,16 +109,23 @@ function drawFaces(source, width, height, faces) {
   }));
 }
 
+// Each chosen file takes the next number; an answer is shown only if no file was chosen after its own, since
+// answers can come back out of order (a broken file is refused before a photo is classified).
+let latestFile = 0;
+
 async function classifyFile(file) {
   if (!file) return;
+  const number = ++latestFile;
   showError("");
   $("status").textContent = `Classifying ${file.name}…`;
   try {
     const result = await classify(file, file.name);
     const bitmap = await createImageBitmap(file, { imageOrientation: "from-image" });
+    if (number !== latestFile) return;
     drawFaces(bitmap, bitmap.width, bitmap.height, result.faces);
     $("status").textContent = result.count ? `${result.count} face(s) in ${file.name}` : `No face found in ${file.name}`;
   } catch (err) {
+    if (number !== latestFile) return;
     // What is on screen belongs to the previous photo: it goes, so that no one reads it as this one's answer.
     clearPicture();
     $("status").textContent = "";
