@@ -227,3 +227,12 @@ def test_the_crowd_of_the_speed_figure_has_faces_a_finder_can_find():
     large = [("with_mask", (0, 0, 60, 60)), ("without_mask", (100, 0, 150, 50))]
     assert crowd_photo({"photos/crowd_of_tiny.jpg": tiny, "photos/two_large.jpg": large,
                         "webcam/close.jpg": large * 3}) == "photos/two_large.jpg"
+
+
+def test_the_round_trips_loss_and_its_paired_standard_error():
+    """Four faces, one answered right before and wrong after: a quarter lost, and a standard error of a quarter
+    (the sample deviation of 0, 1, 0, 0 is 0.5, over the root of 4)."""
+    from studies.round_trip import gap_and_standard_error
+    assert gap_and_standard_error([1, 1, 1, 0], [1, 0, 1, 0]) == pytest.approx((0.25, 0.25))
+    assert gap_and_standard_error([True, False], [True, False]) == (0.0, 0.0)   # the same answers: nothing lost
+    assert all(np.isnan(gap_and_standard_error([1], [0])))
