@@ -172,7 +172,7 @@ def test_an_answer_that_comes_back_after_a_newer_upload_is_not_shown(browser, ur
     """Two files dropped on the page one after the other: only the later one's answer is shown. The broken file is
     refused at once, while the photo is still going through the face finder; the photo's answer, arriving after,
     once drew the photo over the refusal (seen when the machine was busy and an upload followed another)."""
-    ok, encoded = cv2.imencode(".jpg", cv2.cvtColor(skimage_data.astronaut(), cv2.COLOR_RGB2BGR))
+    encoded = cv2.imencode(".jpg", cv2.cvtColor(skimage_data.astronaut(), cv2.COLOR_RGB2BGR))[1]
     browser.get(url + "/")
     WebDriverWait(browser, 30).until(EC.text_to_be_present_in_element((By.ID, "model"), "classes"))
     browser.execute_script(
