@@ -390,7 +390,8 @@ def report_markdown(report: dict) -> str:
         for kind, s in report["round_trip"].items():
             lines.append(f"| {kind} | {s['faces']} | {s['found_share']:.3f} | {s['accuracy_original_crops']:.3f} | "
                          f"{s['accuracy_original_crops_of_found']:.3f} | {s['accuracy_round_trip']:.3f} | "
-                         f"{100 * s['gap']:.1f} ({100 * s['gap_standard_error']:.1f}) |")
+                         f"{100 * (s['accuracy_original_crops_of_found'] - s['accuracy_round_trip']):.1f} "
+                         f"({100 * s['gap_standard_error']:.1f}) |")
         lines.append("")
     return "\n".join(lines)
 

@@ -56,20 +56,19 @@ def round_trip(predictor, faces, labels, seed: int = 0) -> dict:
         again.append((hits[0].prediction.label, label))
         originals_of_found.append((first, label))
     accuracy = lambda pairs: round(float(np.mean([a == b for a, b in pairs])), 4) if pairs else float("nan")  # noqa
-    gap, error = gap_and_standard_error([a == b for a, b in originals_of_found], [a == b for a, b in again])
     return {"faces": len(faces), "found": found, "found_share": round(found / max(len(faces), 1), 4),
             "accuracy_original_crops": accuracy(list(zip(original, labels))),
             "accuracy_original_crops_of_found": accuracy(originals_of_found),
-            "accuracy_round_trip": accuracy(again), "gap": round(gap, 4), "gap_standard_error": round(error, 4)}
+            "accuracy_round_trip": accuracy(again),
+            "gap_standard_error": round(paired_standard_error([a == b for a, b in originals_of_found],
+                                                              [a == b for a, b in again]), 4)}
 
 
-def gap_and_standard_error(right_before, right_after) -> tuple:
-    """The accuracy lost between two answers on the same faces (1/0 right per face), and its standard error,
+def paired_standard_error(right_before, right_after) -> float:
+    """The standard error of the accuracy lost between two answers on the same faces (1/0 right per face),
     paired: only the faces answered differently carry it, so it is far smaller than either accuracy's."""
     lost = np.asarray(right_before, float) - np.asarray(right_after, float)
-    if len(lost) < 2:
-        return float("nan"), float("nan")
-    return float(lost.mean()), float(lost.std(ddof=1) / np.sqrt(len(lost)))
+    return float(lost.std(ddof=1) / np.sqrt(len(lost))) if len(lost) > 1 else float("nan")
 
 
 def eval_faces(folder: Path, every: int = 1, split: str = "eval"):

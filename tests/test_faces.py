@@ -229,10 +229,10 @@ def test_the_crowd_of_the_speed_figure_has_faces_a_finder_can_find():
                         "webcam/close.jpg": large * 3}) == "photos/two_large.jpg"
 
 
-def test_the_round_trips_loss_and_its_paired_standard_error():
-    """Four faces, one answered right before and wrong after: a quarter lost, and a standard error of a quarter
-    (the sample deviation of 0, 1, 0, 0 is 0.5, over the root of 4)."""
-    from studies.round_trip import gap_and_standard_error
-    assert gap_and_standard_error([1, 1, 1, 0], [1, 0, 1, 0]) == pytest.approx((0.25, 0.25))
-    assert gap_and_standard_error([True, False], [True, False]) == (0.0, 0.0)   # the same answers: nothing lost
-    assert all(np.isnan(gap_and_standard_error([1], [0])))
+def test_the_round_trips_paired_standard_error():
+    """Four faces, one answered right before and wrong after: the sample deviation of 0, 1, 0, 0 is 0.5, over the
+    root of 4."""
+    from studies.round_trip import paired_standard_error
+    assert paired_standard_error([1, 1, 1, 0], [1, 0, 1, 0]) == pytest.approx(0.25)
+    assert paired_standard_error([True, False], [True, False]) == 0.0   # the same answers: nothing in doubt
+    assert np.isnan(paired_standard_error([1], [0]))
