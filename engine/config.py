@@ -264,7 +264,7 @@ def apply_dataset(config):
     the five paths that name it: image_root and cls_label_path of DataLoader.Train and .Eval, and the label map.
     Switching a config between masked and unmasked faces is then one override, -o Global.dataset=..."""
     root = config.get("Global", {}).get("dataset")
-    if not root:
+    if not root or not isinstance(root, str):  # a wrong type is validate's to report
         return config
     root = root.rstrip("/")
     for mode, split in (("Train", "train"), ("Eval", "eval")):
@@ -301,9 +301,17 @@ def load_config(path, overrides=()):
     PaddleClas's schema; the chain of files it came from, base first, is recorded in it as RESOLVED_FROM."""
     config, chain = _load_chain(path)
     config.pop(RESOLVED_FROM, None)
+    # Global.dataset sets the data paths where it is given, in the files or on the command line; a path given on
+    # the command line after it wins. The resolved config keeps the paths alone, so that loading it again (a run's
+    # saved config.yaml) cannot set them back from the folder.
+    apply_dataset(config)
     for override in overrides:
         apply_override(config, override)
-    apply_infer_transforms(apply_dataset(validate(config)))
+        if override.split("=", 1)[0].strip() == "Global.dataset":
+            apply_dataset(config)
+    validate(config)
+    config.get("Global", {}).pop("dataset", None)
+    apply_infer_transforms(config)
     config[RESOLVED_FROM] = chain
     return config
 

@@ -194,3 +194,18 @@ def test_flattened_config_has_nothing_left_to_resolve(tmp_path):
     assert flat["Optimizer"]["name"] == "Momentum" and flat["Global"]["epochs"] == 10
     assert flat["DataLoader"]["Train"]["dataset"]["cls_label_path"] == "./dataset/train_list.txt"
     assert load_config(out)["Global"] == load_config(CONFIGS / "masked_fer" / "demo.yaml")["Global"]
+
+
+def test_a_path_given_on_the_command_line_beats_the_configs_dataset_folder(tmp_path):
+    """The face-status config names its folder with Global.dataset; an explicit -o for one path used to be
+    overwritten by it, silently (a cross-validation run trained on the folder's lists instead of its own)."""
+    from engine.config import dump_config, flatten
+    config = load_config(CONFIGS / "face_status" / "FaceCNN_face_status.yaml",
+                         ["DataLoader.Train.dataset.cls_label_path=/folds/train_0.txt"])
+    assert config["DataLoader"]["Train"]["dataset"]["cls_label_path"] == "/folds/train_0.txt"
+    assert config["DataLoader"]["Eval"]["dataset"]["cls_label_path"] == "./dataset/face_status/eval_list.txt"
+    dump_config(config, tmp_path / "config.yaml")   # what a run saves, loaded again by eval.py or export
+    assert flatten(load_config(tmp_path / "config.yaml")) == flatten(config)
+    later = load_config(CONFIGS / "face_status" / "FaceCNN_face_status.yaml",   # the last override wins
+                        ["DataLoader.Train.dataset.cls_label_path=/folds/train_0.txt", "Global.dataset=./other"])
+    assert later["DataLoader"]["Train"]["dataset"]["cls_label_path"] == "./other/train_list.txt"
