@@ -188,7 +188,7 @@ def validate(config):
 
 
 def apply_override(config, override):
-    """Set one "A.b.c=value" override in place; the value is parsed as YAML."""
+    """Set one "A.b.c=value" override in place; the value is parsed as YAML. Returns the keys, ["A", "b", "c"]."""
     if "=" not in override:
         raise ConfigError(f"override {override!r} must look like Key.sub=value")
     dotted, text = override.split("=", 1)
@@ -203,6 +203,7 @@ def apply_override(config, override):
             raise _unknown(key, schema, where)
         if depth == len(keys) - 1:
             node[key] = value
+            return keys
         else:
             if not isinstance(schema[key], dict):
                 raise ConfigError(f"override {override!r}: '{where}{key}' is a list or a value; edit it in the YAML")
@@ -306,8 +307,7 @@ def load_config(path, overrides=()):
     # saved config.yaml) cannot set them back from the folder.
     apply_dataset(config)
     for override in overrides:
-        apply_override(config, override)
-        if override.split("=", 1)[0].strip() == "Global.dataset":
+        if apply_override(config, override) == ["Global", "dataset"]:
             apply_dataset(config)
     validate(config)
     config.get("Global", {}).pop("dataset", None)
