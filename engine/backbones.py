@@ -5,15 +5,41 @@ face is 12 px before any real feature is learned; from scratch on a CPU budget t
 level here. FaceCNN is the VGG-style network that FER2013 work uses instead: four stages of two 3x3
 conv-BN-ReLU layers, each stage closing with a 2x2 max pool (a 48 px input: 48 -> 24 -> 12 -> 6 -> 3), global
 average pooling, dropout and one linear layer. It uses only ops that Paddle Inference, FastDeploy and Paddle Lite all run.
+
+Two options grow it for a masked face, where the mouth's half carries little: squeeze-excitation after each
+stage (se_reduction: channel weights from the stage's mean), and a spatial head (a linear layer over the last
+3x3 map flattened, instead of its mean, so that the head can weigh the eyes' row above the mask's). Both start as
+the plain network does: the excitation's last layer starts at zero (a gain of exactly 1) and fit_pretrained
+spreads a plain head's weights over the nine positions, so that a student grown this way starts from the plain
+twin's weights with the twin's answers.
 """
+import numpy as np
+import paddle
 import paddle.nn as nn
 
 BASE_WIDTHS = (32, 64, 128, 256)
+# The last map's side for the 48 px input every config uses (four 2x2 pools); a spatial head is built for it.
+FINAL_SIDE = 3
+LAYERS_PER_STAGE = 7          # conv, BN, ReLU twice, then the pool
+
+
+class SqueezeExcitation(nn.Layer):
+    def __init__(self, channels, reduction):
+        super().__init__()
+        self.squeeze = nn.Linear(channels, max(4, channels // reduction))
+        self.excite = nn.Linear(max(4, channels // reduction), channels,
+                                weight_attr=nn.initializer.Constant(0.0), bias_attr=nn.initializer.Constant(0.0))
+
+    def forward(self, x):
+        gain = 2 * nn.functional.sigmoid(self.excite(nn.functional.relu(self.squeeze(x.mean([2, 3])))))
+        return x * gain.unsqueeze([2, 3])
 
 
 class FaceCNN(nn.Layer):
-    def __init__(self, class_num=4, scale=1.0, dropout_prob=0.3):
+    def __init__(self, class_num=4, scale=1.0, dropout_prob=0.3, se_reduction=0, spatial_head=False):
         super().__init__()
+        if not isinstance(se_reduction, int) or se_reduction < 0:
+            raise ValueError(f"se_reduction is 0 (none) or a whole reduction ratio such as 4; got {se_reduction!r}")
         widths = [max(8, int(round(w * scale))) for w in BASE_WIDTHS]
         layers, in_channels = [], 3
         for width in widths:
@@ -23,13 +49,39 @@ class FaceCNN(nn.Layer):
                 in_channels = width
             layers.append(nn.MaxPool2D(2, 2))
         self.features = nn.Sequential(*layers)
+        self.spatial_head = bool(spatial_head)
         self.dropout = nn.Dropout(dropout_prob)
-        self.fc = nn.Linear(in_channels, class_num)
+        self.fc = nn.Linear(in_channels * (FINAL_SIDE ** 2 if self.spatial_head else 1), class_num)
+        # Built last, so that the plain network's parameter names (and an exported twin's) stay as they are.
+        self.se = nn.LayerList([SqueezeExcitation(w, se_reduction) for w in widths] if se_reduction else [])
 
     def forward(self, x):
-        # A mean, not AdaptiveAvgPool2D + flatten: Paddle Lite's optimizer crashes on that pair before dropout.
-        x = self.features(x).mean([2, 3])
+        for index, layer in enumerate(self.features):
+            x = layer(x)
+            if len(self.se) and index % LAYERS_PER_STAGE == LAYERS_PER_STAGE - 2:     # a stage's last ReLU
+                x = self.se[index // LAYERS_PER_STAGE](x)
+        # A mean or a reshape, not AdaptiveAvgPool2D + flatten: Paddle Lite's optimizer crashes on that pair before
+        # dropout.
+        if self.spatial_head and list(x.shape[2:]) != [FINAL_SIDE] * 2:
+            raise ValueError(f"a FaceCNN with spatial_head takes 48 px faces only (its last map is "
+                             f"{FINAL_SIDE}x{FINAL_SIDE}); got a {list(x.shape[2:])} map: set Global.image_shape "
+                             "to [3, 48, 48] or drop spatial_head")
+        x = x.reshape([-1, x.shape[1] * FINAL_SIDE ** 2]) if self.spatial_head else x.mean([2, 3])
         return self.fc(self.dropout(x))
+
+    def fit_pretrained(self, state):
+        """A plain FaceCNN's weights (key -> array) fitted to this one: the squeeze-excitation parameters that the
+        state lacks keep their initial values, and a plain head's [C, K] weights become a spatial head's
+        [C * 9, K], each divided by 9, which computes the same mean. Other mismatches are left to the loader."""
+        state = dict(state)
+        for key, param in self.state_dict().items():
+            if key.startswith("se.") and key not in state:
+                state[key] = param.numpy()
+        if self.spatial_head and "fc.weight" in state:
+            weight = np.asarray(state["fc.weight"])
+            if weight.shape[0] * FINAL_SIDE ** 2 == self.fc.weight.shape[0]:
+                state["fc.weight"] = np.repeat(weight, FINAL_SIDE ** 2, axis=0) / FINAL_SIDE ** 2
+        return state
 
 
 def FaceCNN_x0_5(pretrained=False, **kwargs):

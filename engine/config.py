@@ -77,8 +77,10 @@ LOADER = {
     "loader": {"num_workers": NONNEGATIVE_INT, "use_shared_memory": BOOL},
 }
 # stride_list / max_pool (PPLCNet, ResNet): fewer early downsamplings keep detail in 48 px faces.
+# se_reduction / spatial_head (FaceCNN, engine/backbones.py): squeeze-excitation, and a head over the last map.
 BACKBONE = {"name": STR, "class_num": COUNT, "scale": POSITIVE, "dropout_prob": FRACTION, "class_expand": COUNT,
-            "use_last_conv": BOOL, "stride_list": LIST, "max_pool": BOOL}
+            "use_last_conv": BOOL, "stride_list": LIST, "max_pool": BOOL, "se_reduction": NONNEGATIVE_INT,
+            "spatial_head": BOOL}
 SCHEMA = {
     "Global": {
         "checkpoints": STR, "pretrained_model": STR, "output_dir": STR, "device": STR, "save_interval": COUNT,

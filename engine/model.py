@@ -254,11 +254,21 @@ def load_exported_weights(model, prefix):
                     values[var.name] = np.array(scope.find_var(var.name).get_tensor())
     finally:
         paddle.disable_static()
-    missing = [p.name for p in model.state_dict().values() if p.name not in values]
+    state = _fitted(model, {key: values[p.name] for key, p in model.state_dict().items() if p.name in values})
+    missing = [key for key in model.state_dict() if key not in state]
     if missing:
         raise WeightsError(f"{prefix}.pdiparams lacks {len(missing)} of the model's parameters ({missing[:3]}...): "
                           "it was exported from another Arch")
-    model.set_state_dict({key: paddle.to_tensor(values[p.name]) for key, p in model.state_dict().items()})
+    wrong = [key for key, p in model.state_dict().items() if list(state[key].shape) != list(p.shape)]
+    if wrong:
+        raise WeightsError(f"{prefix}.pdiparams does not fit the model, shapes differ: {wrong[0]} "
+                           f"{list(state[wrong[0]].shape)} vs {list(model.state_dict()[wrong[0]].shape)}: check Arch")
+    model.set_state_dict({key: paddle.to_tensor(value) for key, value in state.items()})
+
+
+def _fitted(model, state):
+    """Weights of a plainer variant fitted to the model, where the backbone knows how (FaceCNN.fit_pretrained)."""
+    return model.fit_pretrained(state) if hasattr(model, "fit_pretrained") else state
 
 
 def _params_file(prefix):
@@ -280,7 +290,7 @@ def load_weights(model, prefix, finetune=False):
         return []
     if not path.is_file():
         raise WeightsError(f"weights file {path} not found (give the prefix, e.g. output/ResNet18/best_model)")
-    state = paddle.load(str(path))
+    state = _fitted(model, paddle.load(str(path)))
     own = model.state_dict()
     missing = [k for k in own if k not in state]
     if len(missing) == len(own):

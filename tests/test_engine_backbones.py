@@ -13,7 +13,7 @@ from deploy.predictor import Predictor
 from engine.backbones import BACKBONES
 from engine.config import load_config
 from engine.export import export
-from engine.model import as_deployed, build_model, load_weights
+from engine.model import as_deployed, build_backbone, build_model, load_weights
 from predictor_models import fastdeploy_probs
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -110,3 +110,54 @@ def test_fastdeploy_and_paddle_lite_run_the_exported_averaging(exported, py310, 
     assert not support.unsupported, support.unsupported
     packager.convert_to_nb(opt, exported / "inference.pdmodel", exported / "inference.pdiparams", tmp_path / "m.nb")
     assert (tmp_path / "m.nb").stat().st_size > 100_000
+
+
+GROWN = [{"se_reduction": 4}, {"spatial_head": True}, {"se_reduction": 4, "spatial_head": True}]
+TWIN = ROOT / "inference" / "unmasked" / "inference"
+
+
+@pytest.mark.parametrize("options", GROWN, ids=["se", "spatial", "se+spatial"])
+def test_a_grown_facecnn_starts_from_the_plain_twin_with_its_answers(options, tmp_path):
+    """Squeeze-excitation and a spatial head, warm-started from the committed plain twin (its exported graph, and
+    a .pdparams of it): the same answers, and the new parts still learn."""
+    x = paddle.to_tensor(as_input(faces(4)))
+    plain = build_backbone({"name": "FaceCNN_x0_5", "class_num": 4})
+    load_weights(plain, TWIN)
+    plain.eval()
+    paddle.save(plain.state_dict(), str(tmp_path / "plain.pdparams"))
+    for source in (TWIN, tmp_path / "plain"):
+        grown = build_backbone({"name": "FaceCNN_x0_5", "class_num": 4, **options})
+        load_weights(grown, source)
+        grown.eval()
+        np.testing.assert_allclose(grown(x).numpy(), plain(x).numpy(), atol=1e-5)
+    grown.train()
+    grown(x).sum().backward()
+    new_part = grown.se[0].excite.weight if "se_reduction" in options else grown.fc.weight
+    assert float(new_part.grad.abs().sum()) > 0
+
+
+def test_a_spatial_head_refuses_another_input_size():
+    model = BACKBONES["FaceCNN_x0_5"](class_num=4, spatial_head=True)
+    with pytest.raises(ValueError, match="48 px"):
+        model(paddle.to_tensor(as_input(faces(1, size=64))))
+
+
+def test_a_grown_facecnn_exports_and_converts_for_the_phone(py310, tmp_path):
+    (tmp_path / "labels.txt").write_text("0 angry\n1 fear\n2 happy\n3 surprise\n")
+    config = load_config(SHIPPED, [f"Global.save_inference_dir={tmp_path / 'model'}",
+                                   f"Infer.PostProcess.class_id_map_file={tmp_path / 'labels.txt'}",
+                                   f"Global.pretrained_model={tmp_path / 'weights'}",
+                                   "Arch.se_reduction=4", "Arch.spatial_head=True"])
+    paddle.seed(13)
+    model = build_model(config)
+    for param in model.se.parameters():          # gains other than 1, so that the check can see them
+        param.set_value(paddle.randn(param.shape) * 0.3)
+    paddle.save(model.state_dict(), str(tmp_path / "weights.pdparams"))
+    model_dir = export(config)
+    images = faces()
+    model.eval()
+    expected = as_deployed(model, config)(paddle.to_tensor(as_input(images))).numpy()
+    np.testing.assert_allclose(Predictor(model_dir).predict_probs(images), expected, atol=1e-4)
+    opt = str(py310.parent / "paddle_lite_opt")
+    support = packager.check_arm_support(opt, model_dir / "inference.pdmodel", model_dir / "inference.pdiparams")
+    assert not support.unsupported, support.unsupported
