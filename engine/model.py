@@ -237,10 +237,10 @@ def as_deployed(model, config):
                          check_views(config["Global"].get("view_average")))
 
 
-def load_exported_weights(model, prefix):
-    """Load the weights of an exported model (`prefix`.pdmodel + .pdiparams, as engine.export writes them) into
-    `model`, matched by parameter name: both come from build_model's fresh name scope. So an exported model can be
-    re-exported (other views) or evaluated without its training checkpoint."""
+def exported_weights(model, prefix) -> dict:
+    """The weights of an exported model (`prefix`.pdmodel + .pdiparams, as engine.export writes them) for `model`,
+    key -> array, matched by parameter name: both come from build_model's fresh name scope. So an exported model
+    can be re-exported (other views), evaluated without its training checkpoint, or start a training."""
     import numpy as np
 
     paddle.enable_static()
@@ -254,21 +254,7 @@ def load_exported_weights(model, prefix):
                     values[var.name] = np.array(scope.find_var(var.name).get_tensor())
     finally:
         paddle.disable_static()
-    state = _fitted(model, {key: values[p.name] for key, p in model.state_dict().items() if p.name in values})
-    missing = [key for key in model.state_dict() if key not in state]
-    if missing:
-        raise WeightsError(f"{prefix}.pdiparams lacks {len(missing)} of the model's parameters ({missing[:3]}...): "
-                          "it was exported from another Arch")
-    wrong = [key for key, p in model.state_dict().items() if list(state[key].shape) != list(p.shape)]
-    if wrong:
-        raise WeightsError(f"{prefix}.pdiparams does not fit the model, shapes differ: {wrong[0]} "
-                           f"{list(state[wrong[0]].shape)} vs {list(model.state_dict()[wrong[0]].shape)}: check Arch")
-    model.set_state_dict({key: paddle.to_tensor(value) for key, value in state.items()})
-
-
-def _fitted(model, state):
-    """Weights of a plainer variant fitted to the model, where the backbone knows how (FaceCNN.fit_pretrained)."""
-    return model.fit_pretrained(state) if hasattr(model, "fit_pretrained") else state
+    return {key: values[p.name] for key, p in model.state_dict().items() if p.name in values}
 
 
 def _params_file(prefix):
@@ -277,20 +263,22 @@ def _params_file(prefix):
 
 
 def load_weights(model, prefix, finetune=False):
-    """Load `prefix`.pdparams into `model`; any missing key or shape mismatch is an error naming the file.
+    """Load `prefix`.pdparams, or an exported model's `prefix`.pdiparams (`inference/inference`: .pdmodel and
+    .pdiparams, no .pdparams), into `model`; any missing key or shape mismatch is an error naming the file. A
+    plainer variant's weights are first fitted to the model where the backbone knows how (FaceCNN.fit_pretrained).
 
     finetune=True (Global.pretrained_model in training) keeps the model's own initial values for parameters whose
     shapes differ, as PaddleClas does, so that a model trained on other classes (another class_num) starts a new
-    head; it returns the names of those parameters. A prefix of an exported model (`inference/inference`: .pdmodel
-    and .pdiparams, no .pdparams) loads through load_exported_weights.
+    head; it returns the names of those parameters.
     """
     path = _params_file(prefix)
     if not path.is_file() and Path(f"{prefix}.pdmodel").is_file() and Path(f"{prefix}.pdiparams").is_file():
-        load_exported_weights(model, prefix)
-        return []
-    if not path.is_file():
+        path, state = Path(f"{prefix}.pdiparams"), exported_weights(model, prefix)
+    elif not path.is_file():
         raise WeightsError(f"weights file {path} not found (give the prefix, e.g. output/ResNet18/best_model)")
-    state = _fitted(model, paddle.load(str(path)))
+    else:
+        state = paddle.load(str(path))
+    state = model.fit_pretrained(state) if hasattr(model, "fit_pretrained") else state
     own = model.state_dict()
     missing = [k for k in own if k not in state]
     if len(missing) == len(own):
@@ -305,7 +293,7 @@ def load_weights(model, prefix, finetune=False):
         raise WeightsError(f"{path} does not fit the model, shapes differ (file vs model): {described[0]}"
                            f"{f' and {len(wrong) - 1} more' if len(wrong) > 1 else ''}: check Arch.class_num "
                            "and Arch.name")
-    model.set_state_dict({k: v if k in wrong else state[k] for k, v in own.items()})
+    model.set_state_dict({k: v if k in wrong else paddle.to_tensor(state[k]) for k, v in own.items()})
     return wrong
 
 

@@ -15,7 +15,7 @@ from engine.config import ConfigError, load_config
 from engine.data import DataError
 from engine.evaluate import evaluate
 from engine.infer import infer
-from engine.model import WeightsError, build_model, load_weights
+from engine.model import WeightsError, build_backbone, build_model, load_weights
 from engine.train import train
 from conftest import hear_ctrl_c
 from test_engine_data import CLASSES, make_dataset, overrides
@@ -182,6 +182,22 @@ def test_finetuning_from_a_model_with_other_classes_starts_a_new_head(data, tmp_
         load_weights(build_model(config), tmp_path / "seven")          # eval / export need the exact model
     run_dir = train(config)
     assert "keep their initial values (a new head)" in (run_dir / "train.log").read_text()
+
+
+def test_finetuning_from_an_exported_model_with_other_classes_starts_a_new_head():
+    """The committed 4-class twin, exported (no .pdparams), warm-starts a 3-class model such as the face-status
+    one: every layer but the head is the twin's."""
+    twin = ROOT / "inference" / "unmasked" / "inference"
+    four = build_backbone({"name": "FaceCNN_x0_5", "class_num": 4})
+    load_weights(four, twin)
+    three = build_backbone({"name": "FaceCNN_x0_5", "class_num": 3})
+    head = load_weights(three, twin, finetune=True)
+    assert sorted(head) == ["fc.bias", "fc.weight"]
+    for name, value in three.state_dict().items():
+        if name not in head:
+            np.testing.assert_array_equal(value.numpy(), four.state_dict()[name].numpy(), err_msg=name)
+    with pytest.raises(WeightsError, match="inference.pdiparams does not fit the model, shapes differ"):
+        load_weights(build_backbone({"name": "FaceCNN_x0_5", "class_num": 3}), twin)
 
 
 def test_augmented_mixup_run_resumes_exactly_and_reports_no_train_accuracy(data, tmp_path):
