@@ -83,7 +83,7 @@ unmasked-model:
 		-o Global.pretrained_model=output/unmasked/$(ARCH)/best_model -o Global.save_inference_dir=inference/unmasked
 
 # The face-status model (inference/face_status/: masked, unmasked or no face), from real photos' faces (the
-# tuning part of ../shared/realmask) and `make data`'s faces, starting from the committed unmasked twin's weights.
+# tuning part of ../shared/realmask) and `make data`'s faces.
 REALMASK ?= ../shared/realmask
 face-status-data:
 	$(PY) tools/make_face_status_data.py --realmask $(REALMASK) --out dataset/face_status

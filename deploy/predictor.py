@@ -17,9 +17,9 @@ from engine.config import ConfigError
 # model is the one for masked faces (and the one FastDeploy's PaddleClasModel and the phone load).
 UNMASKED_MODEL, FACE_STATUS_MODEL = "unmasked", "face_status"
 # A found face whose face-status model says no_face with at least this probability is dropped; chosen on the
-# face-status model's validation photos: of 0.6-0.9, the value with the highest masked recall at a precision of
-# 0.90 or more there (0.904 at 0.942; 0.9 gave 0.904 at 0.896; docs/predictor.md).
-NO_FACE_THRESHOLD = 0.8
+# face-status model's validation photos, the one value of 0.6-0.9 that kept both masked recall and precision at
+# 0.90 or more there (0.904 at 0.907; docs/predictor.md).
+NO_FACE_THRESHOLD = 0.9
 # A face is called masked from this mask score on (Prediction.mask_score). The face-status model learns from more
 # masked faces than unmasked ones; on its validation photos 0.6 gave a balanced mask-status accuracy of 0.970,
 # against 0.944 at 0.5 (117 masked and 23 unmasked faces; docs/predictor.md).
