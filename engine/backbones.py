@@ -14,7 +14,6 @@ spreads a plain head's weights over the nine positions, so that a student grown 
 twin's weights with the twin's answers.
 """
 import numpy as np
-import paddle
 import paddle.nn as nn
 
 BASE_WIDTHS = (32, 64, 128, 256)
@@ -26,8 +25,9 @@ LAYERS_PER_STAGE = 7          # conv, BN, ReLU twice, then the pool
 class SqueezeExcitation(nn.Layer):
     def __init__(self, channels, reduction):
         super().__init__()
-        self.squeeze = nn.Linear(channels, max(4, channels // reduction))
-        self.excite = nn.Linear(max(4, channels // reduction), channels,
+        hidden = max(4, channels // reduction)
+        self.squeeze = nn.Linear(channels, hidden)
+        self.excite = nn.Linear(hidden, channels,
                                 weight_attr=nn.initializer.Constant(0.0), bias_attr=nn.initializer.Constant(0.0))
 
     def forward(self, x):
@@ -60,12 +60,12 @@ class FaceCNN(nn.Layer):
             x = layer(x)
             if len(self.se) and index % LAYERS_PER_STAGE == LAYERS_PER_STAGE - 2:     # a stage's last ReLU
                 x = self.se[index // LAYERS_PER_STAGE](x)
-        # A mean or a reshape, not AdaptiveAvgPool2D + flatten: Paddle Lite's optimizer crashes on that pair before
-        # dropout.
         if self.spatial_head and list(x.shape[2:]) != [FINAL_SIDE] * 2:
             raise ValueError(f"a FaceCNN with spatial_head takes 48 px faces only (its last map is "
                              f"{FINAL_SIDE}x{FINAL_SIDE}); got a {list(x.shape[2:])} map: set Global.image_shape "
                              "to [3, 48, 48] or drop spatial_head")
+        # A mean or a reshape, not AdaptiveAvgPool2D + flatten: Paddle Lite's optimizer crashes on that pair before
+        # dropout.
         x = x.reshape([-1, x.shape[1] * FINAL_SIDE ** 2]) if self.spatial_head else x.mean([2, 3])
         return self.fc(self.dropout(x))
 
