@@ -70,10 +70,11 @@ class FaceCNN(nn.Layer):
         return self.fc(self.dropout(x))
 
     def fit_pretrained(self, state):
-        """A plain FaceCNN's weights (key -> array) fitted to this one: the squeeze-excitation parameters that the
-        state lacks keep their initial values, and a plain head's [C, K] weights become a spatial head's
-        [C * 9, K], each divided by 9, which computes the same mean. Other mismatches are left to the loader."""
-        state = dict(state)
+        """A plainer or narrower FaceCNN's weights (key -> array) fitted to this one: a narrower twin's channels are
+        widened (widen_channels), the squeeze-excitation parameters that the state lacks keep their initial
+        values, and a plain head's [C, K] weights become a spatial head's [C * 9, K], each divided by 9, which
+        computes the same mean. Other mismatches are left to the loader."""
+        state = widen_channels(self, dict(state))
         for key, param in self.state_dict().items():
             if key.startswith("se.") and key not in state:
                 state[key] = param.numpy()
@@ -82,6 +83,41 @@ class FaceCNN(nn.Layer):
             if weight.shape[0] * FINAL_SIDE ** 2 == self.fc.weight.shape[0]:
                 state["fc.weight"] = np.repeat(weight, FINAL_SIDE ** 2, axis=0) / FINAL_SIDE ** 2
         return state
+
+
+def widen_channels(model, state, noise=0.01, seed=0):
+    """A narrower FaceCNN's weights fitted to `model`'s widths, so that the wide network starts with the narrow
+    one's answers (Net2WiderNet, Chen et al., ICLR 2016): new channel j of a layer copies old channel j mod n, with
+    its batch-norm statistics, and the next layer's weights from each copied channel are divided by the number of
+    its copies, so the sum they feed on is unchanged. Copies get gradients alike and would stay alike; a seeded
+    noise of `noise` times each layer's weight spread breaks the tie (the answers move by about that much).
+    A state already of the model's widths is returned as it is."""
+    own = model.state_dict()
+    convs = [f"features.{i}" for i, layer in enumerate(model.features) if isinstance(layer, nn.Conv2D)]
+    if all(list(np.shape(state.get(f"{c}.weight"))) == list(own[f"{c}.weight"].shape) for c in convs):
+        return state
+    rng = np.random.default_rng(seed)
+    state, copied_from = dict(state), None          # copied_from: old input channel of each new input channel
+    for conv in convs:
+        weight = np.asarray(state[f"{conv}.weight"], np.float32)
+        wide_out, wide_in = own[f"{conv}.weight"].shape[:2]
+        if copied_from is not None:
+            weight = weight[:, copied_from] / np.bincount(copied_from)[copied_from][None, :, None, None].astype(
+                np.float32)
+        if weight.shape[1] != wide_in or not weight.shape[0] <= wide_out:
+            return state                             # not a narrower twin: the loader names the mismatch
+        copied_from = np.arange(wide_out) % weight.shape[0]
+        widened = weight[copied_from]
+        copies = np.arange(wide_out) >= weight.shape[0]
+        widened[copies] += noise * weight.std() * rng.standard_normal(widened[copies].shape).astype(np.float32)
+        state[f"{conv}.weight"] = widened
+        norm = f"features.{int(conv.split('.')[1]) + 1}"
+        for part in ("weight", "bias", "_mean", "_variance"):
+            state[f"{norm}.{part}"] = np.asarray(state[f"{norm}.{part}"])[copied_from]
+    fc = np.asarray(state["fc.weight"])
+    if fc.shape[0] < len(copied_from):
+        state["fc.weight"] = (fc[copied_from] / np.bincount(copied_from)[copied_from][:, None]).astype(fc.dtype)
+    return state
 
 
 def FaceCNN_x0_5(pretrained=False, **kwargs):

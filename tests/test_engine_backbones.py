@@ -10,10 +10,10 @@ import pytest
 
 from deploy.android import package_model as packager
 from deploy.predictor import Predictor
-from engine.backbones import BACKBONES
+from engine.backbones import BACKBONES, widen_channels
 from engine.config import load_config
 from engine.export import export
-from engine.model import as_deployed, build_backbone, build_model, load_weights
+from engine.model import as_deployed, build_backbone, build_model, exported_weights, load_weights
 from predictor_models import fastdeploy_probs
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -134,6 +134,27 @@ def test_a_grown_facecnn_starts_from_the_plain_twin_with_its_answers(options, tm
     grown(x).sum().backward()
     new_part = grown.se[0].excite.weight if "se_reduction" in options else grown.fc.weight
     assert float(new_part.grad.abs().sum()) > 0
+
+
+@pytest.mark.parametrize("options", [{"name": "FaceCNN_x1_0"}, {"name": "FaceCNN_x1_0", "spatial_head": True}],
+                         ids=["x1_0", "x1_0+spatial"])
+def test_a_wider_facecnn_starts_from_the_narrow_twin_with_its_answers(options):
+    """Net2WiderNet from the committed x0_5 twin: without the tie-breaking noise the same answers; with it (as
+    loading does) nearly the same, and a channel's copies no longer equal, so that they can learn apart."""
+    x = paddle.to_tensor(as_input(faces(4)))
+    plain = build_backbone({"name": "FaceCNN_x0_5", "class_num": 4})
+    load_weights(plain, TWIN)
+    plain.eval()
+    expected = plain(x).numpy()
+    wide = build_backbone({"class_num": 4, **options})
+    exact = widen_channels(wide, exported_weights(wide, TWIN), noise=0)
+    wide.set_state_dict(wide.fit_pretrained(exact))
+    wide.eval()
+    np.testing.assert_allclose(wide(x).numpy(), expected, atol=1e-4)
+    load_weights(wide, TWIN)
+    np.testing.assert_allclose(wide(x).numpy(), expected, atol=0.1)
+    conv, narrow = wide.features[3].weight.numpy(), plain.features[3].weight.shape[0]     # 32 channels from 16
+    assert conv.shape[0] == 2 * narrow and not np.allclose(conv[:narrow], conv[narrow:], atol=1e-4)
 
 
 def test_a_spatial_head_refuses_another_input_size():
