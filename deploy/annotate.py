@@ -12,9 +12,15 @@ MIN_SIDE = 256
 
 
 def _text(image, text, x, y, scale, colour=GREEN):
-    thickness = max(1, int(round(scale * 2)))
-    (w, h), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
-    y = max(y, h + base)
+    """text on a filled band from (x, y) up, moved left (and shrunk if need be) to stay whole in the picture."""
+    room = image.shape[1] - 2
+    while True:
+        thickness = max(1, int(round(scale * 2)))
+        (w, h), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
+        if w <= room or scale < 0.2:
+            break
+        scale *= room / w
+    x, y = max(0, min(x, room - w)), max(y, h + base)
     cv2.rectangle(image, (x, y - h - base), (x + w, y + base // 2), colour, cv2.FILLED)
     cv2.putText(image, text, (x, y - base // 2), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), thickness, cv2.LINE_AA)
 
