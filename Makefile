@@ -24,7 +24,7 @@ HELDOUT := -o Global.output_dir=./output/no_$(HOLD_OUT) \
 	-o DataLoader.Train.dataset.cls_label_path=./dataset/masked_no_$(HOLD_OUT)/train_list.txt
 HELDOUT_EPOCHS ?= 16
 
-.PHONY: setup demo test bench clean data heldout-data default-model unmasked-model heldout-model study \
+.PHONY: setup demo test bench clean data heldout-data default-model twin-model unmasked-model heldout-model study \
 	mask-points-model face-status-data face-status-model eval-faces
 
 setup:
@@ -65,22 +65,33 @@ heldout-data:
 	$(PY) tools/make_dataset.py --fer2013 $(FER2013_DATA) --out dataset/masked_no_$(HOLD_OUT) --workers 2 \
 		--hold-out-mask $(HOLD_OUT)
 
-# The shipped masked model in inference/: a student of the committed unmasked twin (inference/unmasked/, its
-# teacher; `make unmasked-model` rebuilds that one first, if wanted) on paired faces, on one thread.
+# The shipped masked model in inference/: a student of the committed unmasked twin (models/twin_x0_5/, its
+# teacher; `make twin-model` rebuilds that one first, if wanted) on paired faces, on one thread.
 default-model:
 	OMP_NUM_THREADS=1 $(PY) tools/train.py -c $(DISTILL_CONFIG)
 	$(PY) tools/export_model.py -c $(DISTILL_CONFIG) \
 		-o Global.pretrained_model=output/distill/DistillationModel/best_model -o Global.save_inference_dir=inference
 
-# The expression model for unmasked faces (inference/unmasked/, which the predictor routes unmasked faces to):
-# data parallel on both cores, one thread each, 42 epochs (the time a session leaves).
+# The unmasked twin, FaceCNN_x0_5 (models/twin_x0_5/: the masked student's teacher and the start of the unmasked
+# model): data parallel on both cores, one thread each, 42 epochs (the time a session leaves).
 UNMASKED_EPOCHS ?= 42
-unmasked-model:
+twin-model:
 	OMP_NUM_THREADS=1 $(PY) -m paddle.distributed.launch --nproc_per_node 2 --log_dir output/unmasked/launch_log \
 		tools/train.py -c $(CPU_CONFIG) $(UNMASKED) -o DataLoader.Train.sampler.batch_size=32 \
 		-o Global.epochs=$(UNMASKED_EPOCHS)
 	$(PY) tools/export_model.py -c $(CPU_CONFIG) $(UNMASKED) \
-		-o Global.pretrained_model=output/unmasked/$(ARCH)/best_model -o Global.save_inference_dir=inference/unmasked
+		-o Global.pretrained_model=output/unmasked/$(ARCH)/best_model -o Global.save_inference_dir=models/twin_x0_5
+
+# The expression model for unmasked faces (inference/unmasked/, which the predictor routes unmasked faces to):
+# FaceCNN_x1_0 widened from the committed twin (engine/backbones.py's widen_channels), 15 epochs on one thread.
+WIDE_UNMASKED := -o Global.output_dir=./output/unmasked_wide -o Global.dataset=./dataset/unmasked \
+	-o Arch.name=FaceCNN_x1_0
+unmasked-model:
+	OMP_NUM_THREADS=1 $(PY) tools/train.py -c $(CPU_CONFIG) $(WIDE_UNMASKED) \
+		-o Global.pretrained_model=./models/twin_x0_5/inference -o Global.epochs=15
+	$(PY) tools/export_model.py -c $(CPU_CONFIG) $(WIDE_UNMASKED) \
+		-o Global.pretrained_model=output/unmasked_wide/FaceCNN_x1_0/best_model \
+		-o Global.save_inference_dir=inference/unmasked
 
 # The face-status model (inference/face_status/: masked, unmasked or no face), from real photos' faces (the
 # tuning part of ../shared/realmask) and `make data`'s faces.

@@ -113,7 +113,7 @@ def test_fastdeploy_and_paddle_lite_run_the_exported_averaging(exported, py310, 
 
 
 GROWN = [{"se_reduction": 4}, {"spatial_head": True}, {"se_reduction": 4, "spatial_head": True}]
-TWIN = ROOT / "inference" / "unmasked" / "inference"
+TWIN = ROOT / "models" / "twin_x0_5" / "inference"
 
 
 @pytest.mark.parametrize("options", GROWN, ids=["se", "spatial", "se+spatial"])

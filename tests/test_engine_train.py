@@ -187,7 +187,7 @@ def test_finetuning_from_a_model_with_other_classes_starts_a_new_head(data, tmp_
 def test_finetuning_from_an_exported_model_with_other_classes_starts_a_new_head():
     """The committed 4-class twin, exported (no .pdparams), warm-starts a 3-class model such as the face-status
     one: every layer but the head is the twin's."""
-    twin = ROOT / "inference" / "unmasked" / "inference"
+    twin = ROOT / "models" / "twin_x0_5" / "inference"
     four = build_backbone({"name": "FaceCNN_x0_5", "class_num": 4})
     load_weights(four, twin)
     three = build_backbone({"name": "FaceCNN_x0_5", "class_num": 3})
