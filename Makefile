@@ -125,9 +125,9 @@ study:
 		--model "trained without $(HOLD_OUT) masks=output/no_$(HOLD_OUT)/inference" \
 		--unseen-style "trained without $(HOLD_OUT) masks=$(HOLD_OUT)" --out docs/study.md
 	$(PY) tools/plot_curves.py --run "trained on masked faces=output/distill/DistillationModel/metrics.jsonl" \
-		--run "trained on unmasked faces=output/unmasked/$(ARCH)/metrics.jsonl" --out docs/training_curves.png
+		--run "trained on unmasked faces=output/unmasked_wide/FaceCNN_x1_0/metrics.jsonl" --out docs/training_curves.png
 	cp output/distill/DistillationModel/confusion_matrix.png docs/confusion_masked_model.png
-	cp output/unmasked/$(ARCH)/confusion_matrix.png docs/confusion_unmasked_model.png
+	cp output/unmasked_wide/FaceCNN_x1_0/confusion_matrix.png docs/confusion_unmasked_model.png
 	$(PY) tools/make_figures.py --out docs --fer2013 $(FER2013_DATA) --model-dir inference
 
 clean:
