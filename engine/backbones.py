@@ -93,30 +93,31 @@ def widen_channels(model, state, noise=0.01, seed=0):
     noise of `noise` times each layer's weight spread breaks the tie (the answers move by about that much).
     A state already of the model's widths is returned as it is."""
     own = model.state_dict()
-    convs = [f"features.{i}" for i, layer in enumerate(model.features) if isinstance(layer, nn.Conv2D)]
-    if all(list(np.shape(state.get(f"{c}.weight"))) == list(own[f"{c}.weight"].shape) for c in convs):
+    convs = [i for i, layer in enumerate(model.features) if isinstance(layer, nn.Conv2D)]
+    if all(list(np.shape(state.get(f"features.{i}.weight"))) == list(own[f"features.{i}.weight"].shape) for i in convs):
         return state
     rng = np.random.default_rng(seed)
-    state, copied_from = dict(state), None          # copied_from: old input channel of each new input channel
-    for conv in convs:
-        weight = np.asarray(state[f"{conv}.weight"], np.float32)
-        wide_out, wide_in = own[f"{conv}.weight"].shape[:2]
+    state = dict(state)
+    copied_from, share = None, None     # the old channel each new input channel copies, and 1 / its copies
+    for index in convs:
+        weight = np.asarray(state[f"features.{index}.weight"], np.float32)
+        wide_out, wide_in = own[f"features.{index}.weight"].shape[:2]
         if copied_from is not None:
-            weight = weight[:, copied_from] / np.bincount(copied_from)[copied_from][None, :, None, None].astype(
-                np.float32)
-        if weight.shape[1] != wide_in or not weight.shape[0] <= wide_out:
+            weight = weight[:, copied_from] * share[None, :, None, None]
+        if weight.shape[1] != wide_in or weight.shape[0] > wide_out:
             return state                             # not a narrower twin: the loader names the mismatch
         copied_from = np.arange(wide_out) % weight.shape[0]
+        share = (1.0 / np.bincount(copied_from)[copied_from]).astype(np.float32)
         widened = weight[copied_from]
         copies = np.arange(wide_out) >= weight.shape[0]
         widened[copies] += noise * weight.std() * rng.standard_normal(widened[copies].shape).astype(np.float32)
-        state[f"{conv}.weight"] = widened
-        norm = f"features.{int(conv.split('.')[1]) + 1}"
-        for part in ("weight", "bias", "_mean", "_variance"):
-            state[f"{norm}.{part}"] = np.asarray(state[f"{norm}.{part}"])[copied_from]
+        state[f"features.{index}.weight"] = widened
+        for part in ("weight", "bias", "_mean", "_variance"):        # the batch norm right after the conv
+            key = f"features.{index + 1}.{part}"
+            state[key] = np.asarray(state[key])[copied_from]
     fc = np.asarray(state["fc.weight"])
     if fc.shape[0] < len(copied_from):
-        state["fc.weight"] = (fc[copied_from] / np.bincount(copied_from)[copied_from][:, None]).astype(fc.dtype)
+        state["fc.weight"] = (fc[copied_from] * share[:, None]).astype(fc.dtype)
     return state
 
 
