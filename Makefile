@@ -88,7 +88,7 @@ WIDE_UNMASKED := -o Global.output_dir=./output/unmasked_wide -o Global.dataset=.
 	-o Arch.name=FaceCNN_x1_0
 unmasked-model:
 	OMP_NUM_THREADS=1 $(PY) tools/train.py -c $(CPU_CONFIG) $(WIDE_UNMASKED) \
-		-o Global.pretrained_model=./models/twin_x0_5/inference -o Global.epochs=15
+		-o Global.pretrained_model=./models/twin_x0_5/inference -o Global.epochs=15 -o Global.eval_interval=5
 	$(PY) tools/export_model.py -c $(CPU_CONFIG) $(WIDE_UNMASKED) \
 		-o Global.pretrained_model=output/unmasked_wide/FaceCNN_x1_0/best_model \
 		-o Global.save_inference_dir=inference/unmasked
