@@ -94,8 +94,10 @@ def widen_channels(model, state, noise=0.01, seed=0):
     A state already of the model's widths is returned as it is."""
     own = model.state_dict()
     convs = [i for i, layer in enumerate(model.features) if isinstance(layer, nn.Conv2D)]
-    if all(list(np.shape(state.get(f"features.{i}.weight"))) == list(own[f"features.{i}.weight"].shape) for i in convs):
-        return state
+    shapes = [(np.shape(state[f"features.{i}.weight"]) if f"features.{i}.weight" in state else None,
+               tuple(own[f"features.{i}.weight"].shape)) for i in convs]
+    if any(old is None for old, _ in shapes) or all(old == new for old, new in shapes):
+        return state                                 # another network, or the model's own widths: nothing to widen
     rng = np.random.default_rng(seed)
     state = dict(state)
     copied_from, share = None, None     # the old channel each new input channel copies, and 1 / its copies

@@ -13,7 +13,7 @@ from deploy.predictor import Predictor
 from engine.backbones import BACKBONES, widen_channels
 from engine.config import load_config
 from engine.export import export
-from engine.model import as_deployed, build_backbone, build_model, exported_weights, load_weights
+from engine.model import WeightsError, as_deployed, build_backbone, build_model, exported_weights, load_weights
 from predictor_models import fastdeploy_probs
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -155,6 +155,16 @@ def test_a_wider_facecnn_starts_from_the_narrow_twin_with_its_answers(options):
     np.testing.assert_allclose(wide(x).numpy(), expected, atol=0.1)
     conv, narrow = wide.features[3].weight.numpy(), plain.features[3].weight.shape[0]     # 32 channels from 16
     assert conv.shape[0] == 2 * narrow and not np.allclose(conv[:narrow], conv[narrow:], atol=1e-4)
+
+
+@pytest.mark.parametrize("source, message", [("ResNet18", "another architecture"),
+                                             ("FaceCNN_x2_0", "does not fit the model, shapes differ")])
+def test_weights_a_facecnn_cannot_widen_from_are_the_loaders_clear_error(source, message, tmp_path):
+    """Widening fits only a narrower FaceCNN; another network's weights, or a wider FaceCNN's, reach the loader's
+    checks unchanged (not a KeyError or a shape error from inside the widening)."""
+    paddle.save(build_backbone({"name": source, "class_num": 4}).state_dict(), str(tmp_path / "other.pdparams"))
+    with pytest.raises(WeightsError, match=message):
+        load_weights(build_backbone({"name": "FaceCNN_x1_0", "class_num": 4}), tmp_path / "other")
 
 
 def test_a_spatial_head_refuses_another_input_size():
