@@ -385,11 +385,13 @@ def report_markdown(report: dict) -> str:
             lines.append(f"| {kind} ({s['faces']}) | {s['routed']:.3f} | {s['masked_model']:.3f} | "
                          f"{s['unmasked_model']:.3f} | {s['called_masked']:.3f} |")
         lines += ["", "## Round trip: PublicTest faces pasted into photos, found, cropped, classified", "",
-                  "| faces | pasted | found | accuracy, original crops | the same, faces found | round trip | "
-                  "points lost (standard error) |", "|---|---:|---:|---:|---:|---:|---:|"]
+                  "| faces | pasted | found | found and called masked | accuracy, original crops | the same, faces found | "
+                  "round trip | points lost (standard error) |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
         for kind, s in report["round_trip"].items():
-            lines.append(f"| {kind} | {s['faces']} | {s['found_share']:.3f} | {s['accuracy_original_crops']:.3f} | "
-                         f"{s['accuracy_original_crops_of_found']:.3f} | {s['accuracy_round_trip']:.3f} | "
+            called = "-" if s.get("called_masked_share") is None else f"{s['called_masked_share']:.3f}"
+            lines.append(f"| {kind} | {s['faces']} | {s['found_share']:.3f} | {called} | "
+                         f"{s['accuracy_original_crops']:.3f} | {s['accuracy_original_crops_of_found']:.3f} | "
+                         f"{s['accuracy_round_trip']:.3f} | "
                          f"{100 * (s['accuracy_original_crops_of_found'] - s['accuracy_round_trip']):.1f} "
                          f"({100 * s['gap_standard_error']:.1f}) |")
         lines.append("")

@@ -236,3 +236,23 @@ def test_the_round_trips_paired_standard_error():
     assert paired_standard_error([1, 1, 1, 0], [1, 0, 1, 0]) == pytest.approx(0.25)
     assert paired_standard_error([True, False], [True, False]) == 0.0   # the same answers: nothing in doubt
     assert np.isnan(paired_standard_error([1], [0]))
+
+
+def test_the_round_trip_says_how_many_faces_found_were_called_masked(fer2013_dir):
+    """PublicTest faces masked by our masker, pasted, found: the round trip reports the share the face-status
+    check called masked (the rest went to the unmasked model); the same faces unmasked are mostly called
+    unmasked, and a predictor that does not route has no share to report."""
+    from deploy.predictor import Predictor
+    from masker.dataset import mask_face
+    from studies.round_trip import round_trip
+
+    files = [f for label in ("happy", "surprise") for f in sorted((fer2013_dir / "test" / label).glob("*.jpg"))[:30]]
+    plain = [cv2.imread(str(f), cv2.IMREAD_GRAYSCALE) for f in files]
+    rng = np.random.default_rng(0)
+    masked = [mask_face(face, rng)[0] for face in plain]
+    labels = [f.parent.name for f in files]
+    routed = Predictor("inference")
+    with_masks, without = round_trip(routed, masked, labels), round_trip(routed, plain, labels)
+    assert with_masks["found"] >= 15 and without["found"] >= 40
+    assert with_masks["called_masked_share"] >= 0.8 and without["called_masked_share"] <= 0.2
+    assert round_trip(Predictor("inference", route=False), plain[:10], labels[:10])["called_masked_share"] is None
