@@ -5,6 +5,7 @@ The photos are split once, by a hash of the file name, into a tuning part (thres
 training faces) and a held-out part that nothing is tuned on; webcam/ is held out whole.
 """
 import csv
+import os
 import time
 import zlib
 from collections import defaultdict
@@ -318,7 +319,8 @@ def face_finding_report(realmask, predictor, masked_data=None, unmasked_data=Non
     photos = sorted(i for i in boxes if i.startswith("photos/"))
     held_out = [i for i in photos if split_of(i) == "held_out"]
     webcam = sorted(i for i in boxes if i.startswith("webcam/"))
-    report = {"started": time.strftime("%Y-%m-%d %H:%M"),
+    report = {"started": time.strftime("%Y-%m-%d %H:%M"), "load_average": round(os.getloadavg()[0], 2),
+              "cores": os.cpu_count(),
               "photos": {"all": len(photos), "held_out": len(held_out), "webcam": len(webcam)},
               "thresholds": {"short_range": SHORT_RANGE_SCORE, "full_range": FULL_RANGE_SCORE,
                              "no_face": NO_FACE_THRESHOLD, "masked_from": MASKED_FROM}, "finders": {}}
@@ -355,9 +357,10 @@ def report_markdown(report: dict) -> str:
     lines += [f"The thresholds (detection {t['short_range']} short-range and {t['full_range']} full-range; "
               f"no-face {t['no_face']}, masked from a mask score of {t['masked_from']}) were chosen on the "
               "validation photos of the tuning split, which the face-status model does not train on "
-              f"(docs/predictor.md says how). This run started {report['started']}. The ms per photo compare "
-              "within a table, and only when nothing else ran; `make bench` times the finders side by side "
-              "(README).", ""]
+              f"(docs/predictor.md says how). This run started {report['started']}, at a load average of "
+              f"{report['load_average']} on {report['cores']} cores. The ms per photo compare "
+              "within a table, and only when nothing else ran (a load average well under 1); `make bench` times "
+              "the finders side by side (README).", ""]
     for part, title in (("held_out", "held-out photos"), ("all", "all photos"), ("webcam", "webcam photos")):
         lines += [f"## Finders on the {title}", "",
                   "| finder | masked found | unmasked found | precision | ms per photo | photos with a masked face "

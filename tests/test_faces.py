@@ -256,3 +256,14 @@ def test_the_round_trip_says_how_many_faces_found_were_called_masked(fer2013_dir
     assert with_masks["found"] >= 15 and without["found"] >= 40
     assert with_masks["called_masked_share"] >= 0.8 and without["called_masked_share"] <= 0.2
     assert round_trip(Predictor("inference", route=False), plain[:10], labels[:10])["called_masked_share"] is None
+
+
+def test_the_face_finding_report_says_how_busy_the_machine_was():
+    """Its ms per photo mean something only on an idle machine: the report gives the load average at the start."""
+    from studies.realmask import report_markdown
+
+    report = {"started": "2026-12-03 07:26", "load_average": 2.61, "cores": 2,
+              "photos": {"all": 600, "held_out": 243, "webcam": 61},
+              "thresholds": {"short_range": 0.5, "full_range": 0.35, "no_face": 0.9, "masked_from": 0.6},
+              "finders": {}, "mask_status": {}}
+    assert "started 2026-12-03 07:26, at a load average of 2.61 on 2 cores" in report_markdown(report)
