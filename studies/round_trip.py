@@ -42,7 +42,7 @@ def centred_in(found, box) -> list:
 def round_trip(predictor, faces, labels, seed: int = 0) -> dict:
     """faces: gray 48 px crops with their true labels. How many the finder finds again in their canvases, and
     the predictor's accuracy on the original crops against that on the found faces' crops (routed as the
-    predictor routes)."""
+    predictor routes), and the share of the found faces its face-status check called masked."""
     rng = random.Random(seed)
     pool = backgrounds()
     original = [p.label for p in predictor.predict(faces)]
@@ -64,8 +64,8 @@ def round_trip(predictor, faces, labels, seed: int = 0) -> dict:
             "accuracy_round_trip": accuracy(again),
             "gap_standard_error": round(paired_standard_error([a == b for a, b in originals_of_found],
                                                               [a == b for a, b in again]), 4),
-            # The found faces the face-status check calls masked (None without one): a masked face it calls
-            # unmasked is answered by the unmasked model, part of what the round trip loses.
+            # None without a face-status check. A masked face it calls unmasked goes to the unmasked model: part
+            # of what the round trip loses.
             "called_masked_share": round(float(np.mean(routed)), 4) if routed else None}
 
 
