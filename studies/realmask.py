@@ -391,7 +391,7 @@ def report_markdown(report: dict) -> str:
                   "| faces | pasted | found | found and called masked | accuracy, original crops | the same, faces found | "
                   "round trip | points lost (standard error) |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
         for kind, s in report["round_trip"].items():
-            called = "-" if s.get("called_masked_share") is None else f"{s['called_masked_share']:.3f}"
+            called = "-" if s["called_masked_share"] is None else f"{s['called_masked_share']:.3f}"
             lines.append(f"| {kind} | {s['faces']} | {s['found_share']:.3f} | {called} | "
                          f"{s['accuracy_original_crops']:.3f} | {s['accuracy_original_crops_of_found']:.3f} | "
                          f"{s['accuracy_round_trip']:.3f} | "
