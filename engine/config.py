@@ -93,6 +93,9 @@ SCHEMA = {
         "flip_average": BOOL,
         # This project's: ... and over these views too, each [share of the side, dx, dy] (engine/model.py).
         "view_average": LIST,
+        # This project's: evaluation and the exported model answer with the first N classes alone, for a model
+        # trained on more (FER2013's seven, or the four plus "other") that is asked about the four.
+        "answer_classes": COUNT,
     },
     "Arch": {**BACKBONE,
              # PaddleClas's DistillationModel (engine/model.py): members, each a BACKBONE mapping plus `pretrained`.
@@ -180,6 +183,10 @@ def validate(config):
             raise ConfigError(f"the config has no '{section}' section")
     if "name" not in config["Arch"] or "class_num" not in config["Arch"]:
         raise ConfigError("Arch needs 'name' (a paddleclas backbone) and 'class_num'")
+    answered = config["Global"].get("answer_classes")
+    if answered is not None and answered > config["Arch"]["class_num"]:
+        raise ConfigError(f"Global.answer_classes ({answered}) must be at most Arch.class_num "
+                          f"({config['Arch']['class_num']}): it keeps the first classes of those trained")
     for member in config["Arch"].get("models") or []:
         if isinstance(member, dict) and len(member) == 1:
             (name, spec), = member.items()

@@ -39,9 +39,9 @@ def read_label_map(path):
 
 
 def label_list(config):
-    """The class names: Infer.PostProcess.class_id_map_file, or else the label_list.txt that tools/make_dataset.py
-    writes beside the training list (PaddleClas trains without a label map; this engine names the classes in
-    its reports)."""
+    """The names of the classes answered (all, or the first Global.answer_classes), from
+    Infer.PostProcess.class_id_map_file, or else the label_list.txt that tools/make_dataset.py writes beside the
+    training list (PaddleClas trains without a label map; this engine names the classes in its reports)."""
     path = config.get("Infer", {}).get("PostProcess", {}).get("class_id_map_file")
     if not path or not Path(path).is_file():
         train_list = config.get("DataLoader", {}).get("Train", {}).get("dataset", {}).get("cls_label_path", ".")
@@ -56,7 +56,7 @@ def label_list(config):
     if len(labels) != config["Arch"]["class_num"]:
         raise ConfigError(f"Arch.class_num is {config['Arch']['class_num']} but {path} lists {len(labels)} "
                           "classes: make them agree")
-    return labels
+    return labels[:config["Global"].get("answer_classes") or len(labels)]
 
 
 # The label of a face of none of the classes (teacher_only_classes): the losses on labels skip it.

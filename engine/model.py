@@ -188,11 +188,13 @@ class DeployedModel(paddle.nn.Layer):
     Global.flip_average, the mean of each face's and its mirror image's; with Global.view_average, the mean over
     those views of the face as well (each a centred crop of a share of the side, moved by dx, dy pixels, resized
     back to the input size), every view mirrored too when flip_average is on; for an EnsembleModel, the mean of
-    its members' as well. All run as one batch, so every backend and the phone get the same average."""
+    its members' as well. All run as one batch, so every backend and the phone get the same average. With
+    answer_classes, the softmax runs over the first classes' logits alone: a model trained on more classes answers
+    among those."""
 
-    def __init__(self, model, flip_average=False, views=None):
+    def __init__(self, model, flip_average=False, views=None, answer_classes=None):
         super().__init__()
-        self.model, self.flip_average = model, flip_average
+        self.model, self.flip_average, self.answer_classes = model, flip_average, answer_classes
         self.views = [tuple(view) for view in views or []]
 
     def _view(self, x, share, dx, dy):
@@ -216,8 +218,11 @@ class DeployedModel(paddle.nn.Layer):
 
     def _probabilities(self, x):
         if isinstance(self.model, EnsembleModel):
-            return paddle.stack([F.softmax(logits, axis=-1) for logits in self.model(x).values()]).mean(axis=0)
-        return F.softmax(self.model(x), axis=-1)
+            return paddle.stack([self._softmax(logits) for logits in self.model(x).values()]).mean(axis=0)
+        return self._softmax(self.model(x))
+
+    def _softmax(self, logits):
+        return F.softmax(logits if self.answer_classes is None else logits[:, :self.answer_classes], axis=-1)
 
 
 def check_views(views, where="Global.view_average"):
@@ -234,7 +239,7 @@ def as_deployed(model, config):
     if isinstance(model, DistillationModel):
         model = model.infer_model
     return DeployedModel(model, bool(config["Global"].get("flip_average", False)),
-                         check_views(config["Global"].get("view_average")))
+                         check_views(config["Global"].get("view_average")), config["Global"].get("answer_classes"))
 
 
 def exported_weights(model, prefix) -> dict:

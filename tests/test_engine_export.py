@@ -77,3 +77,38 @@ def test_export_refuses_ops_fastdeploy_cannot_run(tmp_path):
     with pytest.raises(ConfigError, match="RandFlipImage"):
         export(config)
     assert not (tmp_path / "inf" / "inference.pdmodel").exists()
+
+
+def test_a_model_trained_on_more_classes_answers_among_the_first(tmp_path):
+    """Global.answer_classes: a head trained on FER2013's seven exports a graph that answers among the four, its
+    softmax over their logits alone, and inference.yml names those four."""
+    labels = tmp_path / "labels.txt"
+    labels.write_text("0 angry\n1 fear\n2 happy\n3 surprise\n4 disgust\n5 neutral\n6 sad\n")
+    config = load_config(TINY, [
+        f"Global.save_inference_dir={tmp_path / 'inf'}", f"Infer.PostProcess.class_id_map_file={labels}",
+        "Arch.class_num=7", "Global.answer_classes=4"])
+    paddle.seed(7)
+    model = build_model(config)
+    paddle.save(model.state_dict(), str(tmp_path / "weights.pdparams"))
+    config["Global"]["pretrained_model"] = str(tmp_path / "weights")
+    out = export(config)
+    check_deploy_yml(out / "inference.yml")
+
+    images = np.random.default_rng(0).uniform(-1, 1, (3, 3, 48, 48)).astype("float32")
+    model.eval()
+    logits = model(paddle.to_tensor(images))
+    assert logits.shape == [3, 7]
+    expected = paddle.nn.functional.softmax(logits[:, :4]).numpy()
+    predictor = paddle.inference.create_predictor(
+        paddle.inference.Config(str(out / "inference.pdmodel"), str(out / "inference.pdiparams")))
+    handle = predictor.get_input_handle("x")
+    handle.reshape(images.shape)
+    handle.copy_from_cpu(images)
+    predictor.run()
+    got = predictor.get_output_handle(predictor.get_output_names()[0]).copy_to_cpu()
+    np.testing.assert_allclose(got, expected, atol=1e-4)
+
+
+def test_answer_classes_beyond_the_trained_ones_is_an_error():
+    with pytest.raises(ConfigError, match=r"Global.answer_classes \(5\) must be at most Arch.class_num \(4\)"):
+        load_config(TINY, ["Global.answer_classes=5"])
