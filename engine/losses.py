@@ -96,7 +96,11 @@ class DistillationGTCELoss(CELoss):
 class DistillationKLDivLoss(paddle.nn.Layer):
     """PaddleClas's name: KL(teacher || student) between answers softened by `temperature`, times temperature**2
     so that its gradients keep their size as the temperature changes (Hinton et al., 2015), for each [student,
-    teacher] pair in model_name_pairs. Its weight is the alpha of the CE + alpha * KL mix."""
+    teacher] pair in model_name_pairs. Its weight is the alpha of the CE + alpha * KL mix.
+
+    This project's extension: a student with more classes than its teacher (FER2013's seven against the four,
+    answered with Global.answer_classes) learns the teacher's answer as its own answer among the teacher's classes,
+    its first ones."""
 
     def __init__(self, class_num, model_name_pairs=(("Student", "Teacher"),), temperature=4.0):
         super().__init__()
@@ -110,8 +114,15 @@ class DistillationKLDivLoss(paddle.nn.Layer):
     def forward(self, outputs, labels):
         total = 0.0
         for student, teacher in self.pairs:
-            log_p = F.log_softmax(_output(outputs, student, "DistillationKLDivLoss") / self.temperature, axis=-1)
-            target = F.softmax(_output(outputs, teacher, "DistillationKLDivLoss").detach() / self.temperature, axis=-1)
+            student_logits = _output(outputs, student, "DistillationKLDivLoss")
+            teacher_logits = _output(outputs, teacher, "DistillationKLDivLoss").detach()
+            taught = teacher_logits.shape[-1]
+            if student_logits.shape[-1] < taught:
+                raise ConfigError(f"DistillationKLDivLoss: {student} answers {student_logits.shape[-1]} classes, "
+                                  f"fewer than its teacher {teacher}'s {taught}: give the student a class_num of at "
+                                  "least the teacher's")
+            log_p = F.log_softmax(student_logits[:, :taught] / self.temperature, axis=-1)
+            target = F.softmax(teacher_logits / self.temperature, axis=-1)
             kl = (target * (paddle.log(target + 1e-12) - log_p)).sum(axis=-1).mean()
             total = total + kl * self.temperature ** 2
         return total

@@ -11,6 +11,7 @@ from basics import UserError, atomic_write_text, written_atomically
 
 from .backbones import BACKBONES
 from .config import ConfigError
+from .logger import log
 
 
 class WeightsError(UserError, ValueError):
@@ -100,7 +101,11 @@ class DistillationModel(paddle.nn.Layer):
             pretrained = spec.pop("pretrained", None)
             net = build_backbone(spec)
             if pretrained:
-                load_weights(net, pretrained)
+                # A teacher must fit its weights exactly; the student may start a new head (more classes).
+                new_head = load_weights(net, pretrained, finetune=not self.frozen[name])
+                if new_head:
+                    log.warning("Arch.models.%s: %d parameter(s) of another shape keep their initial values (a new "
+                                "head): %s", name, len(new_head), "; ".join(new_head))
             if self.frozen[name]:
                 for param in net.parameters():
                     param.stop_gradient = True

@@ -12,7 +12,7 @@ from engine.config import ConfigError, load_config
 from engine.data import DataError, build_loader
 from engine.export import export
 from engine.losses import DistillationKLDivLoss, build_loss
-from engine.model import DeployedModel, build_model, load_weights
+from engine.model import DeployedModel, WeightsError, build_model, load_weights
 from engine.train import train
 from test_engine_data import make_dataset, overrides
 
@@ -208,3 +208,42 @@ def test_teacher_only_classes_that_cannot_work_are_named(data, tmp_path, extra, 
         config["DataLoader"]["Train"]["dataset"].update(name="ImageNetDataset", pair_root=None)
     with pytest.raises(ConfigError, match=message):
         build_loader(config, "Train")
+
+
+def test_a_student_of_more_classes_learns_the_teachers_answer_among_its_classes(data, inference_dir, tmp_path):
+    """A student of more classes than its four-class teacher: the KL term compares the teacher's answer with the
+    student's answer among the teacher's four classes, its first logits; the student starts from the teacher's
+    weights with a new head (the teacher's must fit exactly); training runs, and the export answers the four."""
+    rng = np.random.default_rng(0)
+    student, teacher = rng.normal(size=(5, 7)).astype(np.float32), rng.normal(size=(5, 4)).astype(np.float32)
+    kl = DistillationKLDivLoss(7, [["Student", "Teacher"]], 4)
+    expected = DistillationKLDivLoss(4, [["Student", "Teacher"]], 4)(
+        {"Student": paddle.to_tensor(student[:, :4]), "Teacher": paddle.to_tensor(teacher)}, None)
+    got = kl({"Student": paddle.to_tensor(student), "Teacher": paddle.to_tensor(teacher)}, None)
+    assert float(got) == pytest.approx(float(expected), rel=1e-6) and float(expected) > 0.01
+    with pytest.raises(ConfigError, match="fewer than its teacher"):
+        kl({"Student": paddle.to_tensor(teacher), "Teacher": paddle.to_tensor(student)}, None)
+
+    data, pairs = data
+    extra, _ = with_extra_class(data, pairs, tmp_path)
+    labels = tmp_path / "labels.txt"
+    labels.write_text("0 angry\n1 fear\n2 happy\n3 surprise\n4 other\n")
+    teacher_prefix = inference_dir / "inference"
+    config = load_config(TINY, distill_overrides(data, tmp_path, teacher_prefix, pairs, [
+        "Global.epochs=1", extra[0], "Arch.class_num=5", "Global.answer_classes=4",
+        f"Infer.PostProcess.class_id_map_file={labels}",
+        f"Arch.models=[{{Teacher: {{name: PPLCNet_x0_25, class_num: 4, pretrained: {teacher_prefix}}}}}, "
+        f"{{Student: {{name: PPLCNet_x0_25, pretrained: {teacher_prefix}}}}}]"]))
+    run_dir = train(config)
+    assert "Arch.models.Student: 2 parameter(s) of another shape keep their initial values" in (
+        run_dir / "train.log").read_text()
+    wrong_teacher = [*config["Arch"]["models"]]
+    wrong_teacher[0] = {"Teacher": {**wrong_teacher[0]["Teacher"], "class_num": 5}}
+    with pytest.raises(WeightsError, match="shapes differ"):
+        build_model({**config, "Arch": {**config["Arch"], "models": wrong_teacher}})
+    config["Global"].update(pretrained_model=str(run_dir / "latest"), save_inference_dir=str(tmp_path / "export"))
+    out = export(config)
+    assert yaml.safe_load((out / "inference.yml").read_text())["PostProcess"]["Topk"]["label_list"] == [
+        "angry", "fear", "happy", "surprise"]
+    x = np.random.default_rng(1).uniform(-1, 1, (2, 3, 48, 48)).astype(np.float32)
+    assert paddle.jit.load(str(out / "inference"))(paddle.to_tensor(x)).shape == [2, 4]
