@@ -24,7 +24,7 @@ HELDOUT := -o Global.output_dir=./output/no_$(HOLD_OUT) \
 	-o DataLoader.Train.dataset.cls_label_path=./dataset/masked_no_$(HOLD_OUT)/train_list.txt
 HELDOUT_EPOCHS ?= 16
 
-.PHONY: setup demo test bench clean data heldout-data default-model twin-model unmasked-model heldout-model study \
+.PHONY: setup demo test bench clean data data7 heldout-data default-model twin-model unmasked-model heldout-model study \
 	mask-points-model face-status-data face-status-model eval-faces
 
 setup:
@@ -54,6 +54,12 @@ bench:
 data:
 	$(PY) tools/make_dataset.py --fer2013 $(FER2013_DATA) --out dataset/masked --workers 2
 	$(PY) tools/make_dataset.py --fer2013 $(FER2013_DATA) --out dataset/unmasked --workers 2 --no-mask
+
+# FER2013's seven expressions, masked and unmasked, for the students that learn all seven and answer the four.
+SEVEN := angry,fear,happy,surprise,disgust,neutral,sad
+data7:
+	$(PY) tools/make_dataset.py --fer2013 $(FER2013_DATA) --out dataset/masked7 --workers 2 --classes $(SEVEN)
+	$(PY) tools/make_dataset.py --fer2013 $(FER2013_DATA) --out dataset/unmasked7 --workers 2 --no-mask --classes $(SEVEN)
 
 # The masker's six-point predictor (committed; rebuild it when the labelling or the settings change): 68-point
 # labels on FER2013's Training faces, then dlib's trainer; the report on PublicTest goes beside the model.
