@@ -35,24 +35,23 @@ def test_fixture_model_follows_the_deploy_contract(inference_dir):
     check_deploy_yml(inference_dir / "inference.yml")
 
 
-def test_paddle_inference_matches_dygraph(tmp_path):
+def exported_tiny(tmp_path, label_names, overrides=()):
+    """The tiny config with seeded random weights, exported with check_deploy_yml passing; (weights prefix, config,
+    export folder)."""
     labels = tmp_path / "labels.txt"
-    labels.write_text("0 angry\n1 fear\n2 happy\n3 surprise\n")
+    labels.write_text("".join(f"{i} {name}\n" for i, name in enumerate(label_names)))
     config = load_config(TINY, [
-        f"Global.save_inference_dir={tmp_path / 'inf'}", f"Infer.PostProcess.class_id_map_file={labels}"])
+        f"Global.save_inference_dir={tmp_path / 'inf'}", f"Infer.PostProcess.class_id_map_file={labels}", *overrides])
     paddle.seed(7)
-    model = build_model(config)
-    paddle.save(model.state_dict(), str(tmp_path / "weights.pdparams"))
+    paddle.save(build_model(config).state_dict(), str(tmp_path / "weights.pdparams"))
     config["Global"]["pretrained_model"] = str(tmp_path / "weights")
     out = export(config)
     check_deploy_yml(out / "inference.yml")
+    return tmp_path / "weights", config, out
 
-    images = np.random.default_rng(0).uniform(-1, 1, (3, 3, 48, 48)).astype("float32")
-    reference = build_model(config)
-    load_weights(reference, tmp_path / "weights")
-    reference.eval()
-    expected = paddle.nn.functional.softmax(reference(paddle.to_tensor(images))).numpy()
 
+def paddle_inference(out, images):
+    """The exported model's output for `images`, run by Paddle Inference on the CPU with MKLDNN."""
     predictor_config = paddle.inference.Config(str(out / "inference.pdmodel"), str(out / "inference.pdiparams"))
     predictor_config.disable_gpu()
     predictor_config.enable_mkldnn()
@@ -62,7 +61,21 @@ def test_paddle_inference_matches_dygraph(tmp_path):
     handle.reshape(images.shape)
     handle.copy_from_cpu(images)
     predictor.run()
-    got = predictor.get_output_handle(predictor.get_output_names()[0]).copy_to_cpu()
+    return predictor.get_output_handle(predictor.get_output_names()[0]).copy_to_cpu()
+
+
+def reference_logits(weights, config, images):
+    reference = build_model(config)
+    load_weights(reference, weights)
+    reference.eval()
+    return reference(paddle.to_tensor(images))
+
+
+def test_paddle_inference_matches_dygraph(tmp_path):
+    weights, config, out = exported_tiny(tmp_path, ["angry", "fear", "happy", "surprise"])
+    images = np.random.default_rng(0).uniform(-1, 1, (3, 3, 48, 48)).astype("float32")
+    expected = paddle.nn.functional.softmax(reference_logits(weights, config, images)).numpy()
+    got = paddle_inference(out, images)
     assert got.shape == (3, 4)
     np.testing.assert_allclose(got.sum(axis=1), 1, atol=1e-5)
     np.testing.assert_allclose(got, expected, atol=1e-4)
@@ -82,31 +95,14 @@ def test_export_refuses_ops_fastdeploy_cannot_run(tmp_path):
 def test_a_model_trained_on_more_classes_answers_among_the_first(tmp_path):
     """Global.answer_classes: a head trained on FER2013's seven exports a graph that answers among the four, its
     softmax over their logits alone, and inference.yml names those four."""
-    labels = tmp_path / "labels.txt"
-    labels.write_text("0 angry\n1 fear\n2 happy\n3 surprise\n4 disgust\n5 neutral\n6 sad\n")
-    config = load_config(TINY, [
-        f"Global.save_inference_dir={tmp_path / 'inf'}", f"Infer.PostProcess.class_id_map_file={labels}",
-        "Arch.class_num=7", "Global.answer_classes=4"])
-    paddle.seed(7)
-    model = build_model(config)
-    paddle.save(model.state_dict(), str(tmp_path / "weights.pdparams"))
-    config["Global"]["pretrained_model"] = str(tmp_path / "weights")
-    out = export(config)
-    check_deploy_yml(out / "inference.yml")
-
+    weights, config, out = exported_tiny(
+        tmp_path, ["angry", "fear", "happy", "surprise", "disgust", "neutral", "sad"],
+        ["Arch.class_num=7", "Global.answer_classes=4"])
     images = np.random.default_rng(0).uniform(-1, 1, (3, 3, 48, 48)).astype("float32")
-    model.eval()
-    logits = model(paddle.to_tensor(images))
+    logits = reference_logits(weights, config, images)
     assert logits.shape == [3, 7]
     expected = paddle.nn.functional.softmax(logits[:, :4]).numpy()
-    predictor = paddle.inference.create_predictor(
-        paddle.inference.Config(str(out / "inference.pdmodel"), str(out / "inference.pdiparams")))
-    handle = predictor.get_input_handle("x")
-    handle.reshape(images.shape)
-    handle.copy_from_cpu(images)
-    predictor.run()
-    got = predictor.get_output_handle(predictor.get_output_names()[0]).copy_to_cpu()
-    np.testing.assert_allclose(got, expected, atol=1e-4)
+    np.testing.assert_allclose(paddle_inference(out, images), expected, atol=1e-4)
 
 
 def test_answer_classes_beyond_the_trained_ones_is_an_error():
