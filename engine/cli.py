@@ -1,6 +1,7 @@
 """The shared command line of tools/train.py, eval.py, infer.py and export_model.py (PaddleClas's flags)."""
 import argparse
 import json
+import signal
 import sys
 
 from basics import HelpFormatter, UserError
@@ -40,6 +41,7 @@ def run(command, description):
     except UserError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        return 130
+    except KeyboardInterrupt as stop:
+        # The shell's code for a process ended by a signal: 130 for Ctrl-C, 143 for SIGTERM.
+        return 128 + int(getattr(stop, "signal", signal.SIGINT))
     return 0

@@ -26,6 +26,18 @@ from .model import (as_deployed, build_model, load_checkpoint, load_weights, rem
 from .optim import build_optimizer
 
 
+# The signals that stop a run after saving `latest`: Ctrl-C's, and the one `kill` and job schedulers send.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class Stopped(KeyboardInterrupt):
+    """A run stopped by one of STOP_SIGNALS, its `latest` saved; `signal` is the signal's number."""
+
+    def __init__(self, number):
+        super().__init__(number)
+        self.signal = number
+
+
 def seed_everything(seed):
     paddle.seed(seed)
     np.random.seed(seed % 2**32)
@@ -168,7 +180,7 @@ class Run:
         skipped = 0
         for images, labels, _, bad in self.train_loader:
             if self.stop_requested:
-                raise KeyboardInterrupt
+                raise Stopped(self.stop_requested)
             skipped += int(bad)
             if len(labels) == 0:
                 self.state["iter_in_epoch"] += 1
@@ -264,17 +276,18 @@ class Run:
     def request_stop(self, number, frame):
         if self.stop_requested:
             raise KeyboardInterrupt
-        self.stop_requested = True
+        self.stop_requested = number
 
     def fit(self):
         log.info("training %s for %d epochs, %d iterations per epoch on %d process(es); output %s",
                  self.state["arch"], self.epochs, self.iters_per_epoch, self.world, self.out_dir)
-        self.stop_requested = False
-        previous = signal.getsignal(signal.SIGINT)
+        self.stop_requested = None
+        previous = {number: signal.getsignal(number) for number in STOP_SIGNALS}
         if threading.current_thread() is threading.main_thread():
-            # Ctrl-C stops between two steps, so that the saved weights and step count agree and a resumed run
-            # continues exactly; a second Ctrl-C stops at once.
-            signal.signal(signal.SIGINT, self.request_stop)
+            # Ctrl-C, or SIGTERM from `kill` or a job scheduler, stops between two steps, so that the saved weights
+            # and step count agree and a resumed run continues exactly; a second signal stops at once.
+            for number in STOP_SIGNALS:
+                signal.signal(number, self.request_stop)
         try:
             for epoch in range(self.state["epoch"] + 1, self.epochs + 1):
                 self.train_epoch(epoch)
@@ -286,7 +299,8 @@ class Run:
             raise
         finally:
             if threading.current_thread() is threading.main_thread():
-                signal.signal(signal.SIGINT, previous)
+                for number, handler in previous.items():
+                    signal.signal(number, handler)
             if self.writer:
                 self.writer.close()
         log.info("done: best top1 %.4f at epoch %d; checkpoints in %s", self.state["best_metric"],

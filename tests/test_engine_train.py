@@ -70,7 +70,9 @@ def test_resume_continues_exactly(data, trained, tmp_path):
     assert json.loads((resumed / "latest.json").read_text())["step"] == 12
 
 
-def test_interrupted_run_saves_and_resumes_mid_epoch(data, trained, tmp_path):
+@pytest.mark.parametrize("number, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_interrupted_run_saves_and_resumes_mid_epoch(data, trained, tmp_path, number, code):
+    """Ctrl-C, or SIGTERM as `kill` and job schedulers send it, stops between two steps with `latest` saved."""
     run_dir, _ = trained
     command = [sys.executable, str(ROOT / "tools" / "train.py"), "-c", str(TINY)]
     for item in overrides(data, tmp_path, ["Global.keep_checkpoints=2", "Global.print_batch_step=1"]):
@@ -79,10 +81,10 @@ def test_interrupted_run_saves_and_resumes_mid_epoch(data, trained, tmp_path):
                                preexec_fn=hear_ctrl_c)
     for line in process.stdout:
         if "[Epoch 2/2][Iter 2/6]" in line:
-            process.send_signal(signal.SIGINT)
+            process.send_signal(number)
             break
     output = process.communicate(timeout=120)[0]
-    assert process.returncode == 130, output
+    assert process.returncode == code, output
     state = json.loads((tmp_path / "PPLCNet_x0_25" / "latest.json").read_text())
     assert state["epoch"] == 1 and 2 <= state["iter_in_epoch"] < 6
     subprocess.run(command + ["-o", f"Global.checkpoints={tmp_path / 'PPLCNet_x0_25' / 'latest'}"], check=True,
