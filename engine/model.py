@@ -102,10 +102,7 @@ class DistillationModel(paddle.nn.Layer):
             net = build_backbone(spec)
             if pretrained:
                 # A teacher must fit its weights exactly; the student may start a new head (more classes).
-                new_head = load_weights(net, pretrained, finetune=not self.frozen[name])
-                if new_head:
-                    log.warning("Arch.models.%s: %d parameter(s) of another shape keep their initial values (a new "
-                                "head): %s", name, len(new_head), "; ".join(new_head))
+                log_new_head(load_weights(net, pretrained, finetune=not self.frozen[name]), f"Arch.models.{name}: ")
             if self.frozen[name]:
                 for param in net.parameters():
                     param.stop_gradient = True
@@ -305,6 +302,13 @@ def load_weights(model, prefix, finetune=False):
                            "and Arch.name")
     model.set_state_dict({k: v if k in wrong else paddle.to_tensor(state[k]) for k, v in own.items()})
     return wrong
+
+
+def log_new_head(names, whose=""):
+    """Warn of the parameters that load_weights(finetune=True) left at their initial values, if any."""
+    if names:
+        log.warning("%s%d parameter(s) of another shape keep their initial values (a new head): %s", whose,
+                    len(names), "; ".join(names))
 
 
 # A checkpoint's averaged weights (engine/ema.py), beside its own.

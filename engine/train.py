@@ -21,8 +21,8 @@ from .evaluate import make_report, predict_loader, write_report
 from .logger import hold_records, log, setup_logging
 from .losses import build_loss, labelled_rows
 from .metrics import metric_topk
-from .model import (as_deployed, build_model, load_checkpoint, load_weights, remove_checkpoint, save_checkpoint,
-                    trainable_parameters, trained_output)
+from .model import (as_deployed, build_model, load_checkpoint, load_weights, log_new_head, remove_checkpoint,
+                    save_checkpoint, trainable_parameters, trained_output)
 from .optim import build_optimizer
 
 
@@ -141,9 +141,7 @@ class Run:
                      self.state["epoch"], self.state["iter_in_epoch"])
         elif self.glob.get("pretrained_model"):
             log.info("fine-tuning from %s", self.glob["pretrained_model"])
-            if new_head:
-                log.warning("%d parameter(s) of another shape keep their initial values (a new head): %s",
-                            len(new_head), "; ".join(new_head))
+            log_new_head(new_head)
         if soft_targets:
             log.warning("no training accuracy: batch_transform_ops give soft targets (Metric.Train's TopkAcc "
                         "is left out, as PaddleClas does)")
