@@ -98,6 +98,9 @@ class DistillationModel(paddle.nn.Layer):
         self.frozen = dict(zip(self.names, frozen))
         self.members = paddle.nn.LayerList()
         for name, spec in members:
+            if "answers" in spec:
+                raise ConfigError(f"Arch.models.{name}.answers is an EnsembleModel's: a DistillationModel exports "
+                                  "one member")
             pretrained = spec.pop("pretrained", None)
             net = build_backbone(spec)
             if pretrained:
@@ -129,17 +132,23 @@ class DistillationModel(paddle.nn.Layer):
 
 class EnsembleModel(paddle.nn.Layer):
     """This project's own: members (Arch.models, each a backbone with the `pretrained` weights of a model trained
-    on its own) whose class probabilities DeployedModel averages, in the exported graph too, so that every backend
-    and the phone get the average. It is evaluated and exported, never trained."""
+    on its own) whose class probabilities DeployedModel combines, in the exported graph too, so that every backend
+    and the phone get the combination. It is evaluated and exported, never trained.
+
+    By default the members' probabilities are averaged. A member given `answers` (class indices) instead sets
+    those classes' probabilities alone, and the other members' mean shares out the rest among the other classes,
+    in its own proportions: P(no face) from one model and, of what is left, masked against unmasked from another."""
 
     def __init__(self, arch):
         super().__init__()
         extra = sorted(set(arch) & {"freeze_params_list", "infer_model_name"})
         if extra:
             raise ConfigError(f"Arch.{extra[0]} is a DistillationModel's: an EnsembleModel exports all its members")
-        self.names, self.members = [], paddle.nn.LayerList()
+        self.names, self.members, answers = [], paddle.nn.LayerList(), {}
         for name, spec in member_specs(arch):
             pretrained = spec.pop("pretrained", None)
+            if "answers" in spec:
+                answers[name] = spec.pop("answers")
             if not pretrained:
                 raise ConfigError(f"Arch.models.{name}: an EnsembleModel member needs 'pretrained' (the prefix of a "
                                   "trained model, e.g. output/distill/inference/inference)")
@@ -151,9 +160,48 @@ class EnsembleModel(paddle.nn.Layer):
             net.set_state_dict(weights.state_dict())
             self.names.append(name)
             self.members.append(net)
+        self.answers = check_answers(answers, self.names, arch["class_num"])
 
     def forward(self, x):
         return {name: net(x) for name, net in zip(self.names, self.members)}
+
+    def combine(self, probabilities):
+        """One [N, classes] answer from each member's probabilities, in member order."""
+        if not self.answers:
+            return paddle.stack(probabilities).mean(axis=0)
+        classes = probabilities[0].shape[-1]
+        fixed = paddle.zeros_like(probabilities[0])
+        for name, probs in zip(self.names, probabilities):
+            if name in self.answers:
+                fixed = fixed + probs * _class_mask(self.answers[name], classes)
+        rest = paddle.stack([probs for name, probs in zip(self.names, probabilities)
+                             if name not in self.answers]).mean(axis=0)
+        rest = rest * (1 - _class_mask([c for a in self.answers.values() for c in a], classes))
+        left = 1 - fixed.sum(axis=-1, keepdim=True)
+        return fixed + rest / paddle.clip(rest.sum(axis=-1, keepdim=True), min=1e-9) * left
+
+
+def _class_mask(classes, count):
+    return paddle.to_tensor([[1.0 if c in classes else 0.0 for c in range(count)]], dtype="float32")
+
+
+def check_answers(answers, names, class_num):
+    """Arch.models.<name>.answers: lists of class indices, no class answered twice, and at least one member and
+    one class left to share out the rest."""
+    taken = set()
+    for name, classes in answers.items():
+        if not (isinstance(classes, list) and classes and all(isinstance(c, int) and 0 <= c < class_num
+                                                              for c in classes)):
+            raise ConfigError(f"Arch.models.{name}.answers: a list of class indices from 0 to {class_num - 1}, "
+                              f"e.g. [2]; got {classes!r}")
+        if taken & set(classes):
+            raise ConfigError(f"Arch.models.{name}.answers: class {min(taken & set(classes))} is already answered "
+                              "by another member")
+        taken |= set(classes)
+    if answers and (len(answers) == len(names) or len(taken) >= class_num):
+        raise ConfigError("Arch.models: with 'answers', leave at least one member without it and one class "
+                          "unanswered: those members share out the other classes")
+    return answers
 
 
 def trainable_parameters(model):
@@ -189,8 +237,8 @@ class DeployedModel(paddle.nn.Layer):
     """What evaluation measures and export saves: class probabilities (softmax in the graph); with
     Global.flip_average, the mean of each face's and its mirror image's; with Global.view_average, the mean over
     those views of the face as well (each a centred crop of a share of the side, moved by dx, dy pixels, resized
-    back to the input size), every view mirrored too when flip_average is on; for an EnsembleModel, the mean of
-    its members' as well. All run as one batch, so every backend and the phone get the same average. With
+    back to the input size), every view mirrored too when flip_average is on; for an EnsembleModel, each
+    member's, then combined (EnsembleModel.combine). All run as one batch, so every backend and the phone get the same average. With
     answer_classes, the softmax runs over the first classes' logits alone: a model trained on more classes answers
     among those."""
 
@@ -213,15 +261,16 @@ class DeployedModel(paddle.nn.Layer):
         views = [x] + [self._view(x, *view) for view in self.views]
         if self.flip_average:
             views += [paddle.flip(v, axis=[3]) for v in views]
-        probs = self._probabilities(views[0] if len(views) == 1 else paddle.concat(views))
-        if len(views) == 1:
-            return probs
-        return probs.reshape([len(views), -1, probs.shape[-1]]).mean(axis=0)
-
-    def _probabilities(self, x):
+        batch = views[0] if len(views) == 1 else paddle.concat(views)
         if isinstance(self.model, EnsembleModel):
-            return paddle.stack([self._softmax(logits) for logits in self.model(x).values()]).mean(axis=0)
-        return self._softmax(self.model(x))
+            # Each member's answer over the views first: a combination other than the mean is not linear.
+            return self.model.combine([self._view_mean(self._softmax(logits), len(views))
+                                       for logits in self.model(batch).values()])
+        return self._view_mean(self._softmax(self.model(batch)), len(views))
+
+    @staticmethod
+    def _view_mean(probs, count):
+        return probs if count == 1 else probs.reshape([count, -1, probs.shape[-1]]).mean(axis=0)
 
     def _softmax(self, logits):
         return F.softmax(logits if self.answer_classes is None else logits[:, :self.answer_classes], axis=-1)

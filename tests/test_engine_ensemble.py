@@ -52,16 +52,57 @@ def test_the_exported_ensemble_answers_the_mean_of_its_members(members, tmp_path
     out = export(config)
     assert yaml.safe_load((out / "inference.yml").read_text())["Global"]["model_name"] == \
         "EnsembleModel: FaceCNN_x0_5 + FaceCNN_x0_5"
+    x, answers = member_answers(data, root, prefixes, tmp_path)
+    ensemble = paddle.jit.load(str(out / "inference"))(x).numpy()
+    # With one parameter name per layer for both members, the graph would run one member's weights twice.
+    np.testing.assert_allclose(ensemble, (answers[0] + answers[1]) / 2, atol=1e-5)
+
+
+def member_answers(data, root, prefixes, tmp_path):
+    """Each member's own exported answer on the same faces, and those faces."""
     x = paddle.to_tensor(np.random.default_rng(3).uniform(-1, 1, (5, 3, 48, 48)).astype(np.float32))
     single = load_config(TINY, overrides(data, tmp_path, FACECNN))
     answers = []
     for prefix in prefixes:
         single["Global"].update(pretrained_model=str(prefix), save_inference_dir=str(tmp_path / Path(prefix).name))
         answers.append(paddle.jit.load(str(export(single) / "inference"))(x).numpy())
-    ensemble = paddle.jit.load(str(out / "inference"))(x).numpy()
     assert np.abs(answers[0] - answers[1]).max() > 0.05, "the members answer alike: the test would prove nothing"
-    # With one parameter name per layer for both members, the graph would run one member's weights twice.
-    np.testing.assert_allclose(ensemble, (answers[0] + answers[1]) / 2, atol=1e-5)
+    return x, answers
+
+
+def answering(prefixes, answers_of_a):
+    first, second = prefixes
+    return (f"Arch.models=[{{A: {{name: FaceCNN_x0_5, pretrained: {first}, answers: {answers_of_a}}}}}, "
+            f"{{B: {{name: FaceCNN_x0_5, pretrained: {second}}}}}]")
+
+
+def test_a_member_that_answers_some_classes_sets_them_and_the_others_share_out_the_rest(members, tmp_path):
+    """A: P(class 3) alone; B: how the rest divides among classes 0-2 (the face-status model's no-face check from
+    one model and masked against unmasked from another)."""
+    data, root, prefixes = members
+    config = load_config(TINY, ensemble_overrides(data, tmp_path, prefixes, [
+        answering(prefixes, [3]), f"Global.save_inference_dir={tmp_path / 'ensemble'}"]))
+    ensemble = paddle.jit.load(str(export(config) / "inference"))
+    x, (a, b) = member_answers(data, root, prefixes, tmp_path)
+    combined = ensemble(x).numpy()
+    np.testing.assert_allclose(combined[:, 3], a[:, 3], atol=1e-5)
+    np.testing.assert_allclose(combined[:, :3], b[:, :3] / b[:, :3].sum(1, keepdims=True) * (1 - a[:, 3:]),
+                               atol=1e-5)
+    np.testing.assert_allclose(combined.sum(1), 1, atol=1e-5)
+
+
+@pytest.mark.parametrize("answers_of_a, b_answers, message", [
+    ("[4]", "", "answers: a list of class indices from 0 to 3"),
+    ("[]", "", "answers: a list of class indices"),
+    ("[1]", ", answers: [1, 2]", "class 1 is already answered by another member"),
+    ("[0, 1]", ", answers: [2, 3]", "leave at least one member without it and one class unanswered"),
+])
+def test_answers_that_leave_nothing_to_share_are_errors(members, tmp_path, answers_of_a, b_answers, message):
+    data, root, prefixes = members
+    models = answering(prefixes, answers_of_a).replace(f"pretrained: {prefixes[1]}}}",
+                                                       f"pretrained: {prefixes[1]}{b_answers}}}")
+    with pytest.raises(ConfigError, match=message):
+        build_model(load_config(TINY, ensemble_overrides(data, tmp_path, prefixes, [models])))
 
 
 def test_evaluation_measures_the_ensemble(members, tmp_path):
