@@ -104,10 +104,13 @@ unmasked-model:
 REALMASK ?= ../shared/realmask
 face-status-data:
 	$(PY) tools/make_face_status_data.py --realmask $(REALMASK) --out dataset/face_status
+# Two models, side by side on the two cores (no face from one, masked against unmasked from the other), exported
+# as one graph: configs/face_status/face_status_ensemble.yaml.
 face-status-model:
-	OMP_NUM_THREADS=1 $(PY) tools/train.py -c configs/face_status/FaceCNN_face_status.yaml
-	$(PY) tools/export_model.py -c configs/face_status/FaceCNN_face_status.yaml \
-		-o Global.pretrained_model=output/face_status/$(ARCH)/best_model
+	OMP_NUM_THREADS=1 $(PY) tools/train.py -c configs/face_status/FaceCNN_face_status.yaml & first=$$!; \
+		OMP_NUM_THREADS=1 $(PY) tools/train.py -c configs/face_status/FaceCNN_face_status_twin.yaml; \
+		second=$$?; wait $$first && test $$second = 0
+	$(PY) tools/export_model.py -c configs/face_status/face_status_ensemble.yaml
 
 # Face finding, mask status and routing on ../shared/realmask and PublicTest: docs/face_finding.md.
 eval-faces:
