@@ -209,14 +209,9 @@ def held_out_status(realmask, predictor):
     return mask_status_score(predictor, realmask, held_out_photos(boxes), boxes)
 
 
-def test_mask_status_on_held_out_real_faces_as_measured(held_out_status):
-    """Measured: balanced accuracy 0.924 on the held-out photos' faces (with_mask 0.941, without_mask 0.908)."""
-    assert held_out_status["balanced_accuracy"] >= 0.91, held_out_status
-
-
-@pytest.mark.xfail(strict=True, reason="the issue's target (0.93) is not reached since the finder keeps more faces: "
-                                       "0.924 measured (0.952 with the previous finder and no-face threshold)")
 def test_mask_status_on_held_out_real_faces_reaches_the_target(held_out_status):
+    """The issue's target is 0.93 balanced on the held-out photos' faces; measured 0.950 (with_mask 0.965,
+    without_mask 0.934), with masked against unmasked from the twin-started face-status model (0.924 before)."""
     assert held_out_status["balanced_accuracy"] >= 0.93, held_out_status
 
 
