@@ -238,9 +238,9 @@ class DeployedModel(paddle.nn.Layer):
     Global.flip_average, the mean of each face's and its mirror image's; with Global.view_average, the mean over
     those views of the face as well (each a centred crop of a share of the side, moved by dx, dy pixels, resized
     back to the input size), every view mirrored too when flip_average is on; for an EnsembleModel, each
-    member's, then combined (EnsembleModel.combine). All run as one batch, so every backend and the phone get the same average. With
-    answer_classes, the softmax runs over the first classes' logits alone: a model trained on more classes answers
-    among those."""
+    member's, then combined (EnsembleModel.combine). All run as one batch, so every backend and the phone get the
+    same answer. With answer_classes, the softmax runs over the first classes' logits alone: a model trained on more
+    classes answers among those."""
 
     def __init__(self, model, flip_average=False, views=None, answer_classes=None):
         super().__init__()
