@@ -126,6 +126,8 @@ def test_the_student_trains_the_teacher_stays_and_only_the_student_ships(data, i
     (["Arch.models=[{Teacher: {name: PPLCNet_x0_25, dropout: 0.1}}, {Student: {name: PPLCNet_x0_25}}]"],
      "unknown key 'Arch.models.Teacher.dropout'; did you mean 'dropout_prob'"),
     (["Arch.models=[{Student: {name: PPLCNet_x0_25}}]", "Arch.freeze_params_list=[False]"], "two or more members"),
+    (["Arch.models=[{Teacher: {name: PPLCNet_x0_25, answers: [1]}}, {Student: {name: PPLCNet_x0_25}}]"],
+     "Arch.models.Teacher.answers is an EnsembleModel's"),
     (["DataLoader.Train.dataset.pair_root="], "PairedImageNetDataset needs pair_root"),
     (["Loss.Train=[{CELoss: {weight: 1.0}}]"], "Loss.Train.CELoss: a DistillationModel gives one output per member"),
 ])
