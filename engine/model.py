@@ -190,7 +190,7 @@ def check_answers(answers, names, class_num):
     one class left to share out the rest."""
     taken = set()
     for name, classes in answers.items():
-        if not (isinstance(classes, list) and classes and all(isinstance(c, int) and 0 <= c < class_num
+        if not (isinstance(classes, list) and classes and all(type(c) is int and 0 <= c < class_num
                                                               for c in classes)):
             raise ConfigError(f"Arch.models.{name}.answers: a list of class indices from 0 to {class_num - 1}, "
                               f"e.g. [2]; got {classes!r}")

@@ -95,6 +95,7 @@ def test_a_member_that_answers_some_classes_sets_them_and_the_others_share_out_t
 @pytest.mark.parametrize("answers_of_a, answers_of_b, message", [
     ("[4]", None, "answers: a list of class indices from 0 to 3"),
     ("[]", None, "answers: a list of class indices"),
+    ("[true]", None, "answers: a list of class indices"),   # YAML's true is not class 1
     ("[1]", "[1, 2]", "class 1 is already answered by another member"),
     ("[0, 1]", "[2, 3]", "leave at least one member without it and one class unanswered"),
 ])
