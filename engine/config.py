@@ -89,6 +89,8 @@ SCHEMA = {
         "keep_checkpoints": NONNEGATIVE_INT,
         # This project's: the dataset folder, which sets the five data paths (apply_dataset).
         "dataset": STR,
+        # This project's: which list of Global.dataset the Eval loader reads (EVAL_SPLITS).
+        "eval_split": STR,
         # This project's: evaluation and the exported model average each face's answer with its mirror image's.
         "flip_average": BOOL,
         # This project's: ... and over these views too, each [share of the side, dx, dy] (engine/model.py).
@@ -269,15 +271,26 @@ def _load_chain(path, seen=()):
     return merge(merged, config), chain + [str(path)]
 
 
+# Global.eval_split: the lists of a dataset folder that evaluation may read.
+EVAL_SPLITS = {"val": "the validation split carved from Training: every choice (best epoch, views, variants)",
+               "eval": "FER2013 PublicTest, the test set: report a finished model on it once",
+               "test": "FER2013 PrivateTest, where the CSV has it"}
+
+
 def apply_dataset(config):
     """Global.dataset (this project's key; PaddleClas ignores it), the folder tools/make_dataset.py wrote, sets
     the five paths that name it: image_root and cls_label_path of DataLoader.Train and .Eval, and the label map.
-    Switching a config between masked and unmasked faces is then one override, -o Global.dataset=..."""
+    Switching a config between masked and unmasked faces is then one override, -o Global.dataset=...
+    The Eval loader reads Global.eval_split's list: the validation split unless told otherwise."""
     root = config.get("Global", {}).get("dataset")
+    eval_split = config.get("Global", {}).get("eval_split", "val")
+    if eval_split not in EVAL_SPLITS:
+        raise ConfigError(f"'Global.eval_split' must be one of {', '.join(EVAL_SPLITS)}, got {eval_split!r}: "
+                          + "; ".join(f"{k}: {v}" for k, v in EVAL_SPLITS.items()))
     if not root or not isinstance(root, str):  # a wrong type is validate's to report
         return config
     root = root.rstrip("/")
-    for mode, split in (("Train", "train"), ("Eval", "eval")):
+    for mode, split in (("Train", "train"), ("Eval", eval_split)):
         dataset = config.setdefault("DataLoader", {}).setdefault(mode, {}).setdefault("dataset", {})
         dataset["image_root"], dataset["cls_label_path"] = f"{root}/", f"{root}/{split}_list.txt"
     config.setdefault("Infer", {}).setdefault("PostProcess", {})["class_id_map_file"] = f"{root}/label_list.txt"
@@ -316,10 +329,11 @@ def load_config(path, overrides=()):
     # saved config.yaml) cannot set them back from the folder.
     apply_dataset(config)
     for override in overrides:
-        if apply_override(config, override) == ["Global", "dataset"]:
+        if apply_override(config, override) in (["Global", "dataset"], ["Global", "eval_split"]):
             apply_dataset(config)
     validate(config)
     config.get("Global", {}).pop("dataset", None)
+    config.get("Global", {}).pop("eval_split", None)
     apply_infer_transforms(config)
     config[RESOLVED_FROM] = chain
     return config

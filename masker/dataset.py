@@ -33,8 +33,8 @@ from .readers import Sample, load_gray, read_inputs
 from .templates import STYLES, choose_style
 
 RUN_MARKER = ".make_dataset_run.json"
-OUTPUTS = [*SPLITS, *(f"{s}_list.txt" for s in SPLITS), "label_list.txt", "manifest.json", "contact_sheet.png",
-           RUN_MARKER]
+OUTPUTS = [*SPLITS, *(f"{s}_list.txt" for s in SPLITS), "val_list.txt", "label_list.txt", "manifest.json",
+           "contact_sheet.png", RUN_MARKER]
 JPEG_QUALITY = 95
 CONTACT_PER_CLASS = 8
 
@@ -51,6 +51,8 @@ class RunConfig:
     # The styles of the train split, when it must not see some of `masks` (a held-out style); None: `masks`.
     # Every other split draws from `masks`, so its images are those of a run without train_masks.
     train_masks: Optional[tuple] = None
+    # The share of each class's Training faces listed in val_list.txt instead of train_list.txt (in_validation).
+    val_percent: int = 10
 
     def identity(self) -> dict:
         """The config and the masker's version: a folder written by another masker is not resumed into."""
@@ -87,6 +89,13 @@ class OutputInUse(RuntimeError):
 def sample_rng(seed: int, sample: Sample) -> np.random.Generator:
     """A generator for one image, from the run seed and the image's identity only (not worker or order)."""
     return np.random.default_rng([seed, zlib.crc32(sample.key.encode())])
+
+
+def in_validation(name: str, val_percent: int) -> bool:
+    """Whether a Training face belongs to the validation split: by a hash of its file name alone, so the split is
+    stable across runs, readers (CSV or folders), mask styles and the masked and unmasked datasets, which keeps
+    pairs paired. About val_percent % of each class."""
+    return zlib.crc32(name.encode()) % 100 < val_percent
 
 
 def relpath_of(sample: Sample) -> str:
@@ -222,19 +231,21 @@ def build_dataset(config: RunConfig, out_dir, workers: int = 1, overwrite: bool 
 
 def _write_lists(out_dir: Path, config: RunConfig, samples: list, results: dict) -> None:
     label = {c: i for i, c in enumerate(config.classes)}
-    lines = {split: [] for split in SPLITS}
+    lines = {split: [] for split in (*SPLITS, "val")}
     for s in samples:
         r = results[s.key]
         if r.relpath:
-            lines[s.split].append(f"{r.relpath} {label[s.class_name]}\n")
-    for split in SPLITS:
-        atomic_write_text(out_dir / f"{split}_list.txt", "".join(lines[split]))
+            split = "val" if s.split == "train" and in_validation(s.name, config.val_percent) else s.split
+            lines[split].append(f"{r.relpath} {label[s.class_name]}\n")
+    for split, rows in lines.items():
+        atomic_write_text(out_dir / f"{split}_list.txt", "".join(rows))
     atomic_write_text(out_dir / "label_list.txt", "".join(f"{i} {c}\n" for i, c in enumerate(config.classes)))
 
 
 def _manifest(config, samples, read_skips, results, seconds, workers, out_dir) -> dict:
     inputs = {split: {c: 0 for c in config.classes} for split in SPLITS}
     written = {split: {c: 0 for c in config.classes} for split in SPLITS}
+    validation = {c: 0 for c in config.classes}     # of written["train"]: listed in val_list.txt
     skipped = [{"input": s.source, "reason": s.reason} for s in read_skips]
     styles = {}
     for s in samples:
@@ -242,6 +253,8 @@ def _manifest(config, samples, read_skips, results, seconds, workers, out_dir) -
         inputs[s.split][s.class_name] += 1
         if r.relpath:
             written[s.split][s.class_name] += 1
+            if s.split == "train" and in_validation(s.name, config.val_percent):
+                validation[s.class_name] += 1
             styles[r.relpath] = r.style
         else:
             skipped.append({"input": s.path or s.key, "reason": r.reason})
@@ -258,6 +271,7 @@ def _manifest(config, samples, read_skips, results, seconds, workers, out_dir) -
         "masks": [] if config.no_mask else list(config.masks),
         "inputs": inputs,
         "written": written,
+        "validation": validation,
         "coverage": total_written / total_in if total_in else 0.0,
         "coverage_by_split": coverage_by_split,
         "skipped": skipped,

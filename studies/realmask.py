@@ -210,8 +210,8 @@ def write_face_status_data(realmask, masked_data, unmasked_data, fer_per_class: 
     tune = sorted(image for image in boxes if split_of(image) == "tune")
     finder = FaceFinder(short_range_score=FINDER_SCORE_FOR_DATA, full_range_score=FINDER_SCORE_FOR_DATA)
     samples = face_status_samples(finder, realmask, tune, boxes, status_crop)
-    lists = {"train": [], "eval": []}
-    counts = {"train": defaultdict(int), "eval": defaultdict(int)}
+    lists = {"train": [], "val": []}
+    counts = {"train": defaultdict(int), "val": defaultdict(int)}
     label_of = {label: i for i, label in enumerate(FACE_STATUS_LABELS)}
 
     def add(split, label, name, image):
@@ -223,7 +223,7 @@ def write_face_status_data(realmask, masked_data, unmasked_data, fer_per_class: 
         counts[split][label] += 1
 
     for image, j, face, label in samples:
-        add("eval" if is_validation(image) else "train", label, f"{Path(image).stem}_{j}.jpg", face)
+        add("val" if is_validation(image) else "train", label, f"{Path(image).stem}_{j}.jpg", face)
     for label, files in fer.items():
         for file in files:
             face = cv2.imread(str(file), cv2.IMREAD_GRAYSCALE)

@@ -167,8 +167,19 @@ def test_one_key_switches_the_dataset():
     config = load_config(CONFIGS / "masked_fer" / "FaceCNN_cpu.yaml", ["Global.dataset=./dataset/unmasked"])
     assert config["DataLoader"]["Train"]["dataset"]["image_root"] == "./dataset/unmasked/"
     assert config["DataLoader"]["Train"]["dataset"]["cls_label_path"] == "./dataset/unmasked/train_list.txt"
-    assert config["DataLoader"]["Eval"]["dataset"]["cls_label_path"] == "./dataset/unmasked/eval_list.txt"
+    assert config["DataLoader"]["Eval"]["dataset"]["cls_label_path"] == "./dataset/unmasked/val_list.txt"
     assert config["Infer"]["PostProcess"]["class_id_map_file"] == "./dataset/unmasked/label_list.txt"
+
+
+def test_evaluation_reads_the_validation_split_unless_the_test_set_is_asked_for():
+    """Choices are made on the validation split carved from Training; PublicTest only when asked, by name."""
+    path = CONFIGS / "masked_fer" / "FaceCNN_distill.yaml"
+    assert load_config(path)["DataLoader"]["Eval"]["dataset"]["cls_label_path"] == "./dataset/masked/val_list.txt"
+    test = load_config(path, ["Global.eval_split=eval"])
+    assert test["DataLoader"]["Eval"]["dataset"]["cls_label_path"] == "./dataset/masked/eval_list.txt"
+    assert "eval_split" not in test["Global"]
+    with pytest.raises(ConfigError, match="'Global.eval_split' must be one of val, eval, test, got 'publictest'"):
+        load_config(path, ["Global.eval_split=publictest"])
 
 
 def test_infer_transforms_default_to_the_eval_ops_and_must_agree(tmp_path):
@@ -203,7 +214,7 @@ def test_a_path_given_on_the_command_line_beats_the_configs_dataset_folder(tmp_p
     config = load_config(CONFIGS / "face_status" / "FaceCNN_face_status.yaml",
                          ["DataLoader.Train.dataset.cls_label_path=/folds/train_0.txt"])
     assert config["DataLoader"]["Train"]["dataset"]["cls_label_path"] == "/folds/train_0.txt"
-    assert config["DataLoader"]["Eval"]["dataset"]["cls_label_path"] == "./dataset/face_status/eval_list.txt"
+    assert config["DataLoader"]["Eval"]["dataset"]["cls_label_path"] == "./dataset/face_status/val_list.txt"
     dump_config(config, tmp_path / "config.yaml")   # what a run saves, loaded again by eval.py or export
     assert flatten(load_config(tmp_path / "config.yaml")) == flatten(config)
     later = load_config(CONFIGS / "face_status" / "FaceCNN_face_status.yaml",   # the last override wins

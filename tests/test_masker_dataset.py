@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 import pytest
 
-from masker.dataset import RUN_MARKER, OutputInUse, RunConfig, build_dataset
+from masker.dataset import RUN_MARKER, OutputInUse, RunConfig, build_dataset, in_validation
 from masker.quality import blur_warning, sample_faces, split_sharpness
 from masker.readers import read_inputs
 from masker.synthetic import write_synthetic_fer2013
@@ -41,11 +41,11 @@ def files_of(out: Path) -> dict:
 
 def check_layout(out: Path, classes=CLASSES):
     assert (out / "label_list.txt").read_text() == "".join(f"{i} {c}\n" for i, c in enumerate(classes))
-    for split in ("train", "eval", "test"):
+    for split in ("train", "val", "eval", "test"):
         for line in (out / f"{split}_list.txt").read_text().splitlines():
             assert LINE.match(line), line
             rel, label = line.split()
-            assert rel.startswith(split + "/") and classes[int(label)] == rel.split("/")[1]
+            assert rel.startswith(("train" if split == "val" else split) + "/") and classes[int(label)] == rel.split("/")[1]
             image = cv2.imread(str(out / rel), cv2.IMREAD_UNCHANGED)
             assert image.shape == (48, 48) and image.dtype == np.uint8
 
@@ -53,7 +53,8 @@ def check_layout(out: Path, classes=CLASSES):
 def test_layout_lists_manifest_and_contact_sheet(raw, tmp_path):
     manifest = build_dataset(config_for(raw), tmp_path, workers=1, progress=False)
     check_layout(tmp_path)
-    assert len((tmp_path / "train_list.txt").read_text().splitlines()) == 24
+    assert len((tmp_path / "train_list.txt").read_text().splitlines()) + sum(manifest["validation"].values()) == 24
+    assert len((tmp_path / "val_list.txt").read_text().splitlines()) == sum(manifest["validation"].values())
     assert len((tmp_path / "eval_list.txt").read_text().splitlines()) == 8
     assert (tmp_path / "test_list.txt").read_text() == ""
     on_disk = json.loads((tmp_path / "manifest.json").read_text())
@@ -66,6 +67,35 @@ def test_layout_lists_manifest_and_contact_sheet(raw, tmp_path):
     assert on_disk["timing"]["processed"] == 32 and on_disk["timing"]["seconds"] > 0
     sheet = cv2.imread(str(tmp_path / "contact_sheet.png"), cv2.IMREAD_GRAYSCALE)
     assert sheet.shape[0] == 4 * 96 and sheet.std() > 10
+
+
+def listed(path: Path) -> set:
+    return set(path.read_text().splitlines())
+
+
+def test_validation_split_is_carved_from_training_by_file_name_alone(raw, tmp_path):
+    """val_list.txt takes Training faces by a hash of the name: the same faces in the masked and unmasked
+    datasets (pairs stay paired), whatever the seed or mask styles, and never a face of train_list.txt."""
+    build_dataset(config_for(raw, val_percent=50), tmp_path / "masked", progress=False)
+    build_dataset(config_for(raw, val_percent=50, no_mask=True), tmp_path / "unmasked", progress=False)
+    build_dataset(config_for(raw, val_percent=50, seed=7, masks=("cloth",)), tmp_path / "other", progress=False)
+    train, val = listed(tmp_path / "masked" / "train_list.txt"), listed(tmp_path / "masked" / "val_list.txt")
+    assert train and val and not train & val and len(train | val) == 24
+    assert all(in_validation(Path(line.split()[0]).stem, 50) for line in val)
+    assert not any(in_validation(Path(line.split()[0]).stem, 50) for line in train)
+    for other in ("unmasked", "other"):
+        assert listed(tmp_path / other / "val_list.txt") == val
+        assert listed(tmp_path / other / "train_list.txt") == train
+    build_dataset(config_for(raw, val_percent=0), tmp_path / "none", progress=False)
+    assert (tmp_path / "none" / "val_list.txt").read_text() == ""
+
+
+def test_validation_split_holds_about_a_tenth_of_each_class_of_real_fer2013(fer2013_dir):
+    samples, _ = read_inputs(str(fer2013_dir), CLASSES)
+    for class_name in CLASSES:
+        names = [s.name for s in samples if s.split == "train" and s.class_name == class_name]
+        share = sum(in_validation(name, 10) for name in names) / len(names)
+        assert 0.08 < share < 0.12, (class_name, share)
 
 
 def test_csv_input_gives_the_same_layout(raw, tmp_path):

@@ -73,9 +73,10 @@ def main(argv=None) -> int:
     run_dir = train(load_config(args.config, overrides))
     print(f"trained in {time.perf_counter() - started:.0f} s -> {run_dir}")
 
-    step("evaluating the best checkpoint")
+    # The best epoch was chosen on the validation split carved from the training faces; the test split reports.
+    step("evaluating the best checkpoint on the test faces")
     trained = overrides + [f"Global.pretrained_model={run_dir / 'best_model'}"]
-    report = evaluate(load_config(args.config, trained))
+    report = evaluate(load_config(args.config, [*trained, "Global.eval_split=eval"]))
     print(f"accuracy {report['accuracy']:.3f}, macro F1 {report['macro_f1']:.3f}; "
           f"{run_dir / 'report.json'}, {run_dir / 'confusion_matrix.png'}, {run_dir / 'predictions.csv'}")
 

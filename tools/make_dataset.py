@@ -32,6 +32,9 @@ def parse_args(argv=None):
     p.add_argument("--hold-out-mask", metavar="STYLE",
                    help="leave this mask style out of the train split (the other splits keep every style), to "
                         "measure accuracy on a style the model never saw")
+    p.add_argument("--val-percent", type=int, default=10,
+                   help="share of each class's Training faces listed in val_list.txt (the validation split every "
+                        "choice is made on) instead of train_list.txt; chosen by a hash of the file name")
     p.add_argument("--overwrite", action="store_true", help="replace an earlier run with other arguments in --out")
     p.add_argument("--synthetic", type=int, metavar="N",
                    help="instead: write N generated faces per class and split in FER2013's folder layout to --out")
@@ -41,6 +44,8 @@ def parse_args(argv=None):
     for name in ("workers", "limit", "synthetic"):
         if getattr(args, name) is not None and getattr(args, name) < 1:
             p.error(f"--{name} must be at least 1, got {getattr(args, name)}")
+    if not 0 <= args.val_percent < 100:
+        p.error(f"--val-percent must be from 0 to 99, got {args.val_percent}")
     problem = unwritable(args.out, folder=True)
     if problem:
         p.error(f"--out: {problem}")
@@ -64,14 +69,16 @@ def main(argv=None) -> int:
                                  f"({', '.join(masks)}), and at least one other style must remain")
             train_masks = tuple(m for m in masks if m != args.hold_out_mask)
         config = RunConfig(fer2013=str(Path(args.fer2013).resolve()), classes=classes, masks=masks,
-                           seed=args.seed, limit=args.limit, no_mask=args.no_mask, train_masks=train_masks)
+                           seed=args.seed, limit=args.limit, no_mask=args.no_mask, train_masks=train_masks,
+                           val_percent=args.val_percent)
         manifest = build_dataset(config, args.out, workers=args.workers, overwrite=args.overwrite)
     except (ValueError, OutputInUse, FileNotFoundError, ModelMissing) as error:
         print(f"make_dataset: error: {error}", file=sys.stderr)
         return 2
     t = manifest["timing"]
     speed = f"{t['images_per_second']} img/s" if t["images_per_second"] else "nothing left to do"
-    print(f"written {json.dumps(manifest['written'])}\ncoverage {manifest['coverage']:.4f}, "
+    print(f"written {json.dumps(manifest['written'])}\nof train, listed in val_list.txt (the validation split): "
+          f"{json.dumps(manifest['validation'])}\ncoverage {manifest['coverage']:.4f}, "
           f"{len(manifest['skipped'])} skipped, {t['processed']} processed in {t['seconds']} s "
           f"({speed}), {t['resumed']} resumed -> {args.out}")
     if manifest["skipped"]:
