@@ -193,8 +193,17 @@ def _results(worker: _Worker, samples: list, workers: int):
     if workers <= 1:
         yield from map(worker, samples)
         return
-    with multiprocessing.get_context("fork").Pool(workers) as pool:
+    pool = multiprocessing.get_context("fork").Pool(workers)
+    try:
         yield from pool.imap_unordered(worker, samples, chunksize=64)
+    except BaseException:
+        pool.terminate()
+        raise
+    # Workers that run out of work exit by themselves. terminate() (what `with Pool()` does) sends them SIGTERM;
+    # in a process that has loaded Paddle, Paddle's signal handler then prints a FatalError report and the parent
+    # could crash.
+    pool.close()
+    pool.join()
 
 
 def build_dataset(config: RunConfig, out_dir, workers: int = 1, overwrite: bool = False,

@@ -282,3 +282,19 @@ def test_a_finished_run_resumed_says_so(raw, tmp_path):
     assert first.returncode == again.returncode == 0, again.stderr
     assert "img/s" in first.stdout and "None" not in again.stdout
     assert "0 processed" in again.stdout and "(nothing left to do), 32 resumed" in again.stdout
+
+
+def test_worker_pool_ends_quietly_in_a_process_that_has_loaded_paddle(raw, tmp_path):
+    """The pool's workers used to be ended with SIGTERM; where Paddle is loaded (tools/benchmark.py, the demo),
+    Paddle's signal handler then printed a FatalError report with a C++ traceback header for each, on a run that
+    worked."""
+    script = (f"import sys; sys.path.insert(0, {str(ROOT)!r})\n"
+              "import numpy, paddle\n"
+              "from masker.dataset import RunConfig, build_dataset\n"
+              "for run in range(3):\n"
+              f"    build_dataset(RunConfig(fer2013={str(raw)!r}, classes={CLASSES!r}), {str(tmp_path)!r} + f'/{{run}}',"
+              " workers=2, progress=False)\n"
+              "print('built')\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and done.stdout.strip() == "built", done.stderr[-2000:]
+    assert "FatalError" not in done.stderr and "Traceback" not in done.stderr, done.stderr[-2000:]
