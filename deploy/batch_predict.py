@@ -111,10 +111,10 @@ def _classify(predictor, chunk, faces, annotate_dir, names, rows, errors, face_o
         for file, image in chunk:
             found = predictor.predict_faces(image, **face_options)
             if not found:
-                errors.append({"file": str(file), "error": "no face found"})
+                errors.append({"file": str(file), "error": found.explanation() or "no face found"})
             rows += [_row(file, f.prediction, face=i, box=f.box) for i, f in enumerate(found)]
             if annotate_dir:
-                _write_image(Path(annotate_dir) / names(file), draw_faces(image, found))
+                _write_image(Path(annotate_dir) / names(file), draw_faces(image, found, too_small=found.too_small))
     elif chunk:
         for (file, image), prediction in zip(chunk, predictor.predict([im for _, im in chunk])):
             rows.append(_row(file, prediction))
@@ -210,16 +210,18 @@ def format_table(rows, errors=()) -> str:
         if "frame" in r:
             name = f"frame {r['frame']} #{r['face']}"
         rest = "  ".join(f"{label} {score:.3f}" for label, score in r["topk"][1:])
-        mask = "" if r.get("masked") is None else f"  [{'masked' if r['masked'] else 'unmasked'} {r['mask_score']:.2f}]"
+        mask = "" if r.get("masked") is None else \
+            f"  [{'masked' if r['masked'] else 'unmasked'} {r['mask_score']:.2f}, {r['expression_model']} model]"
         lines.append(f"{name:<{width}}  {r['label']:<10} {r['score']:6.3f}  {rest}{mask}")
     lines += [f"{e['file']:<{width}}  ERROR: {e['error']}" for e in errors]
     return "\n".join(lines)
 
 
 def write_csv(path, rows, topk: int):
-    """One row per prediction: file, face, frame, box, masked and mask_score (empty without a face-status model),
-    label, score, then top{k}_label/top{k}_score."""
-    columns = ["file", "face", "frame", "left", "top", "right", "bottom", "masked", "mask_score", "label", "score"]
+    """One row per prediction: file, face, frame, box, masked, mask_score and expression_model (the model that
+    answered: masked or unmasked; empty without a face-status model), label, score, then top{k}_label/top{k}_score."""
+    columns = ["file", "face", "frame", "left", "top", "right", "bottom", "masked", "mask_score", "expression_model",
+               "label", "score"]
     columns += [f"top{k}_{what}" for k in range(1, topk + 1) for what in ("label", "score")]
     with written_atomically(path) as tmp, open(tmp, "w", newline="") as f:
         writer = csv.DictWriter(f, columns)
@@ -229,6 +231,7 @@ def write_csv(path, rows, topk: int):
                    "score": f"{r['score']:.6f}"}
             if r.get("masked") is not None:
                 out["masked"], out["mask_score"] = int(r["masked"]), f"{r['mask_score']:.6f}"
+                out["expression_model"] = r["expression_model"]
             if r["box"]:
                 out.update(zip(("left", "top", "right", "bottom"), r["box"]))
             for k, (label, score) in enumerate(r["topk"], 1):

@@ -244,6 +244,11 @@ class FaceFinder:
         return passes + [(left, top, tile, "full") for top in starts(height) for left in starts(width)]
 
     def __call__(self, image: np.ndarray) -> list:
+        return self.find(image)[0]
+
+    def find(self, image: np.ndarray) -> tuple:
+        """(faces of min_face px or more, faces found under min_face px), each list largest first. The small ones
+        are too small to classify, and a user is told so rather than 'no face'."""
         if image.ndim == 2:
             rgb = cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
         elif image.ndim == 3 and image.shape[2] in (3, 4):
@@ -268,12 +273,14 @@ class FaceFinder:
             offset = np.array([left, top], np.float32)
             found.append((boxes + np.tile(offset, 2), scores, keypoints + offset))
         boxes, scores, keypoints = (np.concatenate(parts) for parts in zip(*found))
-        faces = []
+        faces, too_small = [], []
         for box, score, points in weighted_nms(boxes, scores, keypoints):
             box = tuple(int(round(v)) for v in head_box(box))
-            if min(box[2] - box[0], box[3] - box[1]) >= self.min_face:
-                faces.append(Face(box, score, points))
-        return sorted(faces, key=lambda f: (f.box[2] - f.box[0]) * (f.box[3] - f.box[1]), reverse=True)
+            large_enough = min(box[2] - box[0], box[3] - box[1]) >= self.min_face
+            (faces if large_enough else too_small).append(Face(box, score, points))
+        largest_first = lambda found: sorted(  # noqa: E731
+            found, key=lambda f: (f.box[2] - f.box[0]) * (f.box[3] - f.box[1]), reverse=True)
+        return largest_first(faces), largest_first(too_small)
 
 
 def head_box(box) -> tuple:

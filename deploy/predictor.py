@@ -35,8 +35,14 @@ class Prediction:
     masked: bool = None      # the face-status model's call; None where the model folder has no such model
     mask_score: float = None  # its probability that the face wears a mask, P(masked) / (P(masked) + P(unmasked))
 
+    @property
+    def expression_model(self):
+        """Which expression model answered: 'masked' or 'unmasked' (None where there was no choice to make)."""
+        return None if self.masked is None else ("masked" if self.masked else "unmasked")
+
     def to_dict(self) -> dict:
-        status = {} if self.masked is None else {"masked": self.masked, "mask_score": self.mask_score}
+        status = {} if self.masked is None else {"masked": self.masked, "mask_score": self.mask_score,
+                                                 "expression_model": self.expression_model}
         return {"label": self.label, "score": self.score, "topk": [[l, s] for l, s in self.topk], **status}
 
 
@@ -47,6 +53,23 @@ class FacePrediction:
 
     def to_dict(self) -> dict:
         return {"box": list(self.box), **self.prediction.to_dict()}
+
+
+class FoundFaces(list):
+    """The FacePredictions of a photo, largest first, and too_small: the boxes of the faces found under min_face
+    px, which are not classified."""
+
+    def __init__(self, faces=(), too_small=(), min_face: int = MIN_FACE):
+        super().__init__(faces)
+        self.too_small, self.min_face = list(too_small), min_face
+
+    def explanation(self):
+        """Why a photo has no answer, when faces were found too small: a sentence for the user; else None."""
+        if self or not self.too_small:
+            return None
+        count = len(self.too_small)
+        return (f"{count} face{'s' if count > 1 else ''} found, {'all ' if count > 1 else ''}under {self.min_face} px: "
+                "too small to classify; try a larger photo")
 
 
 class Classifier:
@@ -156,27 +179,31 @@ class Predictor:
         return [self.prediction_of(row, mask_score) for row, (_, mask_score)
                 in zip(self.predict_probs(images, status), status)]
 
-    def predict_faces(self, image, min_face: int = MIN_FACE) -> list:
+    def predict_faces(self, image, min_face: int = MIN_FACE) -> FoundFaces:
         """Every face in an ordinary photo (deploy.faces.FaceFinder), masked or not, cropped like FER2013's and
         answered by the model that fits it; found faces that the face-status model takes for no face are left
-        out. Faces with a box side under min_face px are not looked for."""
+        out. Faces with a box side under min_face px are not classified: their boxes are the answer's too_small."""
         from deploy.faces import FaceFinder, crop, status_crop
 
         if self.finder is None or self.finder.min_face != min_face:
             self.finder = FaceFinder(min_face=min_face)
         image = as_bgr(image)
-        faces = self.finder(image)
+        faces, too_small = self.finder.find(image)
         gray = lambda crops: [cv2.cvtColor(c, cv2.COLOR_BGR2GRAY) for c in crops]  # noqa: E731
-        if not faces:
-            return []
+        if not faces and not too_small:
+            return FoundFaces(min_face=min_face)
         status = None
-        if self.routes:
-            status = self.face_status(gray(status_crop(image, face) for face in faces))
+        if self.routes:   # one batch: the small faces pass the same no-face check before they are reported
+            found = faces + too_small
+            status = self.face_status(gray(status_crop(image, face) for face in found))
             keep = status[:, 0] < NO_FACE_THRESHOLD
+            too_small = [face for face, k in zip(too_small, keep[len(faces):]) if k]
+            keep, status = keep[:len(faces)], status[:len(faces)]
             faces, status = [face for face, k in zip(faces, keep) if k], status[keep]
         crops = gray(crop(image, face) for face in faces)
         predictions = self.predict(crops, status) if crops else []
-        return [FacePrediction(face.box, prediction) for face, prediction in zip(faces, predictions)]
+        return FoundFaces([FacePrediction(face.box, prediction) for face, prediction in zip(faces, predictions)],
+                          [face.box for face in too_small], min_face)
 
     def prediction_of(self, probs, mask_score=None) -> Prediction:
         """The Prediction (label, score, top-k, mask status) of one row of class probabilities."""

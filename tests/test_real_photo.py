@@ -39,3 +39,36 @@ def test_predict_faces_annotates_the_photo(astronaut, inference_dir, tmp_path, c
     assert len(rows) == 2 and rows[1].split(",")[-1] != ""
     annotated = cv2.imread(str(next(out.iterdir())))
     assert annotated.shape == astronaut.shape and np.abs(annotated.astype(int) - astronaut).max() > 100
+
+
+def test_a_photo_whose_faces_are_all_too_small_is_answered_so(astronaut, tmp_path, capsys):
+    """The shipped models, on a thumbnail of the masked astronaut: the CLI used to say 'no face found'. The face
+    is named too small, and drawn as a thin grey box without a caption."""
+    from masker.photo import mask_photo
+
+    thumbnail = cv2.resize(mask_photo(astronaut, "surgical", "blue"), None, fx=0.15, fy=0.15,
+                           interpolation=cv2.INTER_AREA)
+    photo = tmp_path / "thumbnail.png"
+    cv2.imwrite(str(photo), thumbnail)
+    out = tmp_path / "annotated"
+    assert predict.main(["--faces", str(photo), "--annotate", str(out)]) == 1
+    assert "1 face found, under 24 px: too small to classify; try a larger photo" in capsys.readouterr().out
+    drawn = cv2.imread(str(out / "thumbnail.png")).astype(int)
+    changed = np.abs(drawn - thumbnail).max(axis=2) > 0
+    assert changed.any()
+    assert np.all(np.abs(drawn[changed] - 160) <= 1), "only the grey box is drawn"
+
+
+def test_each_face_says_which_expression_model_answered(astronaut, tmp_path):
+    from masker.photo import mask_photo
+
+    photo = tmp_path / "two.png"
+    cv2.imwrite(str(photo), np.hstack([astronaut, mask_photo(astronaut, "surgical", "blue")]))
+    assert predict.main(["--faces", str(photo), "--csv", str(tmp_path / "faces.csv")]) == 0
+    import csv
+
+    rows = list(csv.DictReader(open(tmp_path / "faces.csv")))
+    assert all(row["expression_model"] == ("masked" if row["masked"] == "1" else "unmasked") for row in rows)
+    # The two astronauts are the largest faces (the rows come largest first): the plain one at the left.
+    assert [row["expression_model"] for row in sorted(rows[:2], key=lambda row: int(row["left"]))] == \
+        ["unmasked", "masked"]

@@ -120,7 +120,19 @@ def test_faces_on_a_photo_without_faces(client):
     blank = np.full((200, 300, 3), 127, np.uint8)
     response = client.post("/predict?faces=1", files={"file": ("blank.jpg", jpeg(blank), "image/jpeg")})
     assert response.status_code == 200, response.text
-    assert response.json() == {"count": 0, "faces": []}
+    assert response.json() == {"count": 0, "faces": [], "too_small": [], "message": None}
+
+
+def test_a_photo_whose_faces_are_all_too_small_says_so(client, photo):
+    """A thumbnail used to get the answer of a photo without faces: count 0, nothing else."""
+    small = cv2.resize(photo, None, fx=0.1, fy=0.1, interpolation=cv2.INTER_AREA)
+    response = client.post("/predict?faces=1", files={"file": ("thumbnail.jpg", jpeg(small), "image/jpeg")})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["count"] == 0 and len(body["too_small"]) == 1
+    left, top, right, bottom = body["too_small"][0]
+    assert 0 <= left < right <= small.shape[1] and 0 <= top < bottom <= small.shape[0] and right - left < 24
+    assert body["message"] == "1 face found, under 24 px: too small to classify; try a larger photo"
 
 
 @pytest.mark.parametrize("name, body, status, words", [

@@ -72,14 +72,17 @@ def predict_response(prediction, labels, warning=None) -> PredictResponse:
 def _mask_status(prediction) -> dict:
     if prediction.masked is None:
         return {}
-    return {"masked": prediction.masked, "mask_score": float(prediction.mask_score)}
+    return {"masked": prediction.masked, "mask_score": float(prediction.mask_score),
+            "expression_model": prediction.expression_model}
 
 
-def faces_response(face_predictions) -> FacesResponse:
+def faces_response(found) -> FacesResponse:
+    """The answer for a photo: found is Predictor.predict_faces's FoundFaces."""
     faces = [Face(box=[int(v) for v in face.box], label=face.prediction.label,
                   score=float(face.prediction.score), topk=_topk(face.prediction), **_mask_status(face.prediction))
-             for face in face_predictions]
-    return FacesResponse(count=len(faces), faces=faces)
+             for face in found]
+    return FacesResponse(count=len(faces), faces=faces, too_small=[[int(v) for v in box] for box in found.too_small],
+                         message=found.explanation())
 
 
 async def read_image_bytes(request: Request) -> bytes:

@@ -24,6 +24,8 @@ class LabelScore(BaseModel):
 MASKED = Field(None, description="Whether the face wears a mask, as the face-status model says; it chose the "
                                "expression model (absent where the server's model folder has no such model).")
 MASK_SCORE = Field(None, ge=0.0, le=1.0, description="The face-status model's probability of a mask.")
+EXPRESSION_MODEL = Field(None, description="Which expression model answered: 'masked' (the model for masked faces) "
+                                          "or 'unmasked' (absent where the server has no such choice).")
 
 
 class PredictResponse(BaseModel):
@@ -32,6 +34,7 @@ class PredictResponse(BaseModel):
     topk: List[LabelScore] = Field(description="The top-k expressions, most probable first.")
     masked: Optional[bool] = MASKED
     mask_score: Optional[float] = MASK_SCORE
+    expression_model: Optional[str] = EXPRESSION_MODEL
     result: str = Field(description='FastDeploy simple serving\'s result: a JSON string {"label_ids": [...], '
                                     '"scores": [...]}, readable by fastdeploy.vision.utils.json_to_classify.')
     warning: Optional[str] = Field(None, description="Set when the image looks like a whole photo rather than a face "
@@ -45,11 +48,16 @@ class Face(BaseModel):
     topk: List[LabelScore]
     masked: Optional[bool] = MASKED
     mask_score: Optional[float] = MASK_SCORE
+    expression_model: Optional[str] = EXPRESSION_MODEL
 
 
 class FacesResponse(BaseModel):
-    count: int = Field(ge=0, description="Number of faces found.")
+    count: int = Field(ge=0, description="Number of faces found and classified.")
     faces: List[Face]
+    too_small: List[List[int]] = Field(default_factory=list, description="[left, top, right, bottom] of each face "
+                                       "found under the smallest size the models classify: not classified.")
+    message: Optional[str] = Field(None, description="Why no face was classified, where faces were found too "
+                                                     "small: for the user.")
 
 
 class Health(BaseModel):

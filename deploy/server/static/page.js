@@ -41,7 +41,7 @@ async function classify(blob, name) {
 }
 
 // Masked faces in a mask's light blue, unmasked ones in green (deploy/annotate.py draws the same).
-const MASKED_COLOUR = "#28aae6", UNMASKED_COLOUR = "#3bd36b";
+const MASKED_COLOUR = "#28aae6", UNMASKED_COLOUR = "#3bd36b", TOO_SMALL_COLOUR = "#a0a0a0";
 
 // "mask 0.97 " / "no mask 0.88 " (short: "mask "), or "" where the server gives no mask status.
 function maskText(face, short) {
@@ -61,7 +61,49 @@ function clearPicture() {
   facesList.replaceChildren();
 }
 
-function drawFaces(source, width, height, faces) {
+// Where each face's label goes (deploy/annotate.py's place_labels, the same rule): above its box, below it, or
+// inside its top or bottom, at its left or right edge or centred, inside the picture; each label takes the
+// place that covers the least of the others' labels, then of the other faces.
+function placeLabels(width, height, boxes, sizes, rounds = 3) {
+  const overlap = (a, b) => Math.max(0, Math.min(a[2], b[2]) - Math.max(a[0], b[0])) *
+                            Math.max(0, Math.min(a[3], b[3]) - Math.max(a[1], b[1]));
+  const options = boxes.map(([left, top, right, bottom], i) => {
+    const [w, h] = sizes[i], places = [];
+    for (const y of [top - h, bottom, top, bottom - h]) {
+      for (const x of [left, right - w, (left + right - w) / 2]) {
+        places.push([Math.max(0, Math.min(x, width - 2 - w)), Math.max(0, Math.min(y, height - 2 - h))]);
+      }
+    }
+    return places;
+  });
+  const bands = boxes.map(() => null);
+  const band = (i, [x, y]) => [x, y, x + sizes[i][0], y + sizes[i][1]];
+  const cost = (i, corner) => {
+    const placed = band(i, corner);
+    let onLabels = 0, onFaces = 0;
+    bands.forEach((other, j) => { if (j !== i && other) onLabels += overlap(placed, other); });
+    boxes.forEach((box, j) => { if (j !== i) onFaces += overlap(placed, box); });
+    return [onLabels, onFaces];
+  };
+  const best = (i) => options[i].reduce((a, b) => {
+    const [ca, cb] = [cost(i, a), cost(i, b)];
+    return cb[0] < ca[0] || (cb[0] === ca[0] && cb[1] < ca[1]) ? b : a;
+  });
+  boxes.forEach((_, i) => { bands[i] = band(i, best(i)); });
+  for (let round = 0; round < rounds; round++) {
+    const crowded = boxes.map((_, i) => i).filter((i) => cost(i, bands[i])[0] > 0);
+    if (!crowded.length) break;
+    crowded.forEach((i) => { bands[i] = band(i, best(i)); });
+  }
+  return bands;
+}
+
+// "masked-face model" / "unmasked-face model": which expression model answered, where the server says.
+function modelText(face) {
+  return face.expression_model ? `${face.expression_model}-face model` : "";
+}
+
+function drawFaces(source, width, height, faces, tooSmall = []) {
   const scale = Math.max(1, MIN_DRAWN_SIDE / Math.max(width, height));
   picture.width = Math.round(width * scale);
   picture.height = Math.round(height * scale);
@@ -70,28 +112,38 @@ function drawFaces(source, width, height, faces) {
   const ctx = picture.getContext("2d");
   ctx.drawImage(source, 0, 0, picture.width, picture.height);
   const line = Math.max(2, Math.round(Math.min(picture.width, picture.height) / 200));
+  // Faces too small to classify: a thin grey box, no label.
+  ctx.strokeStyle = TOO_SMALL_COLOUR;
+  ctx.lineWidth = 1;
+  tooSmall.forEach((box) => {
+    const [left, top, right, bottom] = box.map((v) => v * scale);
+    ctx.strokeRect(left, top, right - left, bottom - top);
+  });
   ctx.font = `${Math.max(14, Math.round(picture.height / 30))}px system-ui, sans-serif`;
-  faces.forEach((face, i) => {
-    const [left, top, right, bottom] = face.box.map((v) => v * scale);
-    const colour = face.masked ? MASKED_COLOUR : UNMASKED_COLOUR;
-    ctx.strokeStyle = colour;
+  const size = parseInt(ctx.font, 10);
+  const boxes = faces.map((face) => face.box.map((v) => v * scale));
+  const texts = faces.map((face, i) => `${i + 1}: ${maskText(face, true)}${face.label} ${face.score.toFixed(2)}`);
+  const bands = placeLabels(picture.width, picture.height, boxes,
+                            texts.map((text) => [ctx.measureText(text).width + 8, size + 6]));
+  const colours = faces.map((face) => (face.masked ? MASKED_COLOUR : UNMASKED_COLOUR));
+  boxes.forEach(([left, top, right, bottom], i) => {
+    ctx.strokeStyle = colours[i];
     ctx.lineWidth = line;
     ctx.strokeRect(left, top, right - left, bottom - top);
-    const text = `${i + 1}: ${maskText(face, true)}${face.label} ${face.score.toFixed(2)}`;
-    const textWidth = ctx.measureText(text).width;
-    const size = parseInt(ctx.font, 10);
-    // Kept inside the picture: a box at its right edge or top moves its label in.
-    const x = Math.max(0, Math.min(left, picture.width - textWidth - 8));
-    ctx.fillStyle = colour;
-    ctx.fillRect(x, Math.max(0, top - size - 6), textWidth + 8, size + 6);
+  });
+  bands.forEach(([x, y, right, bottom], i) => {
+    ctx.fillStyle = colours[i];
+    ctx.fillRect(x, y, right - x, bottom - y);
     ctx.fillStyle = "#000";
-    ctx.fillText(text, x + 4, Math.max(size, top - 4));
+    ctx.fillText(texts[i], x + 4, bottom - 6);
   });
   facesList.replaceChildren(...faces.map((face, i) => {
     const item = document.createElement("li");
     item.className = "face";
     const title = document.createElement("h2");
-    title.textContent = `Face ${i + 1}: ${maskText(face, false)}${face.label} (${face.score.toFixed(2)})`;
+    const model = modelText(face);
+    title.textContent = `Face ${i + 1}: ${maskText(face, false)}${face.label} (${face.score.toFixed(2)})` +
+                        (model ? `, answered by the ${model}` : "");
     if (face.masked !== undefined && face.masked !== null) item.classList.add(face.masked ? "masked" : "unmasked");
     item.append(title);
     const scores = Object.fromEntries(face.topk.map((entry) => [entry.label, entry.score]));
@@ -122,8 +174,10 @@ async function classifyFile(file) {
     const result = await classify(file, file.name);
     const bitmap = await createImageBitmap(file, { imageOrientation: "from-image" });
     if (number !== latestFile) return;
-    drawFaces(bitmap, bitmap.width, bitmap.height, result.faces);
-    $("status").textContent = result.count ? `${result.count} face(s) in ${file.name}` : `No face found in ${file.name}`;
+    drawFaces(bitmap, bitmap.width, bitmap.height, result.faces, result.too_small);
+    const small = result.too_small.length ? `, and ${result.too_small.length} too small to classify` : "";
+    $("status").textContent = result.count ? `${result.count} face(s) in ${file.name}${small}`
+                                           : `${result.message || "No face found"} (${file.name})`;
   } catch (err) {
     if (number !== latestFile) return;
     // What is on screen belongs to the previous photo: it goes, so that no one reads it as this one's answer.
@@ -144,7 +198,7 @@ async function cameraLoop() {
       const blob = await new Promise((resolve) => grab.toBlob(resolve, "image/jpeg", 0.8));
       try {
         const result = await classify(blob, "frame.jpg");
-        drawFaces(grab, grab.width, grab.height, result.faces);
+        drawFaces(grab, grab.width, grab.height, result.faces, result.too_small);
         showError("");
       } catch (err) {
         showError(err.message);
