@@ -52,8 +52,9 @@ function maskText(face, short) {
   return `${name} ${score.toFixed(2)}, `;
 }
 
-// Small images (a 48 px face crop) are drawn scaled up, so that a label fits beside the box.
-const MIN_DRAWN_SIDE = 320;
+// Pictures are drawn with a longer side of at least the width the page shows them at (page.css), so that a
+// crowd's labels have room, and a 48 px face crop's label fits beside its box.
+const MIN_DRAWN_SIDE = 720;
 
 function clearPicture() {
   picture.hidden = true;
@@ -116,7 +117,8 @@ function drawFaces(source, width, height, faces, tooSmall = []) {
   ctx.strokeStyle = TOO_SMALL_COLOUR;
   ctx.lineWidth = 1;
   tooSmall.forEach((box) => {
-    const [left, top, right, bottom] = box.map((v) => v * scale);
+    // On the pixel grid (+0.5), so that the one-pixel line is drawn in its colour, not smeared over two.
+    const [left, top, right, bottom] = box.map((v) => Math.round(v * scale) + 0.5);
     ctx.strokeRect(left, top, right - left, bottom - top);
   });
   ctx.font = `${Math.max(14, Math.round(picture.height / 30))}px system-ui, sans-serif`;
@@ -177,7 +179,8 @@ async function classifyFile(file) {
     drawFaces(bitmap, bitmap.width, bitmap.height, result.faces, result.too_small);
     const small = result.too_small.length ? `, and ${result.too_small.length} too small to classify` : "";
     $("status").textContent = result.count ? `${result.count} face(s) in ${file.name}${small}`
-                                           : `${result.message || "No face found"} (${file.name})`;
+                                           : result.message ? `${file.name}: ${result.message}`
+                                                            : `No face found in ${file.name}`;
   } catch (err) {
     if (number !== latestFile) return;
     // What is on screen belongs to the previous photo: it goes, so that no one reads it as this one's answer.
