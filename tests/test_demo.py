@@ -13,7 +13,8 @@ def test_demo_runs_every_stage(tmp_path, capsys):
     data, run = out / "dataset", out / "output" / "FaceCNN_x0_5"
     manifest = json.loads((data / "manifest.json").read_text())
     assert manifest["coverage"] == 1.0 and (data / "contact_sheet.png").stat().st_size > 0
-    assert len((data / "train_list.txt").read_text().splitlines()) == 48
+    train, val = ((data / f"{split}_list.txt").read_text().splitlines() for split in ("train", "val"))
+    assert len(train) + len(val) == 48 and val and not set(train) & set(val)
     report = json.loads((run / "report.json").read_text())
     assert report["images"] == 12 and sorted(report["per_class"]) == ["angry", "fear", "happy", "surprise"]
     assert (run / "config.yaml").exists() and (run / "confusion_matrix.png").exists()
@@ -21,6 +22,9 @@ def test_demo_runs_every_stage(tmp_path, capsys):
         assert (out / "inference" / name).stat().st_size > 0
     printed = capsys.readouterr().out
     assert "predicting with the exported model" in printed and "eval/angry/" in printed
+    # The best epoch is chosen on the validation faces; the test faces are evaluated once, at the end.
+    assert "evaluating the best checkpoint on the test faces" in printed
+    assert read_metrics(run / "metrics.jsonl")["eval"] and report["images"] == 12   # the 12 eval (test) faces
     # The README's photo and video commands run on these.
     assert cv2.imread(str(out / "astronaut_masked.jpg")).shape == (512, 512, 3)
     clip = cv2.VideoCapture(str(out / "astronaut_masked.mp4"))
