@@ -32,8 +32,8 @@ def parse_args(argv=None):
     p.add_argument("--epochs", type=int, help="override Global.epochs")
     p.add_argument("--per-class", type=int, default=240, help="generated training faces per class")
     p.add_argument("--limit", type=int, default=REAL_DATA_LIMIT,
-                   help="with --fer2013: at most N faces per split and class (0: every face; the whole of FER2013's "
-                        "four classes trains for most of half an hour on two cores)")
+                   help="with --fer2013: at most N faces per split and class (0: every face, which trains about "
+                        "four times as long)")
     p.add_argument("--workers", type=int, default=2, help="masking processes")
     args = p.parse_args(argv)
     if args.limit < 0:
