@@ -287,6 +287,16 @@ def apply_dataset(config):
     if eval_split not in EVAL_SPLITS:
         raise ConfigError(f"'Global.eval_split' must be one of {', '.join(EVAL_SPLITS)}, got {eval_split!r}: "
                           + "; ".join(f"{k}: {v}" for k, v in EVAL_SPLITS.items()))
+    if not root and "eval_split" in config.get("Global", {}):
+        # A resolved config (a run's config.yaml) names its lists: the asked-for one is beside its Eval list.
+        dataset = config.get("DataLoader", {}).get("Eval", {}).get("dataset", {})
+        current = Path(str(dataset.get("cls_label_path", "")))
+        if not current.name.endswith("_list.txt"):
+            raise ConfigError(f"'Global.eval_split' picks a list of a tools/make_dataset.py folder, but the Eval "
+                              f"list is {str(current)!r}: give -o Global.dataset=FOLDER too, or set "
+                              "DataLoader.Eval.dataset.cls_label_path")
+        dataset["cls_label_path"] = str(current.with_name(f"{eval_split}_list.txt"))
+        return config
     if not root or not isinstance(root, str):  # a wrong type is validate's to report
         return config
     root = root.rstrip("/")

@@ -182,6 +182,19 @@ def test_evaluation_reads_the_validation_split_unless_the_test_set_is_asked_for(
         load_config(path, ["Global.eval_split=publictest"])
 
 
+def test_a_runs_saved_config_evaluates_on_the_test_set_when_asked(tmp_path):
+    """A run's config.yaml names its lists (no Global.dataset): eval_split used to be ignored there, silently."""
+    from engine.config import dump_config
+    dump_config(load_config(CONFIGS / "masked_fer" / "FaceCNN_distill.yaml"), tmp_path / "config.yaml")
+    saved = load_config(tmp_path / "config.yaml", ["Global.eval_split=eval"])
+    assert saved["DataLoader"]["Eval"]["dataset"]["cls_label_path"] == "dataset/masked/eval_list.txt"
+    assert load_config(tmp_path / "config.yaml")["DataLoader"]["Eval"]["dataset"]["cls_label_path"] == \
+        "./dataset/masked/val_list.txt"
+    with pytest.raises(ConfigError, match="give -o Global.dataset=FOLDER too"):
+        load_config(tmp_path / "config.yaml", ["DataLoader.Eval.dataset.cls_label_path=faces.txt",
+                                               "Global.eval_split=eval"])
+
+
 def test_infer_transforms_default_to_the_eval_ops_and_must_agree(tmp_path):
     config = yaml.safe_load((CONFIGS / "test" / "tiny.yaml").read_text())
     del config["Infer"]["transforms"]
