@@ -24,7 +24,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from basics import FACE_SIZE
+from basics import FACE_SIZE, UserError
 
 # Detection scores kept (after the sigmoid), per model. Low, because the predictor's face-status model then drops
 # what is no face (deploy/predictor.py, NO_FACE_THRESHOLD). 0.3 with a no-face threshold of 0.7 gave the highest
@@ -78,7 +78,7 @@ class Face:
     keypoints: np.ndarray  # 6 x (x, y) in the photo's pixels, float
 
 
-class DetectorMissing(RuntimeError):
+class DetectorMissing(UserError, RuntimeError):
     pass
 
 

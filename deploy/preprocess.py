@@ -62,7 +62,7 @@ class Preprocess:
         arrays = [self(image) for image in images]
         shapes = {a.shape for a in arrays}
         if len(shapes) > 1:
-            raise ValueError(f"preprocessed images differ in shape {sorted(shapes)}: inference.yml needs a CropImage")
+            raise ConfigError(f"preprocessed images differ in shape {sorted(shapes)}: inference.yml needs a CropImage")
         return np.stack(arrays)
 
 

@@ -71,7 +71,7 @@ def main(argv=None) -> None:
     # uvicorn's startup traceback; one worker serves this very predictor.
     try:
         predictor = load_predictor(settings)
-    except (FileNotFoundError, RuntimeError, ValueError, TypeError, UserError) as error:
+    except (FileNotFoundError, UserError) as error:
         fail(str(error))
     print(f"serving {settings.model_dir} ({settings.backend} backend) on http://{args.host}:{args.port}",
           file=sys.stderr, flush=True)

@@ -11,6 +11,8 @@ import cv2
 import dlib
 import numpy as np
 
+from basics import UserError
+
 from .geometry import eye_line_tilt, from_68
 
 # FER2013 crops are 48 px: the shape predictor needs about twice that to resolve eyes and mouth.
@@ -23,7 +25,7 @@ FER2013_FACE_BOX = (0.06, 0.10, 0.94, 0.96)
 RELEVEL_DEGREES = 4.0
 
 
-class ModelMissing(RuntimeError):
+class ModelMissing(UserError, RuntimeError):
     pass
 
 

@@ -399,3 +399,24 @@ def test_concurrent_distinct_faces_each_get_their_own_answer(discriminating_mode
     if workers == 1:   # the metrics are per process; one process holds them all
         assert metric(after, "fer_batches_total") - metric(before, "fer_batches_total") < len(faces), \
             "concurrent requests should share batches"
+
+
+def test_a_bug_is_logged_with_a_request_id_and_the_client_gets_only_the_id(inference_dir, photo, caplog):
+    """The catch-all answer used to carry the exception's own text (internals, paths) to the client."""
+    from fastapi.testclient import TestClient
+
+    from deploy.predictor import Predictor
+    from deploy.server.app import Settings, create_app
+
+    class PredictorWithABug(Predictor):
+        def predict_faces(self, image, **options):
+            raise KeyError("/secret/path/inside/the/server")
+
+    app = create_app(Settings(model_dir=str(inference_dir)), PredictorWithABug(inference_dir))
+    with TestClient(app, raise_server_exceptions=False) as client, caplog.at_level("ERROR", "uvicorn.error"):
+        response = client.post("/predict?faces=1", files={"file": ("photo.jpg", jpeg(photo), "image/jpeg")})
+    assert response.status_code == 500
+    body = response.json()
+    assert "secret" not in response.text and body["request_id"] in body["detail"]
+    logged, = [r for r in caplog.records if body["request_id"] in r.getMessage()]
+    assert logged.exc_info[0] is KeyError

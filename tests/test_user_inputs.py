@@ -4,6 +4,7 @@ import io
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -185,6 +186,22 @@ def test_backend_and_device_mistakes_get_one_clear_line(inference_dir, tmp_path,
     assert "inference.onnx not found" in onnx.stderr and "tools/export_onnx.py" in onnx.stderr
     gpu = run_tool(sys.executable, ROOT / "tools" / "predict.py", "--model-dir", inference_dir, "--device", "gpu", image)
     assert gpu.returncode == 2 and "--device gpu, but this Paddle is a CPU build" in gpu.stderr, gpu.stderr
+
+
+def test_an_option_the_backend_lacks_is_one_clear_line(inference_dir, tmp_path, face_gray):
+    """--tensorrt with the onnx backend was caught as any TypeError: one the user can fix is now a config error,
+    and a bug stays a bug."""
+    from deploy.onnx_export import export_onnx
+
+    model = tmp_path / "model"
+    shutil.copytree(inference_dir, model)
+    export_onnx(model)
+    image = tmp_path / "face.png"
+    cv2.imwrite(str(image), face_gray)
+    result = run_tool(sys.executable, ROOT / "tools" / "predict.py", "--model-dir", model, "--backend", "onnx",
+                      "--tensorrt", image)
+    assert result.returncode == 2 and result.stderr.strip().count("\n") == 0, result.stderr
+    assert "the onnx backend has no option tensorrt; it takes cpu_threads, gpu_id" in result.stderr
 
 
 def test_the_python310_environment_says_which_backends_it_serves(py310, inference_dir, tmp_path, face_gray):

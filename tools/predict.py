@@ -17,14 +17,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from basics import HelpFormatter, unwritable  # noqa: E402
+from basics import HelpFormatter, UserError, unwritable  # noqa: E402
 from deploy.backends import BACKENDS  # noqa: E402
 from deploy.batch_predict import (collect_images, format_table, predict_images, predict_video, write_csv,  # noqa: E402
                         write_json)
-from deploy.faces import MIN_FACE, DetectorMissing  # noqa: E402
+from deploy.faces import MIN_FACE  # noqa: E402
 from deploy.images import MAX_PIXELS  # noqa: E402
 from deploy.predictor import Predictor  # noqa: E402
-from deploy.preprocess import EXPORT_HINT, ConfigError  # noqa: E402
+from deploy.preprocess import EXPORT_HINT  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -93,7 +93,7 @@ def main(argv=None) -> int:
     try:
         predictor = Predictor(args.model_dir, backend=args.backend, device=args.device, batch_size=args.batch_size,
                               topk=args.topk, route=not args.single_model, **options)
-    except (FileNotFoundError, ConfigError, RuntimeError, ValueError, TypeError) as err:
+    except (FileNotFoundError, UserError) as err:
         parser.exit(2, f"error: {err}\n")
 
     errors, summary = [], None
@@ -111,7 +111,7 @@ def main(argv=None) -> int:
                                                warn=lambda line: print(line, file=sys.stderr),
                                                max_pixels=args.max_pixels, **face_options)
             errors += read_errors
-    except (FileNotFoundError, DetectorMissing) as err:
+    except (FileNotFoundError, UserError) as err:
         parser.exit(2, f"error: {err}\n")
 
     try:

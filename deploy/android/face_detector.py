@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from basics import UserError
 from deploy.faces import FULL_RANGE, MODELS, SHORT_RANGE, blazeface, model_input, model_path, square_view
 
 # The models the app runs: both of the desktop finder's.
@@ -20,7 +21,7 @@ DETECTOR_MODELS = (SHORT_RANGE, FULL_RANGE)
 DETECTOR_ASSET_DIR = "models/face_detector"
 
 
-class ConversionError(RuntimeError):
+class ConversionError(UserError, RuntimeError):
     """A converter is missing or failed; the message names it."""
 
 

@@ -31,7 +31,7 @@ ANDROID_DIR = Path(__file__).resolve().parent
 ROOT = ANDROID_DIR.parents[1]
 sys.path.insert(0, str(ROOT))
 
-from basics import HelpFormatter, atomic_write_text, written_atomically  # noqa: E402
+from basics import HelpFormatter, UserError, atomic_write_text, written_atomically  # noqa: E402
 from deploy.android import face_detector  # noqa: E402
 from deploy.preprocess import Preprocess, read_inference_config  # noqa: E402
 
@@ -43,7 +43,7 @@ MODEL_FILES = {"inference.pdmodel": "inference.pdmodel", "inference.pdiparams": 
                "inference.yml": "inference_cls.yaml"}
 
 
-class PackagingError(RuntimeError):
+class PackagingError(UserError, RuntimeError):
     """The model cannot go to the phone as it is; the message says why and what to do."""
 
 
@@ -287,7 +287,7 @@ def main(argv=None) -> None:
             difference = check_lite_runtime(args.model_dir, faces, args.paddle_lite_opt)
             photos = check_photos()
             detector = check_detector_lite_runtime(photos, args.paddle_lite_opt)
-    except (PackagingError, face_detector.ConversionError, FileNotFoundError, ValueError) as err:
+    except (UserError, FileNotFoundError) as err:
         sys.exit(f"error: {err}")
     print(f"Paddle Lite (ARM) supports all {len(result.ops.supported)} op types of the model: "
           + ", ".join(sorted(result.ops.supported)))

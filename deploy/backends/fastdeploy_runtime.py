@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from deploy.backends import BackendError, ConfigError
 from deploy.backends.paddle_inference import model_files
 from deploy.preprocess import read_inference_config
 
@@ -20,13 +21,13 @@ class FastDeployBackend:
         try:
             import fastdeploy as fd
         except ImportError as err:
-            raise RuntimeError(
+            raise BackendError(
                 f"the fastdeploy backend needs FastDeploy, which exists only for Python <= 3.10 "
                 f"(this is {sys.version.split()[0]}): run with .venv310/bin/python, built by `make setup`") from err
         if int(np.__version__.split(".")[0]) >= 2:
-            raise RuntimeError(f"FastDeploy 1.0.7 returns NaN under numpy {np.__version__}: install numpy<2")
+            raise BackendError(f"FastDeploy 1.0.7 returns NaN under numpy {np.__version__}: install numpy<2")
         if runtime not in RUNTIMES:
-            raise ValueError(f"unknown FastDeploy runtime {runtime!r}; choose one of {', '.join(RUNTIMES)}")
+            raise ConfigError(f"unknown FastDeploy runtime {runtime!r}; choose one of {', '.join(RUNTIMES)}")
 
         pdmodel, pdiparams = model_files(model_dir)
         option = fd.RuntimeOption()
@@ -45,7 +46,7 @@ class FastDeployBackend:
         self.model = fd.vision.classification.PaddleClasModel(
             str(pdmodel), str(pdiparams), str(Path(model_dir) / "inference.yml"), runtime_option=option)
         if not self.model.initialized:
-            raise RuntimeError(f"FastDeploy could not load the model in {model_dir} (its log above says why)")
+            raise BackendError(f"FastDeploy could not load the model in {model_dir} (its log above says why)")
         self.num_classes = len(read_inference_config(model_dir)["PostProcess"]["label_list"])
 
     def run(self, images) -> np.ndarray:

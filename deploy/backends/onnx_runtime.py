@@ -4,6 +4,8 @@ from pathlib import Path
 
 import numpy as np
 
+from deploy.backends import BackendError
+
 
 class OnnxRuntimeBackend:
     takes_images = False
@@ -12,7 +14,7 @@ class OnnxRuntimeBackend:
         try:
             import onnxruntime as ort
         except ImportError as err:
-            raise RuntimeError("the onnx backend needs onnxruntime: use .venv (pip install onnxruntime)") from err
+            raise BackendError("the onnx backend needs onnxruntime: use .venv (pip install onnxruntime)") from err
 
         path = Path(model_dir) / "inference.onnx"
         if not path.is_file():
@@ -23,7 +25,7 @@ class OnnxRuntimeBackend:
         providers = ["CPUExecutionProvider"]
         if device == "gpu":
             if "CUDAExecutionProvider" not in ort.get_available_providers():
-                raise RuntimeError("--device gpu, but this onnxruntime has no CUDA (install onnxruntime-gpu), "
+                raise BackendError("--device gpu, but this onnxruntime has no CUDA (install onnxruntime-gpu), "
                                    "or use --device cpu")
             providers.insert(0, ("CUDAExecutionProvider", {"device_id": gpu_id}))
         self.session = ort.InferenceSession(str(path), options, providers=providers)

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import numpy as np
 
+from deploy.backends import BackendError, ConfigError
 from deploy.preprocess import EXPORT_HINT
 
 
@@ -25,11 +26,11 @@ class PaddleInferenceBackend:
             import paddle
             from paddle import inference
         except ImportError:
-            raise RuntimeError("the paddle backend needs Paddle, which this environment lacks (.venv310 has "
+            raise BackendError("the paddle backend needs Paddle, which this environment lacks (.venv310 has "
                                "FastDeploy and Paddle Lite instead): use --backend fastdeploy or --backend onnx "
                                "here, or run from .venv") from None
         if device == "gpu" and not paddle.is_compiled_with_cuda():
-            raise RuntimeError("--device gpu, but this Paddle is a CPU build (paddlepaddle): install "
+            raise BackendError("--device gpu, but this Paddle is a CPU build (paddlepaddle): install "
                                "paddlepaddle-gpu==2.6.2 for a GPU, or use --device cpu")
 
         pdmodel, pdiparams = model_files(model_dir)
@@ -39,7 +40,7 @@ class PaddleInferenceBackend:
             if tensorrt:
                 precision = {"fp32": inference.PrecisionType.Float32, "fp16": inference.PrecisionType.Half}
                 if trt_precision not in precision:
-                    raise ValueError(f"trt_precision {trt_precision!r}: choose fp32 or fp16")
+                    raise ConfigError(f"trt_precision {trt_precision!r}: choose fp32 or fp16")
                 config.enable_tensorrt_engine(workspace_size=1 << 30, max_batch_size=batch_size,
                                               min_subgraph_size=3, precision_mode=precision[trt_precision],
                                               use_static=False, use_calib_mode=False)

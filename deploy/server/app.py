@@ -1,9 +1,11 @@
 """The FastAPI application: POST /predict, GET /healthz, GET /metrics."""
 import dataclasses
 import json
+import logging
 import os
 import signal
 import threading
+import uuid
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Union
@@ -28,6 +30,8 @@ from deploy.server.schemas import (ErrorResponse, Face, FacesResponse, FastDeplo
 SETTINGS_ENV = "FER_SERVER_SETTINGS"
 PATHS = ("/", "/predict", "/healthz", "/metrics", "/openapi.json", "/docs")
 STATIC = Path(__file__).resolve().parent / "static"
+# uvicorn's own error log, so that a failed request's traceback lands where the server's other errors do.
+log = logging.getLogger("uvicorn.error")
 
 
 @dataclasses.dataclass
@@ -154,7 +158,13 @@ def create_app(settings: Settings, predictor=None) -> FastAPI:
 
     @app.exception_handler(Exception)
     async def internal_error(request: Request, err: Exception):
-        return JSONResponse(status_code=500, content={"detail": f"internal error: {type(err).__name__}: {err}"})
+        # A bug: the traceback goes to the log under an id that the client is given, and nothing of the
+        # exception's text (paths, internals) goes to the client.
+        request_id = uuid.uuid4().hex[:12]
+        log.error("request %s (%s %s) failed", request_id, request.method, request.url.path, exc_info=err)
+        return JSONResponse(status_code=500, content={
+            "detail": f"internal error; the server's log has it under request id {request_id}",
+            "request_id": request_id})
 
     @app.post("/predict", response_model=Union[PredictResponse, FacesResponse],
               summary="Classify the expression of a face, or of every face in a photo",
