@@ -1,13 +1,11 @@
 """How well faces are found in real photos: ../shared/realmask's boxes against a finder's, and where BlazeFace's
 keypoints fall in FER2013 crops (the framing deploy/faces.py copies).
 
-The photos are split once, by a hash of the file name, into a tuning part (thresholds, the mask-status model's
-training faces) and a held-out part that nothing is tuned on; webcam/ is held out whole.
+The photos' split into a tuning part and a held-out part, and the matching of found boxes to annotated ones, are
+deploy/face_status_data.py's, which builds the face-status model's data from the tuning part.
 """
-import csv
 import os
 import time
-import zlib
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,53 +13,15 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from deploy.tracking import iou
+from deploy.face_status_data import MASKED, MATCH_IOU, match, read_boxes, read_photo, split_of
 
-# Of every 10 photos (by a CRC32 of the name), these go to the tuning part.
-TUNING_SHARE = 6
-# A found box and an annotated one are the same face from this overlap on: the annotators boxed the whole head,
-# the detector the face (../shared/README.md expects 0.4-0.7 for a hit).
-MATCH_IOU = 0.4
 # Annotated faces at least this large (px, the shorter side) are the ones a finder is asked to find.
 MIN_SIDE = 32
-MASKED = ("with_mask", "mask_weared_incorrect")
-
-
-def split_of(image: str) -> str:
-    """'tune' or 'held_out' for an image path relative to realmask/; all of webcam/ is held out."""
-    if image.startswith("webcam/"):
-        return "held_out"
-    return "tune" if zlib.crc32(Path(image).name.encode()) % 10 < TUNING_SHARE else "held_out"
 
 
 def is_findable(box) -> bool:
     """An annotated face that recall counts: a side of MIN_SIDE px or more."""
     return min(box[2] - box[0], box[3] - box[1]) >= MIN_SIDE
-
-
-def read_boxes(realmask: Path) -> dict:
-    """{image relative path: [(label, (l, t, r, b))]} from realmask/boxes.csv."""
-    path = Path(realmask) / "boxes.csv"
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} not found: point --realmask at ../shared/realmask")
-    boxes = defaultdict(list)
-    with open(path, newline="") as f:
-        for row in csv.DictReader(f):
-            boxes[row["image"]].append((row["label"], tuple(int(row[k]) for k in ("xmin", "ymin", "xmax", "ymax"))))
-    return dict(boxes)
-
-
-def match(found, annotated, threshold: float = MATCH_IOU) -> dict:
-    """{index in annotated: index in found}: greedy, best overlap first, each box used once."""
-    pairs = sorted(((iou(f, a), i, j) for j, f in enumerate(found) for i, a in enumerate(annotated)), reverse=True)
-    taken, used = {}, set()
-    for overlap, i, j in pairs:
-        if overlap < threshold:
-            break
-        if i not in taken and j not in used:
-            taken[i] = j
-            used.add(j)
-    return taken
 
 
 @dataclass
@@ -111,9 +71,7 @@ def score_finder(find, realmask: Path, images, boxes: dict, on_photo=None) -> Fi
     on_photo(image, bgr, found boxes, annotated, matches) sees each photo (for collecting crops)."""
     score = FindingScore()
     for image in images:
-        bgr = cv2.imread(str(Path(realmask) / image), cv2.IMREAD_COLOR)
-        if bgr is None:
-            raise OSError(f"cannot read {Path(realmask) / image}")
+        bgr = read_photo(realmask, image)
         start = time.perf_counter()
         found = find(bgr)
         score.seconds += time.perf_counter() - start
@@ -152,90 +110,6 @@ def fer2013_framing(finder, faces, seed: int = 0) -> dict:
     return {"faces": len(faces), "found": len(points),
             "points": np.round(np.median(points, axis=0), 3).tolist(),
             "box": np.round(np.median(boxes, axis=0), 3).tolist()}
-
-
-# The finder's detection threshold when collecting training faces: below the shipped one, so that the model
-# sees the false detections it is there to reject.
-FINDER_SCORE_FOR_DATA = 0.2
-# The face-status model's classes, in label order.
-FACE_STATUS_LABELS = ("masked", "unmasked", "no_face")
-# Of the tuning photos (by CRC32 again), these of every 10 give the face-status model's validation faces.
-VALIDATION_SHARE = 2
-
-
-def face_status_samples(finder, realmask: Path, images, boxes: dict, crop):
-    """(image, index, crop, label) for every face `finder` finds in `images`: a found face that matches an
-    annotated one is masked or unmasked as the annotation says (a mask worn wrongly counts as masked: it still
-    hides the mouth), one that matches none is no_face. crop(bgr, face) frames the model's input, in grey."""
-    samples = []
-
-    def collect(image, bgr, found_boxes, annotated, matches):
-        by_found = {j: annotated[i][0] for i, j in matches.items()}
-        for j, face in enumerate(collect.faces):
-            label = by_found.get(j)
-            status = "no_face" if label is None else ("masked" if label in MASKED else "unmasked")
-            samples.append((image, j, cv2.cvtColor(crop(bgr, face), cv2.COLOR_BGR2GRAY), status))
-
-    def find(bgr):
-        collect.faces = finder(bgr)
-        return [f.box for f in collect.faces]
-
-    score_finder(find, realmask, images, boxes, on_photo=collect)
-    return samples
-
-
-def is_validation(image: str) -> bool:
-    return zlib.crc32(("validation:" + Path(image).name).encode()) % 10 < VALIDATION_SHARE
-
-
-def write_face_status_data(realmask, masked_data, unmasked_data, fer_per_class: int, out) -> dict:
-    """The face-status data set (see tools/make_face_status_data.py); {split: {label: count}}."""
-    import random
-
-    from basics import UserError, atomic_write_text
-    from deploy.faces import FaceFinder, status_crop
-
-    realmask, out = Path(realmask), Path(out)
-    if not (realmask / "boxes.csv").is_file():
-        raise UserError(f"{realmask}/boxes.csv not found: point --realmask at ../shared/realmask")
-    fer = {}
-    for label, folder in (("masked", Path(masked_data)), ("unmasked", Path(unmasked_data))):
-        files = sorted((folder / "train").rglob("*.jpg"))
-        if fer_per_class and not files:
-            raise UserError(f"no faces in {folder}/train: run `make data` first, or pass --fer-per-class 0")
-        fer[label] = random.Random(f"face-status:{label}").sample(files, min(fer_per_class, len(files)))
-    if out.exists() and not out.is_dir():
-        raise UserError(f"--out {out} is a file: give a folder")
-    boxes = read_boxes(realmask)
-    tune = sorted(image for image in boxes if split_of(image) == "tune")
-    finder = FaceFinder(short_range_score=FINDER_SCORE_FOR_DATA, full_range_score=FINDER_SCORE_FOR_DATA)
-    samples = face_status_samples(finder, realmask, tune, boxes, status_crop)
-    lists = {"train": [], "val": []}
-    counts = {"train": defaultdict(int), "val": defaultdict(int)}
-    label_of = {label: i for i, label in enumerate(FACE_STATUS_LABELS)}
-
-    def add(split, label, name, image):
-        path = out / split / label / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if not cv2.imwrite(str(path), image, [cv2.IMWRITE_JPEG_QUALITY, 95]):
-            raise OSError(f"cannot write {path}")
-        lists[split].append(f"{split}/{label}/{name} {label_of[label]}")
-        counts[split][label] += 1
-
-    for image, j, face, label in samples:
-        add("val" if is_validation(image) else "train", label, f"{Path(image).stem}_{j}.jpg", face)
-    for label, files in fer.items():
-        for file in files:
-            face = cv2.imread(str(file), cv2.IMREAD_GRAYSCALE)
-            photo = cv2.copyMakeBorder(cv2.resize(face, (144, 144), interpolation=cv2.INTER_CUBIC),
-                                       56, 56, 56, 56, cv2.BORDER_REPLICATE)
-            found = finder(photo)
-            # The model's own crop where the finder finds the face; FER2013's framing, which it copies, where not.
-            add("train", label, f"fer_{file.stem}.jpg", status_crop(photo, found[0]) if found else face)
-    for split, rows in lists.items():
-        atomic_write_text(out / f"{split}_list.txt", "\n".join(rows) + "\n")
-    atomic_write_text(out / "label_list.txt", "".join(f"{i} {label}\n" for i, label in enumerate(FACE_STATUS_LABELS)))
-    return {split: dict(c) for split, c in counts.items()}
 
 
 def dlib_boxes(bgr, min_face: int = 24):

@@ -144,7 +144,8 @@ def test_the_astronaut_masked_by_our_masker_is_found_and_called_masked(astronaut
     assert plain.prediction.masked is False and plain.prediction.mask_score < 0.5
     assert masked.prediction.masked is True and masked.prediction.mask_score > 0.5
     assert plain.prediction.label == "happy"
-    assert set(masked.to_dict()) == {"box", "label", "score", "topk", "masked", "mask_score"}
+    assert set(masked.to_dict()) == {"box", "label", "score", "topk", "masked", "mask_score", "expression_model"}
+    assert masked.to_dict()["expression_model"] == "masked"
 
 
 def test_each_face_gets_the_model_its_status_picks(astronaut, predictor):
@@ -162,14 +163,15 @@ def test_single_model_gives_no_mask_status(astronaut):
 
 
 def held_out_photos(boxes):
-    from studies.realmask import split_of
+    from deploy.face_status_data import split_of
 
     return sorted(i for i in boxes if i.startswith("photos/") and split_of(i) == "held_out")
 
 
 @pytest.fixture(scope="module")
 def held_out_score(realmask, predictor):
-    from studies.realmask import read_boxes, score_finder
+    from deploy.face_status_data import read_boxes
+    from studies.realmask import score_finder
 
     boxes = read_boxes(realmask)
     return score_finder(lambda bgr: [f.box for f in predictor.predict_faces(bgr)], realmask, held_out_photos(boxes),
@@ -178,7 +180,8 @@ def held_out_score(realmask, predictor):
 
 @pytest.fixture(scope="module")
 def webcam_score(realmask, predictor):
-    from studies.realmask import read_boxes, score_finder
+    from deploy.face_status_data import read_boxes
+    from studies.realmask import score_finder
 
     boxes = read_boxes(realmask)
     webcam = sorted(i for i in boxes if i.startswith("webcam/"))
@@ -203,7 +206,8 @@ def test_every_masked_webcam_close_up_is_found(webcam_score):
 
 @pytest.fixture(scope="module")
 def held_out_status(realmask, predictor):
-    from studies.realmask import mask_status_score, read_boxes
+    from deploy.face_status_data import read_boxes
+    from studies.realmask import mask_status_score
 
     boxes = read_boxes(realmask)
     return mask_status_score(predictor, realmask, held_out_photos(boxes), boxes)

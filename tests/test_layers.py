@@ -66,3 +66,28 @@ def test_no_module_cycles():
         return seen
     cycles = sorted(name for name in GRAPH if name not in packages and name in reach(name))
     assert not cycles, f"modules in an import cycle: {cycles}"
+
+
+# The tools that build or run what ships: the data sets, the models, the predictor, the server, the phone's assets.
+SHIPPING_TOOLS = ("tools.make_dataset", "tools.make_face_status_data", "tools.train", "tools.eval", "tools.export_model",
+                  "tools.export_onnx", "tools.predict", "tools.infer", "tools.demo")
+
+
+def reach(start) -> set:
+    seen, todo = set(), [start]
+    while todo:
+        for target in GRAPH.get(todo.pop(), ()):
+            module = target if target in GRAPH else target.rpartition(".")[0]
+            if module in GRAPH and module not in seen:
+                seen.add(module)
+                todo.append(module)
+    return seen
+
+
+@pytest.mark.parametrize("tool", SHIPPING_TOOLS)
+def test_what_ships_never_imports_a_study(tool):
+    """studies/ only measure: the face-status data set was built by studies/realmask.py, which a shipped model then
+    depended on."""
+    assert tool in GRAPH
+    studies = sorted(m for m in reach(tool) if m.split(".")[0] == "studies")
+    assert not studies, f"{tool} reaches {studies}"

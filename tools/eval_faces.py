@@ -56,7 +56,8 @@ def main(argv=None) -> int:
     if not predictor.routes:
         p.exit(2, f"error: {args.model_dir} has no face_status/ and unmasked/ models to route with\n")
     if args.thresholds:
-        from studies.realmask import is_validation, read_boxes, split_of, threshold_grid
+        from deploy.face_status_data import is_validation, read_boxes, split_of
+        from studies.realmask import threshold_grid
 
         boxes = read_boxes(args.realmask)
         images = sorted(i for i in boxes if i.startswith("photos/") and split_of(i) == "tune" and is_validation(i))

@@ -2,7 +2,7 @@
 
     .venv/bin/python tools/make_face_status_data.py --realmask ../shared/realmask --out dataset/face_status
 
-Faces: what the face finder finds in the tuning part of realmask/photos (studies/realmask.py's split; the
+Faces: what the face finder finds in the tuning part of realmask/photos (deploy/face_status_data.py's split; the
 held-out part and webcam/ are never read), labelled by the annotated box they match, or no_face; plus drawn-mask
 and plain FER2013 Training faces from `make data`'s folders. Each face is the finder's crop at the model's input
 size, in grey like FER2013's: with few real unmasked faces (76 in the tuning photos), colour alone would tell a
@@ -28,7 +28,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     if args.fer_per_class < 0:
         p.error("--fer-per-class must be 0 or more")
-    from studies.realmask import write_face_status_data
+    from deploy.face_status_data import write_face_status_data
     try:
         counts = write_face_status_data(args.realmask, args.masked_data, args.unmasked_data, args.fer_per_class,
                                         args.out)
