@@ -2,7 +2,7 @@
 import cv2
 import numpy as np
 
-from deploy.preprocess import as_bgr
+from deploy.images import as_bgr
 
 GREEN = (60, 200, 60)
 # Masked faces are drawn in this colour (BGR, a mask's light blue), unmasked ones in GREEN.

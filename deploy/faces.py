@@ -15,6 +15,7 @@ Passes over a photo, merged by a weighted non-maximum suppression:
   0.886 of the masked faces of the tuning photos after the face-status check, against 0.857 with the tiles
   alone, at a precision of 0.920 against 0.946 (studies/realmask.py's split; docs/face_finding.md).
 """
+import copy
 import importlib.util
 import threading
 from dataclasses import dataclass
@@ -216,6 +217,14 @@ class FaceFinder:
         self.min_face, self.tiles = min_face, tiles
         self.short_range_score, self.full_range_score = short_range_score, full_range_score
         self.short_range, self.full_range = blazeface(SHORT_RANGE, threads), blazeface(FULL_RANGE, threads)
+
+    def with_min_face(self, min_face: int) -> "FaceFinder":
+        """The same finder (its models are shared) for another smallest face."""
+        other = copy.copy(self)
+        if min_face < 0:
+            raise ValueError(f"min_face must be 0 or more, got {min_face}")
+        other.min_face = min_face
+        return other
 
     # The full-range model finds faces down to about this share of its view's side.
     FULL_RANGE_REACH = 1 / 16

@@ -1,9 +1,11 @@
 """Image bytes -> a BGR uint8 image, the one decoder of the CLI and the HTTP server (the same bytes always give
-the same pixels, so the same answer), refusing bad input with a clear message and an HTTP status."""
+the same pixels, so the same answer), refusing bad input with a clear message and an HTTP status; and as_bgr,
+the one way an image in memory becomes BGR."""
 import base64
 import binascii
 import io
 
+import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -107,3 +109,17 @@ def read_image_file(path, max_pixels: int = MAX_PIXELS) -> np.ndarray:
     """decode_image of a file's bytes; raises BadImage (unreadable or refused) or OSError (cannot be opened)."""
     with open(path, "rb") as handle:
         return decode_image(handle.read(), max_pixels)
+
+
+def as_bgr(image: np.ndarray) -> np.ndarray:
+    """A 3-channel BGR uint8 view of a gray (HxW or HxWx1), BGR or BGRA uint8 image."""
+    if not isinstance(image, np.ndarray) or image.dtype != np.uint8:
+        kind = image.dtype if isinstance(image, np.ndarray) else type(image).__name__
+        raise ValueError(f"expected a uint8 numpy image (as cv2.imread returns), got {kind}")
+    if image.ndim == 2 or (image.ndim == 3 and image.shape[2] == 1):
+        return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+    if image.ndim == 3 and image.shape[2] == 3:
+        return image
+    if image.ndim == 3 and image.shape[2] == 4:
+        return cv2.cvtColor(image, cv2.COLOR_BGRA2BGR)
+    raise ValueError(f"expected a gray, BGR or BGRA image, got an array of shape {image.shape}")

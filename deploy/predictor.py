@@ -7,8 +7,9 @@ import cv2
 import numpy as np
 
 from deploy.backends import create_backend
-from deploy.faces import MIN_FACE
-from deploy.preprocess import Preprocess, as_bgr, read_inference_config
+from deploy.faces import MIN_FACE, FaceFinder, crop, status_crop
+from deploy.images import as_bgr
+from deploy.preprocess import Preprocess, read_inference_config
 from engine.config import ConfigError
 
 
@@ -115,12 +116,13 @@ class Predictor:
     """Faces in, expressions out: the model folder's expression model for masked faces and, where the folder has
     them (UNMASKED_MODEL, FACE_STATUS_MODEL), the face-status model that tells a masked face from an unmasked one
     and the expression model for unmasked faces, so that each face is answered by the model that fits it.
-    route=False uses the folder's own model alone. Arguments as Classifier's; both expression models must list
-    the same labels.
+    route=False uses the folder's own model alone. finder: the FaceFinder of predict_faces (by default one with
+    its default settings, made when first needed). Other arguments as Classifier's; both expression models must
+    list the same labels.
     """
 
     def __init__(self, model_dir="inference", backend="paddle", device="cpu", batch_size=8, topk=None,
-                 route=True, **backend_options):
+                 route=True, finder: FaceFinder = None, **backend_options):
         options = dict(backend=backend, device=device, batch_size=batch_size, **backend_options)
         self.masked_model = Classifier(model_dir, topk=topk, **options)
         self.model_dir, self.labels, self.topk = model_dir, self.masked_model.labels, self.masked_model.topk
@@ -138,7 +140,7 @@ class Predictor:
             if set(self.status_model.labels) != {"masked", "unmasked", "no_face"}:
                 raise ConfigError(f"{sub(FACE_STATUS_MODEL)}: expected the labels masked, unmasked, no_face, got "
                                   f"{self.status_model.labels}")
-        self.finder = None
+        self.finder = finder
 
     @property
     def routes(self) -> bool:
@@ -179,14 +181,16 @@ class Predictor:
         return [self.prediction_of(row, mask_score) for row, (_, mask_score)
                 in zip(self.predict_probs(images, status), status)]
 
-    def predict_faces(self, image, min_face: int = MIN_FACE) -> FoundFaces:
-        """Every face in an ordinary photo (deploy.faces.FaceFinder), masked or not, cropped like FER2013's and
-        answered by the model that fits it; found faces that the face-status model takes for no face are left
-        out. Faces with a box side under min_face px are not classified: their boxes are the answer's too_small."""
-        from deploy.faces import FaceFinder, crop, status_crop
-
-        if self.finder is None or self.finder.min_face != min_face:
-            self.finder = FaceFinder(min_face=min_face)
+    def predict_faces(self, image, min_face: int = None) -> FoundFaces:
+        """Every face in an ordinary photo (the finder's), masked or not, cropped like FER2013's and answered by
+        the model that fits it; found faces that the face-status model takes for no face are left out. Faces with
+        a box side under min_face px (default: the finder's) are not classified: their boxes are the answer's
+        too_small."""
+        if self.finder is None:
+            self.finder = FaceFinder(min_face=MIN_FACE if min_face is None else min_face)
+        elif min_face is not None and min_face != self.finder.min_face:
+            self.finder = self.finder.with_min_face(min_face)
+        min_face = self.finder.min_face
         image = as_bgr(image)
         faces, too_small = self.finder.find(image)
         gray = lambda crops: [cv2.cvtColor(c, cv2.COLOR_BGR2GRAY) for c in crops]  # noqa: E731

@@ -10,6 +10,7 @@ import cv2
 import numpy as np
 import yaml
 
+from deploy.images import as_bgr
 from engine.config import ConfigError
 from engine.registry import TRANSFORMS
 from engine.transforms import NormalizeImage, ToCHWImage, check_deployable
@@ -17,20 +18,6 @@ from engine.transforms import NormalizeImage, ToCHWImage, check_deployable
 EXPORT_HINT = ("export a trained model with `.venv/bin/python tools/export_model.py -c "
                "configs/masked_fer/FaceCNN_distill.yaml -o Global.pretrained_model=output/distill/DistillationModel/"
                "best_model -o Global.save_inference_dir=inference/` (or `make default-model`)")
-
-
-def as_bgr(image: np.ndarray) -> np.ndarray:
-    """A 3-channel BGR uint8 view of a gray (HxW or HxWx1), BGR or BGRA uint8 image."""
-    if not isinstance(image, np.ndarray) or image.dtype != np.uint8:
-        kind = image.dtype if isinstance(image, np.ndarray) else type(image).__name__
-        raise ValueError(f"expected a uint8 numpy image (as cv2.imread returns), got {kind}")
-    if image.ndim == 2 or (image.ndim == 3 and image.shape[2] == 1):
-        return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
-    if image.ndim == 3 and image.shape[2] == 3:
-        return image
-    if image.ndim == 3 and image.shape[2] == 4:
-        return cv2.cvtColor(image, cv2.COLOR_BGRA2BGR)
-    raise ValueError(f"expected a gray, BGR or BGRA image, got an array of shape {image.shape}")
 
 
 class Preprocess:

@@ -151,7 +151,7 @@ def test_faces_in_a_real_photo(inference_dir):
 
 
 def test_deploy_imports_without_paddle_or_onnxruntime():
-    code = ("import sys, deploy.predictor, deploy.batch_predict, deploy.bench; "
+    code = ("import sys, deploy.predictor, deploy.photos, deploy.video, deploy.report, deploy.bench; "
             "assert not {'paddle', 'onnxruntime', 'fastdeploy'} & set(sys.modules), sys.modules.keys(); "
             "import os, basics; assert os.environ.get('MKL_DEBUG_CPU_TYPE') == ('5' if basics.is_amd_cpu() else None)")
     env = {"PATH": "/usr/bin:/bin"}
@@ -205,3 +205,17 @@ def test_the_missing_model_hint_names_the_checkpoint_the_shipped_recipe_writes()
     config = load_config(ROOT / recipe, [])
     output = config["Global"]["output_dir"].removeprefix("./")
     assert f"-c {recipe} " in EXPORT_HINT and f"{output}/{config['Arch']['name']}/best_model" in EXPORT_HINT
+
+
+def test_the_predictor_finds_faces_with_the_finder_it_is_given(inference_dir):
+    import matplotlib.cbook
+
+    from deploy.faces import FaceFinder
+
+    with matplotlib.cbook.get_sample_data("grace_hopper.jpg") as f:
+        photo = cv2.imdecode(np.frombuffer(f.read(), np.uint8), cv2.IMREAD_COLOR)
+    strict = Predictor(inference_dir, finder=FaceFinder(min_face=300)).predict_faces(photo)
+    assert strict == [] and len(strict.too_small) == 1 and strict.min_face == 300
+    default = Predictor(inference_dir).predict_faces(photo)
+    assert len(default) == 1 and default.too_small == [] and default.min_face == 24
+    assert Predictor(inference_dir).predict_faces(photo, min_face=300) == []

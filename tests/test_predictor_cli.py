@@ -126,7 +126,7 @@ def test_the_script_runs_as_a_command(inference_dir, fer2013_dir):
 
 
 def test_an_interrupted_run_keeps_what_was_done(inference_dir, fer2013_dir):
-    from deploy.batch_predict import predict_images
+    from deploy.photos import predict_images
     from deploy.predictor import Predictor
 
     predictor = Predictor(inference_dir, batch_size=2)

@@ -62,7 +62,8 @@ def test_two_faces_keep_their_ids_and_the_swap_shows_in_the_timeline(fer2013_dir
 
 def test_video_rows_keep_each_faces_mask_status(tmp_path):
     """The smoothed answer of a tracked face keeps the face-status model's call (it was dropped with smoothing)."""
-    from deploy.batch_predict import predict_video, write_csv
+    from deploy.report import write_csv
+    from deploy.video import predict_video
     from masker.photo import write_sample_photo_and_clip
 
     _, clip = write_sample_photo_and_clip(tmp_path, frames=6)

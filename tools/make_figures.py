@@ -69,7 +69,7 @@ def main(argv=None) -> int:
     if args.fer2013:
         import tempfile
 
-        from deploy.batch_predict import predict_video
+        from deploy.video import predict_video
         from studies.swap_video import make_swap_video, pick_distinct_faces
 
         picked = pick_distinct_faces(predictor, args.fer2013)

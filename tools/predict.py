@@ -19,12 +19,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from basics import HelpFormatter, UserError, unwritable  # noqa: E402
 from deploy.backends import BACKENDS  # noqa: E402
-from deploy.batch_predict import (collect_images, format_table, predict_images, predict_video, write_csv,  # noqa: E402
-                        write_json)
+from deploy.photos import collect_images, predict_images  # noqa: E402
 from deploy.faces import MIN_FACE  # noqa: E402
 from deploy.images import MAX_PIXELS  # noqa: E402
 from deploy.predictor import Predictor  # noqa: E402
 from deploy.preprocess import EXPORT_HINT  # noqa: E402
+from deploy.report import format_table, write_csv, write_json  # noqa: E402
+from deploy.video import predict_video  # noqa: E402
 
 
 def parse_args(argv=None):
