@@ -1,11 +1,9 @@
-"""Latency and throughput of a Predictor on this machine, for docs/predictor.md and the project's benchmark.
-
-    python -m deploy.bench --model-dir inference/ --backend paddle      (prints one JSON line)
+"""Latency and throughput of a Predictor on this machine (`python tools/benchmark.py predictor`, and the
+predictor section of its report).
 
 Single-image latency runs batch 1 through the whole predict() path (preprocessing included); throughput runs
 batches of 32. Both after warm-up, repeated, and the median over repeats is reported.
 """
-import argparse
 import importlib.util
 import json
 import os
@@ -14,13 +12,11 @@ import subprocess
 import time
 from pathlib import Path
 
-import sys
-
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from basics import HelpFormatter  # noqa: E402
-from deploy.predictor import Predictor  # noqa: E402
+from deploy.predictor import Predictor
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _timed(fn, runs: int) -> list:
@@ -69,38 +65,18 @@ def benchmark_backends(model_dir, backends=("paddle", "onnx", "fastdeploy"), py3
     results = []
     for backend in backends:
         if backend == "fastdeploy" and importlib.util.find_spec("fastdeploy") is None:
-            py310 = Path(py310 or Path(__file__).resolve().parents[1] / ".venv310" / "bin" / "python")
+            py310 = Path(py310 or ROOT / ".venv310" / "bin" / "python")
             if not py310.exists():
                 raise FileNotFoundError(f"{py310} not found: FastDeploy needs the Python 3.10 environment "
                                         f"(`make setup`)")
-            args = [str(py310), "-m", "deploy.bench", "--model-dir", str(model_dir), "--backend", backend]
+            args = [str(py310), str(ROOT / "tools" / "benchmark.py"), "predictor", "--model-dir", str(model_dir),
+                    "--backend", backend]
             for key, value in kwargs.items():
                 args += [f"--{key.replace('_', '-')}", str(value)]
-            done = subprocess.run(args, cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True,
-                                  check=False)
+            done = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, check=False)
             if done.returncode:
                 raise RuntimeError(f"fastdeploy benchmark failed in {py310}:\n{done.stderr[-2000:]}")
             results.append(json.loads(done.stdout.strip().splitlines()[-1]))
         else:
             results.append(benchmark(model_dir, backend, **kwargs))
     return results
-
-
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
-    parser.add_argument("--model-dir", default="inference", help="exported model folder")
-    parser.add_argument("--backend", default="paddle", help="paddle, onnx or fastdeploy")
-    parser.add_argument("--batch-size", type=int, default=32, help="images per call for the throughput runs")
-    parser.add_argument("--single-runs", type=int, default=100, help="batch-1 calls per repeat (latency)")
-    parser.add_argument("--batch-runs", type=int, default=10, help="batch calls per repeat (throughput)")
-    parser.add_argument("--repeats", type=int, default=3, help="repeats; the median is reported")
-    parser.add_argument("--warmup", type=int, default=5, help="untimed calls first")
-    parser.add_argument("--cpu-threads", type=int, help="backend threads (default: all cores)")
-    args = parser.parse_args(argv)
-    print(json.dumps(benchmark(args.model_dir, args.backend, batch_size=args.batch_size,
-                               single_runs=args.single_runs, batch_runs=args.batch_runs, repeats=args.repeats,
-                               warmup=args.warmup, cpu_threads=args.cpu_threads)))
-
-
-if __name__ == "__main__":
-    main()

@@ -2,6 +2,8 @@
 
     python -m engine.benchmark -c configs/masked_fer/ResNet18.yaml      (prints one JSON line)
 
+The session-start measurement DEVELOPERS.md names; `python tools/benchmark.py training -c CONFIG` is the same.
+
 Threads are fixed when Paddle loads, so compare thread counts in separate processes (OMP_NUM_THREADS=1 ...).
 """
 import argparse

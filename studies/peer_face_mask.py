@@ -6,7 +6,7 @@ code or mask pictures enter the project. It writes `<name>-with-mask<ext>` besid
 temporary copy of the faces, in a child process whose clock runs over the masking loop alone (as ours does).
 A picture it raises an error on (its command line would stop there) counts as not kept.
 
-    from studies.peer_face_mask import run_peer; run_peer(paths)   # or tools/bench_masker.py --peer
+    from studies.peer_face_mask import run_peer; run_peer(paths)   # or tools/benchmark.py masking --peer
 """
 import contextlib
 import io

@@ -33,7 +33,7 @@ def packaged(py310, inference_dir, tmp_path_factory):
     work = tmp_path_factory.mktemp("android")
     app = work / "app"
     shutil.copytree(APP, app, ignore=shutil.ignore_patterns("assets", "*.aar"))
-    result = subprocess.run([sys.executable, str(ANDROID / "package_model.py"), "--model-dir", str(inference_dir),
+    result = subprocess.run([sys.executable, str(ROOT / "tools" / "package_android.py"), "--model-dir", str(inference_dir),
                              "--app", str(app), "--nb-dir", str(work / "nb")], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
     return app / "src" / "main" / "assets", work / "nb", result.stdout
@@ -104,7 +104,7 @@ def test_unsupported_ops_fail_clearly(tmp_path, inference_dir):
 
 
 def test_missing_model_is_a_clear_error(tmp_path):
-    result = subprocess.run([sys.executable, str(ANDROID / "package_model.py"), "--model-dir", str(tmp_path)],
+    result = subprocess.run([sys.executable, str(ROOT / "tools" / "package_android.py"), "--model-dir", str(tmp_path)],
                             capture_output=True, text=True)
     assert result.returncode != 0
     assert "inference.pdmodel not found" in result.stderr and "export" in result.stderr
@@ -217,7 +217,7 @@ def test_paddle_lite_runtime_matches_paddle_inference(py310, trained_like_model,
 def test_package_model_check_runs_the_lite_runtime(py310, trained_like_model, tmp_path):
     app = tmp_path / "app"
     shutil.copytree(APP, app, ignore=shutil.ignore_patterns("assets", "*.aar"))
-    result = subprocess.run([sys.executable, str(ANDROID / "package_model.py"), "--model-dir",
+    result = subprocess.run([sys.executable, str(ROOT / "tools" / "package_android.py"), "--model-dir",
                              str(trained_like_model), "--app", str(app), "--nb-dir", str(tmp_path / "nb"), "--check"],
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr

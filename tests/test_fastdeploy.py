@@ -83,6 +83,6 @@ def test_cli_and_bench_under_py310(py310, model_dir, fer2013_dir, tmp_path):
     report = json.loads((tmp_path / "p.json").read_text())
     expected = Predictor(model_dir).predict([cv2.imread(f) for f in faces])
     assert [p["label"] for p in report["predictions"]] == [p.label for p in expected]
-    bench = json.loads(run_py310(py310, "-m", "deploy.bench", "--model-dir", model_dir, "--backend", "fastdeploy",
+    bench = json.loads(run_py310(py310, "tools/benchmark.py", "predictor", "--model-dir", model_dir, "--backend", "fastdeploy",
                                  "--single-runs", 5, "--batch-runs", 2, "--repeats", 1).strip().splitlines()[-1])
     assert bench["p50_ms"] > 0 and bench["throughput_ips"] > 0

@@ -91,3 +91,26 @@ def test_what_ships_never_imports_a_study(tool):
     assert tool in GRAPH
     studies = sorted(m for m in reach(tool) if m.split(".")[0] == "studies")
     assert not studies, f"{tool} reaches {studies}"
+
+
+# Run as a program outside tools/: engine.benchmark, since DEVELOPERS.md has every session start with it
+# (tools/benchmark.py training is the same measurement); and the child process that run_peer starts to time the
+# masker's peer on its own clock, which no user runs.
+COMMANDS_ELSEWHERE = {"engine.benchmark", "studies.peer_face_mask"}
+
+
+def runs_as_a_command(path) -> bool:
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.If) and ast.unparse(node.test).replace("'", '"') == '__name__ == "__main__"':
+            return True
+    return False
+
+
+def test_every_command_sits_in_tools():
+    """serve, bench, loadtest and the Android packager were commands inside deploy/; a command now is a thin
+    tools/ entry point over library code."""
+    elsewhere = sorted(name for name, path in modules()
+                       if name.split(".")[0] != "tools" and runs_as_a_command(path))
+    assert elsewhere == sorted(COMMANDS_ELSEWHERE)
+    android = ROOT / "deploy" / "android" / "package_model.py"
+    assert not runs_as_a_command(android)

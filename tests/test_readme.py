@@ -48,7 +48,7 @@ def test_the_readme_shows_the_commands_this_test_runs():
     commands = readme_commands()
     assert commands[:3] == ["make setup", "make demo", "make test"]
     assert any(c.startswith("make demo FER2013=") for c in commands)
-    assert any(c.startswith(".venv/bin/python deploy/serve.py") for c in commands)
+    assert any(c.startswith(".venv/bin/python tools/serve.py") for c in commands)
     assert sum(c.startswith(".venv/bin/python tools/") for c in commands) >= 10
 
 
@@ -118,10 +118,10 @@ def test_every_readme_command_runs_as_written_and_quietly(checkout):
         if command.startswith(LONG):
             run(f"make -n {command[len('make '):]}", checkout)
             continue
-        if command.startswith(".venv/bin/python deploy/serve.py"):
+        if command.startswith(".venv/bin/python tools/serve.py"):
             check_quiet(command, serve(command, checkout))
             continue
-        if "package_model.py" in command and not (checkout / ".venv310").exists():
+        if "package_android.py" in command and not (checkout / ".venv310").exists():
             skip_unless_ci("the Android packaging command needs .venv310 (Paddle Lite)")
         check_quiet(command, run(command, checkout))
 

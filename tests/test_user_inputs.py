@@ -141,7 +141,7 @@ def test_command_line_mistakes_are_caught_before_any_work(tmp_path, capsys):
 
 def test_server_serves_the_shipped_model_by_default_and_stops_cleanly_on_sigterm(astronaut):
     port = free_port()
-    process = subprocess.Popen([sys.executable, str(ROOT / "deploy" / "serve.py"), "--port", str(port)],
+    process = subprocess.Popen([sys.executable, str(ROOT / "tools" / "serve.py"), "--port", str(port)],
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -212,7 +212,7 @@ def test_the_python310_environment_says_which_backends_it_serves(py310, inferenc
     assert "use --backend fastdeploy or --backend onnx here" in result.stderr
 
 
-@pytest.mark.parametrize("tool", ["tools/predict.py", "deploy/serve.py", "deploy/bench.py", "tools/demo.py",
+@pytest.mark.parametrize("tool", ["tools/predict.py", "tools/serve.py", "tools/benchmark.py", "tools/demo.py",
                                   "tools/make_dataset.py", "tools/train.py", "tools/study.py"])
 def test_every_help_runs_and_shows_defaults(tool):
     result = run_tool(sys.executable, ROOT / tool, "--help")
@@ -306,7 +306,7 @@ def test_make_dataset_refuses_inputs_that_give_no_dataset(tmp_path, make_input, 
 ])
 def test_the_server_refuses_to_start_in_one_line(inference_dir, tmp_path, argv, message):
     argv = [a.format(model=inference_dir, empty=tmp_path) for a in argv]
-    result = run_tool(sys.executable, ROOT / "deploy" / "serve.py", *argv)
+    result = run_tool(sys.executable, ROOT / "tools" / "serve.py", *argv)
     lines = result.stderr.strip().splitlines()
     assert result.returncode == 2 and message in lines[-1] and "Traceback" not in result.stderr, result.stderr
     assert len([line for line in lines if line.startswith(("error:", "serve.py: error:"))]) == 1

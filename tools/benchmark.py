@@ -1,12 +1,18 @@
-"""Measure the pipeline on this machine and write a markdown table with the machine description.
+"""The one benchmark command: every figure in one report, or one section at a time.
 
     python tools/benchmark.py [--fer2013 ../shared/fer2013] [--model-dir inference] [--out docs/benchmarks.md]
+    python tools/benchmark.py masking [--limit N] [--peer] [--profile]      masker images/s, beside face-mask 0.3.0
+    python tools/benchmark.py training -c CONFIG                           training images/s (one JSON line)
+    python tools/benchmark.py predictor --model-dir DIR --backend B        latency and throughput (one JSON line)
+    python tools/benchmark.py server --model-dir DIR [-- server options]   HTTP requests/s and latency percentiles
+    python tools/benchmark.py faces [--realmask ../shared/realmask]        finding faces in real photos, ms/photo
 
-Masking images/s (1 and 2 workers, and face-mask 0.3.0 on the same faces; the fastest of 3 runs) and the time per
-step, training images/s per config (1 and 2 threads), face finding in real photos (ms per photo and faces per
-second, dlib's path beside the face finder), predictor latency (batch 1, p50/p95) and throughput
+The report: masking images/s (1 and 2 workers, and face-mask 0.3.0 on the same faces; the fastest of 3 runs) and
+the time per step, training images/s per config (1 and 2 threads), face finding in real photos (ms per photo and
+faces per second, dlib's path beside the face finder), predictor latency (batch 1, p50/p95) and throughput
 (batch 32) per backend, server requests/s and latency at several concurrency levels. Other figures are taken
-after warm-up over repeated runs; medians are quoted.
+after warm-up over repeated runs; medians are quoted. Each section's measuring code sits beside what it measures
+(studies/masker_bench.py, engine/benchmark.py, deploy/bench.py, deploy/loadtest.py, studies/realmask.py).
 """
 import argparse
 import json
@@ -22,20 +28,71 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from basics import HelpFormatter  # noqa: E402
+from basics import HelpFormatter, UserError  # noqa: E402
+from masker import DEFAULT_CLASSES  # noqa: E402
 
 TRAIN_CONFIGS = ("configs/masked_fer/FaceCNN_cpu.yaml", "configs/masked_fer/PPLCNet_x1_0.yaml",
                  "configs/masked_fer/ResNet18.yaml")
 
 
 def parse_args(argv=None):
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # After "--", the server section's arguments go to the server it starts.
+    server_args = argv[argv.index("--") + 1:] if "--" in argv else []
+    argv = argv[:argv.index("--")] if "--" in argv else argv
     p = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
     p.add_argument("--fer2013", default=str(ROOT.parent / "shared" / "fer2013"), help="for the masking figures")
     p.add_argument("--mask-limit", type=int, help="at most N Training faces per class to mask per run (all if unset)")
     p.add_argument("--realmask", default=str(ROOT.parent / "shared" / "realmask"), help="for the face-finding figures")
     p.add_argument("--model-dir", default="inference", help="the exported model to serve and time")
     p.add_argument("--out", default="docs/benchmarks.md")
-    return p.parse_args(argv)
+    sections = p.add_subparsers(dest="section", metavar="SECTION", help="measure one section only (default: all)")
+
+    masking = sections.add_parser("masking", help="the masker's images/s", formatter_class=HelpFormatter)
+    masking.add_argument("--fer2013", default=str(ROOT.parent / "shared" / "fer2013"), help="FER2013 image folders")
+    masking.add_argument("--workers", default="1,2", help="worker counts to time, comma-separated")
+    masking.add_argument("--classes", default=",".join(DEFAULT_CLASSES))
+    masking.add_argument("--limit", type=int, help="at most N images per class (quick runs)")
+    masking.add_argument("--peer", action="store_true", help="also time face-mask 0.3.0 on the same faces")
+    masking.add_argument("--profile", action="store_true", help="also time each step of masking a face")
+    masking.add_argument("--repeats", type=int, default=3, help="runs of each, alternating; the fastest is shown")
+
+    training = sections.add_parser("training", help="a config's training images/s", formatter_class=HelpFormatter)
+    training.add_argument("-c", "--config", required=True)
+    training.add_argument("-o", "--override", action="append", default=[], metavar="Key.sub=value")
+    training.add_argument("--iterations", type=int, default=12)
+
+    predictor = sections.add_parser("predictor", help="a model's latency and throughput on one backend",
+                                    formatter_class=HelpFormatter)
+    predictor.add_argument("--model-dir", default="inference", help="exported model folder")
+    predictor.add_argument("--backend", default="paddle", help="paddle, onnx or fastdeploy")
+    predictor.add_argument("--batch-size", type=int, default=32, help="images per call for the throughput runs")
+    predictor.add_argument("--single-runs", type=int, default=100, help="batch-1 calls per repeat (latency)")
+    predictor.add_argument("--batch-runs", type=int, default=10, help="batch calls per repeat (throughput)")
+    predictor.add_argument("--repeats", type=int, default=3, help="repeats; the median is reported")
+    predictor.add_argument("--warmup", type=int, default=5, help="untimed calls first")
+    predictor.add_argument("--cpu-threads", type=int, help="backend threads (default: all cores)")
+
+    server = sections.add_parser("server", help="HTTP requests/s and latency on loopback (after --: the server's "
+                                                "own options, e.g. -- --workers 2)", formatter_class=HelpFormatter)
+    target = server.add_mutually_exclusive_group(required=True)
+    target.add_argument("--model-dir", help="start tools/serve.py on a free loopback port with this model")
+    target.add_argument("--url", help="a running server on loopback")
+    server.add_argument("--backend", default="paddle", help="with --model-dir")
+    server.add_argument("--server-python", help="with --model-dir: the interpreter to run the server with "
+                                                "(.venv310/bin/python for --backend fastdeploy)")
+    server.add_argument("--concurrency", type=int, nargs="+", default=[1, 4, 16])
+    server.add_argument("--requests", type=int, default=200, help="most requests per concurrency level")
+    server.add_argument("--seconds", type=float, default=20.0, help="longest time per concurrency level")
+    server.add_argument("--image", type=Path, help="the image to send (default: a 48x48 gray JPEG)")
+    server.add_argument("--json", type=Path, help="also write the results here")
+
+    faces = sections.add_parser("faces", help="finding faces in real photos", formatter_class=HelpFormatter)
+    faces.add_argument("--realmask", default=str(ROOT.parent / "shared" / "realmask"))
+    faces.add_argument("--model-dir", default="inference")
+    args = p.parse_args(argv)
+    args.server_args = server_args
+    return args
 
 
 def machine() -> str:
@@ -70,8 +127,8 @@ def training_rows():
     for config in TRAIN_CONFIGS:
         for threads in ("1", "2"):
             env = dict(os.environ, OMP_NUM_THREADS=threads, MKL_NUM_THREADS=threads)
-            done = subprocess.run([sys.executable, "-m", "engine.benchmark", "-c", config], cwd=ROOT, env=env,
-                                  capture_output=True, text=True, check=True)
+            done = subprocess.run([sys.executable, str(ROOT / "tools" / "benchmark.py"), "training", "-c", config],
+                                  cwd=ROOT, env=env, capture_output=True, text=True, check=True)
             r = json.loads(done.stdout.strip().splitlines()[-1])
             rows.append(f"| {config} | {r['input']} | {r['batch']} | {threads} | {r['images_per_second']} |")
     return rows
@@ -109,8 +166,71 @@ def server_rows(model_dir):
         return markdown_table(run_loadtest(url, concurrencies=(1, 4, 16), requests=300, seconds=20)).splitlines()
 
 
-def main(argv=None) -> int:
-    args = parse_args(argv)
+def masking_section(args) -> int:
+    from masker.readers import parse_classes
+    from studies.masker_bench import machine_description, masking_table, profile_table, run_benchmark, stage_profile
+
+    workers = [int(w) for w in args.workers.split(",")]
+    classes = parse_classes(args.classes)
+    machine = machine_description()
+    rows = run_benchmark(args.fer2013, workers, classes, args.limit, peer=args.peer, repeats=args.repeats)
+    profile = stage_profile(args.fer2013, classes, args.limit) if args.profile else None
+    print(f"machine: {machine['cpu']}, {machine['cores']} cores, load average at start "
+          f"{', '.join(f'{x:.2f}' for x in machine['load_average'] or [])}; python {machine['python']}, "
+          f"dlib {machine['dlib']}, opencv {machine['opencv']}")
+    print("\n".join(masking_table(rows)))
+    if profile:
+        print("\n" + "\n".join(profile_table(profile)))
+    skipped = [s for r in rows for s in r["skipped"]]
+    if skipped:
+        print(f"skipped ({len(skipped)}), first ones: " + json.dumps(skipped[:5]))
+    return 0
+
+
+def training_section(args) -> int:
+    from engine.benchmark import training_throughput
+    from engine.config import load_config
+
+    print(json.dumps(training_throughput(load_config(args.config, args.override), iterations=args.iterations)))
+    return 0
+
+
+def predictor_section(args) -> int:
+    from deploy.bench import benchmark
+
+    print(json.dumps(benchmark(args.model_dir, args.backend, batch_size=args.batch_size, single_runs=args.single_runs,
+                               batch_runs=args.batch_runs, repeats=args.repeats, warmup=args.warmup,
+                               cpu_threads=args.cpu_threads)))
+    return 0
+
+
+def server_section(args) -> int:
+    from deploy.loadtest import markdown_table, run_loadtest
+
+    image = args.image.read_bytes() if args.image else None
+
+    def run(url):
+        return run_loadtest(url, image, args.concurrency, args.requests, args.seconds)
+
+    if args.url:
+        results = run(args.url)
+    else:
+        from deploy.server.launch import running_server
+        with running_server(args.model_dir, backend=args.backend, python=args.server_python,
+                            extra_args=args.server_args) as url:
+            results = run(url)
+    print(markdown_table(results))
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
+    return 0
+
+
+def faces_section(args) -> int:
+    print("\n".join(face_finding_rows(args.realmask, args.model_dir)))
+    return 0
+
+
+def report(args) -> int:
     if not (Path(args.model_dir) / "inference.pdmodel").exists():
         print(f"benchmark: no exported model in {args.model_dir}: name one with --model-dir", file=sys.stderr)
         return 2
@@ -134,6 +254,19 @@ def main(argv=None) -> int:
     print("\n".join(lines))
     print(f"-> {args.out}")
     return 0
+
+
+SECTIONS = {None: report, "masking": masking_section, "training": training_section,
+            "predictor": predictor_section, "server": server_section, "faces": faces_section}
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    try:
+        return SECTIONS[args.section](args)
+    except (UserError, FileNotFoundError, ValueError) as error:
+        print(f"benchmark: error: {error}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -1,6 +1,5 @@
-"""Put an exported model into the Android app, and prove Paddle Lite can run it on an ARM phone.
-
-    python deploy/android/package_model.py --model-dir inference/ [--app deploy/android/app] [--nb-dir DIR]
+"""Put an exported model into the Android app, and prove Paddle Lite can run it on an ARM phone
+(tools/package_android.py is its command line).
 
 1. Copies inference.pdmodel / inference.pdiparams / inference.yml into the app's assets under the names
    FastDeploy's Android SDK demo loads (models/<name>/inference.pdmodel, inference.pdiparams,
@@ -15,7 +14,6 @@
    from real photos, within 1e-4 of Paddle Inference; the face finder's models on real photos, within 1e-3
    (relative) of their .tflite. The ARM build itself needs a phone to run.
 """
-import argparse
 import os
 import re
 import shutil
@@ -27,13 +25,12 @@ from pathlib import Path
 
 import numpy as np
 
+from basics import UserError, atomic_write_text, written_atomically
+from deploy.android import face_detector
+from deploy.preprocess import Preprocess, read_inference_config
+
 ANDROID_DIR = Path(__file__).resolve().parent
 ROOT = ANDROID_DIR.parents[1]
-sys.path.insert(0, str(ROOT))
-
-from basics import HelpFormatter, UserError, atomic_write_text, written_atomically  # noqa: E402
-from deploy.android import face_detector  # noqa: E402
-from deploy.preprocess import Preprocess, read_inference_config  # noqa: E402
 
 # The names the app (ExpressionClassifier.java) reads; tests check both sides agree.
 MODEL_NAME = "fer_expression"
@@ -267,40 +264,3 @@ def photo_faces():
     finder = FaceFinder()
     return [cv2.cvtColor(crop(image, finder(image)[0]), cv2.COLOR_BGR2GRAY)
             for image in map(np.ascontiguousarray, variants)]
-
-
-def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
-    parser.add_argument("--model-dir", required=True, help="exported model folder (tools/export_model.py)")
-    parser.add_argument("--app", default=str(ANDROID_DIR / "app"), help="the Android app module")
-    parser.add_argument("--nb-dir", default=str(ANDROID_DIR / "paddle_lite"),
-                        help=f"where {MODEL_NAME}.nb (Paddle Lite's ARM model) is written")
-    parser.add_argument("--paddle-lite-opt", help="path of paddle_lite_opt (default: .venv310's)")
-    parser.add_argument("--check", action="store_true",
-                        help="also run the model in Paddle Lite's own runtime (x86 build) and compare with Paddle "
-                             "Inference on real faces")
-    args = parser.parse_args(argv)
-    try:
-        result = package_model(args.model_dir, args.app, args.nb_dir, args.paddle_lite_opt)
-        if args.check:
-            faces = photo_faces()
-            difference = check_lite_runtime(args.model_dir, faces, args.paddle_lite_opt)
-            photos = check_photos()
-            detector = check_detector_lite_runtime(photos, args.paddle_lite_opt)
-    except (UserError, FileNotFoundError) as err:
-        sys.exit(f"error: {err}")
-    print(f"Paddle Lite (ARM) supports all {len(result.ops.supported)} op types of the model: "
-          + ", ".join(sorted(result.ops.supported)))
-    for path in result.assets:
-        print(f"asset   {path}")
-    print(f"nb      {result.nb_file} ({result.nb_file.stat().st_size} bytes)")
-    if args.check:
-        print(f"check   Paddle Lite's runtime (x86 build) matches Paddle Inference on {len(faces)} real faces: "
-              f"largest difference {difference:.1e} (tolerance {CHECK_TOLERANCE:g})")
-        for name, value in detector.items():
-            print(f"check   {name}: Paddle Lite's runtime (x86 build) matches the .tflite on {len(photos)} "
-                  f"photos: largest relative difference {value:.1e} (tolerance {DETECTOR_TOLERANCE:g})")
-
-
-if __name__ == "__main__":
-    main()

@@ -246,5 +246,5 @@ def create_app_from_env() -> FastAPI:
     """uvicorn's factory for `--workers N`: each worker process builds its own app and predictor."""
     raw = os.environ.get(SETTINGS_ENV)
     if not raw:
-        raise RuntimeError(f"{SETTINGS_ENV} is not set; start the server with deploy/serve.py")
+        raise RuntimeError(f"{SETTINGS_ENV} is not set; start the server with tools/serve.py")
     return create_app(Settings(**json.loads(raw)))

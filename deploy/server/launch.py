@@ -1,4 +1,4 @@
-"""Start deploy/serve.py in a subprocess on a free loopback port: for tests, load tests and benchmarks."""
+"""Start tools/serve.py in a subprocess on a free loopback port: for tests, load tests and benchmarks."""
 import contextlib
 import os
 import socket
@@ -25,7 +25,7 @@ def running_server(model_dir, backend: str = "paddle", python=None, startup_time
     """Yield the base URL of a real server process (model_dir None: serve.py's default, the shipped model); it is
     stopped (and its log shown on failure) on exit."""
     port = free_port()
-    command = [str(python or sys.executable), str(ROOT / "deploy" / "serve.py"),
+    command = [str(python or sys.executable), str(ROOT / "tools" / "serve.py"),
                *(["--model-dir", str(model_dir)] if model_dir is not None else []),
                "--host", "127.0.0.1", "--port", str(port), "--backend", backend, "--log-level", "warning",
                *map(str, extra_args)]

@@ -43,7 +43,7 @@ final class Assets {
             }
         } catch (IOException e) {
             throw new IOException("asset " + assetPath + " is missing or unreadable; run "
-                    + "deploy/android/package_model.py before building the app", e);
+                    + "tools/package_android.py before building the app", e);
         }
         if (!partial.renameTo(target)) {
             throw new IOException("cannot rename " + partial + " to " + target);

@@ -52,7 +52,7 @@ public final class ExpressionClassifier implements AutoCloseable {
                 new File(dir, PARAMS_FILE).getAbsolutePath(), new File(dir, CONFIG_FILE).getAbsolutePath(), option);
         if (!loaded) {
             throw new IOException("FastDeploy could not load " + dir + "; package the model again with "
-                    + "deploy/android/package_model.py");
+                    + "tools/package_android.py");
         }
     }
 

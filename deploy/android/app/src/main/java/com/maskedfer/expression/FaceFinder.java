@@ -44,7 +44,7 @@ public final class FaceFinder {
             predictors[model.ordinal()] = PaddlePredictor.createPaddlePredictor(config);
             if (predictors[model.ordinal()] == null) {
                 throw new IOException("Paddle Lite could not load " + asset + "; package the app again with "
-                        + "deploy/android/package_model.py (the .nb must come from the same Paddle Lite version)");
+                        + "tools/package_android.py (the .nb must come from the same Paddle Lite version)");
             }
         }
     }

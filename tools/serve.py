@@ -1,6 +1,6 @@
 """Serve an exported model over HTTP (the shipped inference/ unless --model-dir names another).
 
-    python deploy/serve.py [--model-dir inference/] [--host 127.0.0.1] [--port 8080] [--backend paddle|onnx|fastdeploy]
+    python tools/serve.py [--model-dir inference/] [--host 127.0.0.1] [--port 8080] [--backend paddle|onnx|fastdeploy]
         [--workers N] [--max-upload-mb N] [--max-pixels N] [--max-aspect R] [--max-batch N] [--max-wait-ms MS]
 """
 import argparse
