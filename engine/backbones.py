@@ -1,4 +1,5 @@
-"""Backbones for 48 px faces, which the paddleclas wheel lacks.
+"""Backbones for 48 px faces, which the paddleclas wheel lacks, and build_backbone, which makes one of them or a
+paddleclas backbone from an Arch mapping.
 
 paddleclas's ImageNet backbones halve the input in their first two layers (stem stride and max pool), so a 48 px
 face is 12 px before any real feature is learned; from scratch on a CPU budget they stayed at majority-class
@@ -13,8 +14,14 @@ the plain network does: the excitation's last layer starts at zero (a gain of ex
 spreads a plain head's weights over the nine positions, so that a student grown this way starts from the plain
 twin's weights with the twin's answers.
 """
+import difflib
+
 import numpy as np
+import paddle
 import paddle.nn as nn
+from paddleclas.ppcls.arch import backbone
+
+from .config import ConfigError
 
 BASE_WIDTHS = (32, 64, 128, 256)
 # The last map's side for the 48 px input every config uses (four 2x2 pools); a spatial head is built for it.
@@ -138,3 +145,22 @@ def FaceCNN_x2_0(pretrained=False, **kwargs):
 
 
 BACKBONES = {"FaceCNN_x0_5": FaceCNN_x0_5, "FaceCNN_x1_0": FaceCNN_x1_0, "FaceCNN_x2_0": FaceCNN_x2_0}
+
+
+def build_backbone(arch, name_prefix=None):
+    """One backbone from an Arch mapping, built in a fresh name scope so that the same architecture can be built
+    twice per process (its parameter names then match the exported model's); name_prefix starts every parameter
+    name, for members that share one exported graph."""
+    arch = dict(arch)
+    name = arch.pop("name")
+    factory = BACKBONES.get(name) or getattr(backbone, name, None)
+    if not callable(factory) or name.startswith("_"):
+        names = list(BACKBONES) + [n for n in dir(backbone) if not n.startswith("_") and n[0].isupper()]
+        close = difflib.get_close_matches(name, names, n=1)
+        raise ConfigError(f"Arch.name {name!r} is neither a FaceCNN nor a paddleclas backbone"
+                          + (f"; did you mean '{close[0]}'?" if close else ""))
+    with paddle.utils.unique_name.guard(name_prefix):
+        try:
+            return factory(pretrained=False, **arch)
+        except TypeError as error:
+            raise ConfigError(f"Arch: {name} does not accept these parameters: {error}") from None

@@ -100,7 +100,7 @@ SCHEMA = {
         "answer_classes": COUNT,
     },
     "Arch": {**BACKBONE,
-             # PaddleClas's DistillationModel (engine/model.py): members, each a BACKBONE mapping plus `pretrained`.
+             # PaddleClas's DistillationModel (engine/ensembles.py): members, each a BACKBONE mapping plus `pretrained`.
              "models": LIST, "freeze_params_list": LIST, "infer_model_name": STR},
     "Loss": {"Train": OpList(LOSSES), "Eval": OpList(LOSSES)},
     "Optimizer": {

@@ -11,7 +11,9 @@ from basics import unwritable
 
 from .config import ConfigError
 from .data import label_list
-from .model import EnsembleModel, as_deployed, build_model, deployed_arch_name, load_weights
+from .ensembles import EnsembleModel
+from .model import as_deployed, build_model, deployed_arch_name
+from .weights import load_weights
 from .transforms import DEPLOY_SCALE, NormalizeImage, check_deployable
 
 log = logging.getLogger("engine")

@@ -21,8 +21,8 @@ from .evaluate import make_report, predict_loader, write_report
 from .logger import hold_records, log, setup_logging
 from .losses import build_loss, labelled_rows
 from .metrics import metric_topk
-from .model import (as_deployed, build_model, load_checkpoint, load_weights, log_new_head, remove_checkpoint,
-                    save_checkpoint, trainable_parameters, trained_output)
+from .model import as_deployed, build_model, trainable_parameters, trained_output
+from .weights import load_checkpoint, load_weights, log_new_head, remove_checkpoint, save_checkpoint
 from .optim import build_optimizer
 
 

@@ -13,7 +13,9 @@ from deploy.predictor import Predictor
 from engine.backbones import BACKBONES, widen_channels
 from engine.config import load_config
 from engine.export import export
-from engine.model import WeightsError, as_deployed, build_backbone, build_model, exported_weights, load_weights
+from engine.backbones import build_backbone
+from engine.model import as_deployed, build_model
+from engine.weights import WeightsError, exported_weights, load_weights
 from predictor_models import fastdeploy_probs
 
 ROOT = Path(__file__).resolve().parents[1]

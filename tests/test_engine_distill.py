@@ -12,7 +12,8 @@ from engine.config import ConfigError, load_config
 from engine.data import DataError, build_loader
 from engine.export import export
 from engine.losses import DistillationKLDivLoss, build_loss
-from engine.model import DeployedModel, WeightsError, build_model, load_weights
+from engine.model import DeployedModel, build_model
+from engine.weights import WeightsError, load_weights
 from engine.train import train
 from test_engine_data import make_dataset, overrides
 

@@ -44,7 +44,8 @@ def test_a_distillation_run_trains_data_parallel_with_its_teacher_frozen(tmp_pat
     teacher = {k.removeprefix("members.0."): v for k, v in trained.items() if k.startswith("members.0.")}
     student = {k.removeprefix("members.1."): v for k, v in trained.items() if k.startswith("members.1.")}
     from engine.config import load_config
-    from engine.model import build_model, load_weights
+    from engine.model import build_model
+    from engine.weights import load_weights
     start = build_model(load_config(ROOT / "configs" / "test" / "tiny.yaml", overrides(data, tmp_path / "x")))
     load_weights(start, inference_dir / "inference")
     start = {k: v.numpy() for k, v in start.state_dict().items()}

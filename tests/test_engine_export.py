@@ -8,7 +8,8 @@ import yaml
 
 from engine.config import ConfigError, load_config
 from engine.export import export
-from engine.model import build_model, load_weights
+from engine.model import build_model
+from engine.weights import load_weights
 
 TINY = Path(__file__).parents[1] / "configs" / "test" / "tiny.yaml"
 ALLOWED = {"ResizeImage", "CropImage", "NormalizeImage", "ToCHWImage"}

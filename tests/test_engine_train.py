@@ -15,7 +15,9 @@ from engine.config import ConfigError, load_config
 from engine.data import DataError
 from engine.evaluate import evaluate
 from engine.infer import infer
-from engine.model import WeightsError, build_backbone, build_model, load_weights
+from engine.backbones import build_backbone
+from engine.model import build_model
+from engine.weights import WeightsError, load_weights
 from engine.train import train
 from conftest import hear_ctrl_c
 from test_engine_data import CLASSES, make_dataset, overrides

@@ -1,0 +1,157 @@
+"""Models of several members: PaddleClas's DistillationModel (a teacher and a student trained together) and this
+project's EnsembleModel (members trained apart, combined in the exported graph)."""
+import paddle
+
+from .backbones import build_backbone
+from .config import ConfigError
+from .weights import load_weights, log_new_head
+
+
+DISTILLATION_KEYS = {"name", "models", "freeze_params_list", "infer_model_name"}
+
+
+def member_specs(arch):
+    """Arch.models as (name, backbone mapping) pairs, each member's own settings over Arch's (class_num,
+    dropout_prob... which a _base_ config may give)."""
+    members = arch.get("models") or []
+    if not all(isinstance(m, dict) and len(m) == 1 and isinstance(next(iter(m.values())), dict) for m in members) \
+            or len(members) < 2:
+        raise ConfigError(f"Arch.models: list two or more members as '- Teacher: {{name: FaceCNN_x0_5, ...}}' "
+                          f"for a {arch['name']}")
+    shared = {k: v for k, v in arch.items() if k not in DISTILLATION_KEYS}
+    return [(name, {**shared, **spec}) for member in members for name, spec in member.items()]
+
+
+class DistillationModel(paddle.nn.Layer):
+    """PaddleClas's DistillationModel: named members (Arch.models, e.g. Teacher and Student), each a backbone with
+    an optional `pretrained` weights prefix; members flagged in Arch.freeze_params_list are frozen and stay in eval
+    mode. forward gives {name: logits}. Given a paired batch [N, 2, C, H, W] (PairedImageNetDataset: this
+    project's extension), frozen members see the second image of each pair and the others the first, so that a
+    teacher can see the unmasked face while the student learns from the masked one. What is evaluated and exported
+    is the member Arch.infer_model_name names."""
+
+    def __init__(self, arch):
+        super().__init__()
+        members = member_specs(arch)
+        frozen = arch.get("freeze_params_list") or [False] * len(members)
+        if len(frozen) != len(members) or not all(isinstance(f, bool) for f in frozen):
+            raise ConfigError(f"Arch.freeze_params_list: one True or False per member of Arch.models ({len(members)})")
+        self.names = [name for name, _ in members]
+        self.infer_model_name = infer_member_name(arch, self.names)
+        if self.infer_model_name not in self.names:
+            raise ConfigError(f"Arch.infer_model_name {self.infer_model_name!r} is not among Arch.models {self.names}")
+        if sum(not f for f in frozen) != 1:
+            # Each member has its own name scope, so two trainable members would share optimizer state names.
+            raise ConfigError("Arch.freeze_params_list: exactly one member may train (the others are teachers)")
+        self.frozen = dict(zip(self.names, frozen))
+        self.members = paddle.nn.LayerList()
+        for name, spec in members:
+            if "answers" in spec:
+                raise ConfigError(f"Arch.models.{name}.answers is an EnsembleModel's: a DistillationModel exports "
+                                  "one member")
+            pretrained = spec.pop("pretrained", None)
+            net = build_backbone(spec)
+            if pretrained:
+                # A teacher must fit its weights exactly; the student may start a new head (more classes).
+                log_new_head(load_weights(net, pretrained, finetune=not self.frozen[name]), f"Arch.models.{name}: ")
+            if self.frozen[name]:
+                for param in net.parameters():
+                    param.stop_gradient = True
+            self.members.append(net)
+
+    @property
+    def infer_model(self):
+        return self.members[self.names.index(self.infer_model_name)]
+
+    def forward(self, x):
+        outputs = {}
+        for name, net in zip(self.names, self.members):
+            view = x if x.ndim == 4 else x[:, 1 if self.frozen[name] else 0]
+            if self.frozen[name]:
+                # Here, not in train(): paddle.DataParallel's train() sets every sublayer's mode itself.
+                if net.training:
+                    net.eval()
+                with paddle.no_grad():
+                    outputs[name] = net(view)
+            else:
+                outputs[name] = net(view)
+        return outputs
+
+
+class EnsembleModel(paddle.nn.Layer):
+    """This project's own: members (Arch.models, each a backbone with the `pretrained` weights of a model trained
+    on its own) whose class probabilities DeployedModel combines, in the exported graph too, so that every backend
+    and the phone get the combination. It is evaluated and exported, never trained.
+
+    By default the members' probabilities are averaged. A member given `answers` (class indices) instead sets
+    those classes' probabilities alone, and the other members' mean shares out the rest among the other classes,
+    in its own proportions: P(no face) from one model and, of what is left, masked against unmasked from another."""
+
+    def __init__(self, arch):
+        super().__init__()
+        extra = sorted(set(arch) & {"freeze_params_list", "infer_model_name"})
+        if extra:
+            raise ConfigError(f"Arch.{extra[0]} is a DistillationModel's: an EnsembleModel exports all its members")
+        self.names, self.members, answers = [], paddle.nn.LayerList(), {}
+        for name, spec in member_specs(arch):
+            pretrained = spec.pop("pretrained", None)
+            if "answers" in spec:
+                answers[name] = spec.pop("answers")
+            if not pretrained:
+                raise ConfigError(f"Arch.models.{name}: an EnsembleModel member needs 'pretrained' (the prefix of a "
+                                  "trained model, e.g. output/distill/inference/inference)")
+            # Each member's parameter names start with its own name: an exported graph with two parameters of one
+            # name silently runs both members on the same weights.
+            net = build_backbone(spec, name_prefix=f"{name}_")
+            weights = build_backbone(spec)  # names as the member's own export has them
+            load_weights(weights, pretrained)
+            net.set_state_dict(weights.state_dict())
+            self.names.append(name)
+            self.members.append(net)
+        self.answers = check_answers(answers, self.names, arch["class_num"])
+
+    def forward(self, x):
+        return {name: net(x) for name, net in zip(self.names, self.members)}
+
+    def combine(self, probabilities):
+        """One [N, classes] answer from each member's probabilities, in member order."""
+        if not self.answers:
+            return paddle.stack(probabilities).mean(axis=0)
+        classes = probabilities[0].shape[-1]
+        fixed = paddle.zeros_like(probabilities[0])
+        for name, probs in zip(self.names, probabilities):
+            if name in self.answers:
+                fixed = fixed + probs * _class_mask(self.answers[name], classes)
+        rest = paddle.stack([probs for name, probs in zip(self.names, probabilities)
+                             if name not in self.answers]).mean(axis=0)
+        rest = rest * (1 - _class_mask([c for a in self.answers.values() for c in a], classes))
+        left = 1 - fixed.sum(axis=-1, keepdim=True)
+        return fixed + rest / paddle.clip(rest.sum(axis=-1, keepdim=True), min=1e-9) * left
+
+
+def _class_mask(classes, count):
+    return paddle.to_tensor([[1.0 if c in classes else 0.0 for c in range(count)]], dtype="float32")
+
+
+def check_answers(answers, names, class_num):
+    """Arch.models.<name>.answers: lists of class indices, no class answered twice, and at least one member and
+    one class left to share out the rest."""
+    taken = set()
+    for name, classes in answers.items():
+        if not (isinstance(classes, list) and classes and all(type(c) is int and 0 <= c < class_num
+                                                              for c in classes)):
+            raise ConfigError(f"Arch.models.{name}.answers: a list of class indices from 0 to {class_num - 1}, "
+                              f"e.g. [2]; got {classes!r}")
+        if taken & set(classes):
+            raise ConfigError(f"Arch.models.{name}.answers: class {min(taken & set(classes))} is already answered "
+                              "by another member")
+        taken |= set(classes)
+    if answers and (len(answers) == len(names) or len(taken) >= class_num):
+        raise ConfigError("Arch.models: with 'answers', leave at least one member without it and one class "
+                          "unanswered: those members share out the other classes")
+    return answers
+
+
+def infer_member_name(arch, names):
+    """The member of a DistillationModel that is evaluated and exported: Arch.infer_model_name, else the last."""
+    return arch.get("infer_model_name") or names[-1]
