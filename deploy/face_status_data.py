@@ -12,6 +12,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import cv2
+from tqdm import tqdm
 
 from basics import UserError, atomic_write_text
 from deploy.faces import FaceFinder, status_crop
@@ -77,12 +78,12 @@ def read_photo(realmask: Path, image: str):
     return bgr
 
 
-def face_status_samples(finder, realmask: Path, images, boxes: dict, crop):
+def face_status_samples(finder, realmask: Path, images, boxes: dict, crop, progress: bool = False):
     """(image, index, crop, label) for every face `finder` finds in `images`: a found face that matches an
     annotated one is masked or unmasked as the annotation says, one that matches none is no_face.
     crop(bgr, face) frames the model's input, in grey."""
     samples = []
-    for image in images:
+    for image in tqdm(images, unit="photo", desc="real photos", disable=not progress):
         bgr = read_photo(realmask, image)
         faces, annotated = finder(bgr), boxes.get(image, [])
         by_found = {j: annotated[i][0] for i, j in match([f.box for f in faces], [b for _, b in annotated]).items()}
@@ -109,7 +110,7 @@ def write_face_status_data(realmask, masked_data, unmasked_data, fer_per_class: 
     boxes = read_boxes(realmask)
     tune = sorted(image for image in boxes if split_of(image) == "tune")
     finder = FaceFinder(short_range_score=FINDER_SCORE_FOR_DATA, full_range_score=FINDER_SCORE_FOR_DATA)
-    samples = face_status_samples(finder, realmask, tune, boxes, status_crop)
+    samples = face_status_samples(finder, realmask, tune, boxes, status_crop, progress=True)
     lists = {"train": [], "val": []}
     counts = {"train": defaultdict(int), "val": defaultdict(int)}
     label_of = {label: i for i, label in enumerate(FACE_STATUS_LABELS)}
@@ -125,7 +126,7 @@ def write_face_status_data(realmask, masked_data, unmasked_data, fer_per_class: 
     for image, j, face, label in samples:
         add("val" if is_validation(image) else "train", label, f"{Path(image).stem}_{j}.jpg", face)
     for label, files in fer.items():
-        for file in files:
+        for file in tqdm(files, unit="face", desc=f"FER2013 {label}"):
             face = cv2.imread(str(file), cv2.IMREAD_GRAYSCALE)
             photo = cv2.copyMakeBorder(cv2.resize(face, (144, 144), interpolation=cv2.INTER_CUBIC),
                                        56, 56, 56, 56, cv2.BORDER_REPLICATE)
