@@ -28,13 +28,33 @@ def _timed(fn, runs: int) -> list:
     return times
 
 
+def mixed_faces() -> list:
+    """Two real faces as the predictor gets them, 48x48 grey crops of scikit-image's astronaut: plain and wearing
+    our drawn mask, so that a routed predictor sends one to each expression model."""
+    import cv2
+    import skimage.data
+
+    from deploy.faces import FaceFinder, crop
+    from masker.photo import mask_photo
+
+    photo = cv2.cvtColor(skimage.data.astronaut(), cv2.COLOR_RGB2BGR)
+    finder = FaceFinder()
+    return [cv2.cvtColor(crop(image, finder(image)[0]), cv2.COLOR_BGR2GRAY)
+            for image in (photo, mask_photo(photo, "surgical", "blue"))]
+
+
 def benchmark(model_dir, backend: str = "paddle", batch_size: int = 32, single_runs: int = 100,
-              batch_runs: int = 10, repeats: int = 3, warmup: int = 5, images=None, **backend_options) -> dict:
+              batch_runs: int = 10, repeats: int = 3, warmup: int = 5, images=None, route: bool = False,
+              **backend_options) -> dict:
     """{'p50_ms', 'p95_ms' (batch 1), 'throughput_ips' (batch batch_size), ...}: medians over `repeats`.
 
-    images: gray or BGR uint8 faces to cycle through; by default 48x48 gray noise (timing does not depend on content).
+    images: gray or BGR uint8 faces to cycle through; by default 48x48 gray noise (timing does not depend on content),
+    and with route (the face-status model, then the masked or unmasked model: the predictor as users run it) a
+    batch half masked, half not (mixed_faces).
     """
-    predictor = Predictor(model_dir, backend=backend, batch_size=batch_size, route=False, **backend_options)
+    predictor = Predictor(model_dir, backend=backend, batch_size=batch_size, route=route, **backend_options)
+    if images is None and route:
+        images = mixed_faces()
     if images is None:
         rng = np.random.default_rng(0)
         images = [rng.integers(0, 256, (48, 48), dtype=np.uint8) for _ in range(batch_size)]
@@ -50,7 +70,7 @@ def benchmark(model_dir, backend: str = "paddle", batch_size: int = 32, single_r
         p95.append(float(np.percentile(latencies, 95)))
         seconds = _timed(lambda: predictor.predict(batch), batch_runs)
         throughput.append(batch_size * batch_runs / sum(seconds))
-    return {"backend": backend, "model_dir": str(model_dir), "batch_size": batch_size,
+    return {"backend": backend, "model_dir": str(model_dir), "batch_size": batch_size, "routed": predictor.routes,
             "cpu_threads": backend_options.get("cpu_threads") or os.cpu_count(),
             "p50_ms": round(statistics.median(p50), 3), "p95_ms": round(statistics.median(p95), 3),
             "throughput_ips": round(statistics.median(throughput), 1),
@@ -72,7 +92,8 @@ def benchmark_backends(model_dir, backends=("paddle", "onnx", "fastdeploy"), py3
             args = [str(py310), str(ROOT / "tools" / "benchmark.py"), "predictor", "--model-dir", str(model_dir),
                     "--backend", backend]
             for key, value in kwargs.items():
-                args += [f"--{key.replace('_', '-')}", str(value)]
+                flag = f"--{key.replace('_', '-')}"
+                args += [flag] if value is True else [] if value is False or value is None else [flag, str(value)]
             done = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, check=False)
             if done.returncode:
                 raise RuntimeError(f"fastdeploy benchmark failed in {py310}:\n{done.stderr[-2000:]}")

@@ -72,6 +72,9 @@ def parse_args(argv=None):
     predictor.add_argument("--repeats", type=int, default=3, help="repeats; the median is reported")
     predictor.add_argument("--warmup", type=int, default=5, help="untimed calls first")
     predictor.add_argument("--cpu-threads", type=int, help="backend threads (default: all cores)")
+    predictor.add_argument("--route", action="store_true",
+                           help="the whole predictor: face status, then the masked or unmasked model, on a batch of "
+                                "masked and unmasked faces")
 
     server = sections.add_parser("server", help="HTTP requests/s and latency on loopback (after --: the server's "
                                                 "own options, e.g. -- --workers 2)", formatter_class=HelpFormatter)
@@ -137,15 +140,21 @@ def training_rows():
 def predictor_rows(model_dir):
     from deploy.bench import benchmark_backends
     from deploy.onnx_export import export_onnx
+    from deploy.predictor import FACE_STATUS_MODEL, UNMASKED_MODEL
 
-    rows = ["| backend | p50 ms (batch 1) | p95 ms (batch 1) | images/s (batch 32) |", "|---|---:|---:|---:|"]
+    rows = ["| backend | path | p50 ms (batch 1) | p95 ms (batch 1) | images/s (batch 32) |", "|---|---|---:|---:|---:|"]
     with tempfile.TemporaryDirectory() as tmp:
         copy = Path(shutil.copytree(model_dir, Path(tmp) / "model"))
-        if not (copy / "inference.onnx").exists():
-            export_onnx(copy)
+        for folder in (copy, copy / UNMASKED_MODEL, copy / FACE_STATUS_MODEL):
+            if (folder / "inference.pdmodel").exists() and not (folder / "inference.onnx").exists():
+                export_onnx(folder)
         backends = ("paddle", "onnx") + (("fastdeploy",) if (ROOT / ".venv310/bin/python").exists() else ())
-        for backend, r in zip(backends, benchmark_backends(copy, backends)):
-            rows.append(f"| {backend} | {r['p50_ms']:.1f} | {r['p95_ms']:.1f} | {r['throughput_ips']:.0f} |")
+        paths = [("the masked model alone", False)]
+        if (copy / UNMASKED_MODEL).is_dir() and (copy / FACE_STATUS_MODEL).is_dir():
+            paths.append(("routed: face status, then the masked or unmasked model (half of each)", True))
+        for name, route in paths:
+            for backend, r in zip(backends, benchmark_backends(copy, backends, route=route)):
+                rows.append(f"| {backend} | {name} | {r['p50_ms']:.2f} | {r['p95_ms']:.2f} | {r['throughput_ips']:.0f} |")
     return rows
 
 
@@ -200,7 +209,7 @@ def predictor_section(args) -> int:
 
     print(json.dumps(benchmark(args.model_dir, args.backend, batch_size=args.batch_size, single_runs=args.single_runs,
                                batch_runs=args.batch_runs, repeats=args.repeats, warmup=args.warmup,
-                               cpu_threads=args.cpu_threads)))
+                               cpu_threads=args.cpu_threads, route=args.route)))
     return 0
 
 
