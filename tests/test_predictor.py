@@ -219,3 +219,13 @@ def test_the_predictor_finds_faces_with_the_finder_it_is_given(inference_dir):
     default = Predictor(inference_dir).predict_faces(photo)
     assert len(default) == 1 and default.too_small == [] and default.min_face == 24
     assert Predictor(inference_dir).predict_faces(photo, min_face=300) == []
+
+
+def test_the_benchmark_times_the_routed_predictor_on_masked_and_unmasked_faces():
+    from deploy.bench import benchmark, mixed_faces
+
+    shipped = Predictor(ROOT / "inference")
+    assert [p.masked for p in shipped.predict(mixed_faces())] == [False, True]
+    result = benchmark(ROOT / "inference", route=True, batch_size=4, single_runs=3, batch_runs=1, repeats=1,
+                       warmup=1)
+    assert result["routed"] and 0 < result["p50_ms"] and result["throughput_ips"] > 0

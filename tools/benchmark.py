@@ -75,6 +75,8 @@ def parse_args(argv=None):
     predictor.add_argument("--route", action="store_true",
                            help="the whole predictor: face status, then the masked or unmasked model, on a batch of "
                                 "masked and unmasked faces")
+    predictor.add_argument("--faces", type=Path, help="the faces to time, as one .npy of uint8 images "
+                                                      "(default: generated, or with --route the astronaut's)")
 
     server = sections.add_parser("server", help="HTTP requests/s and latency on loopback (after --: the server's "
                                                 "own options, e.g. -- --workers 2)", formatter_class=HelpFormatter)
@@ -205,11 +207,14 @@ def training_section(args) -> int:
 
 
 def predictor_section(args) -> int:
+    import numpy as np
+
     from deploy.bench import benchmark
 
     print(json.dumps(benchmark(args.model_dir, args.backend, batch_size=args.batch_size, single_runs=args.single_runs,
                                batch_runs=args.batch_runs, repeats=args.repeats, warmup=args.warmup,
-                               cpu_threads=args.cpu_threads, route=args.route)))
+                               cpu_threads=args.cpu_threads, route=args.route,
+                               images=list(np.load(args.faces)) if args.faces else None)))
     return 0
 
 
