@@ -72,7 +72,8 @@ heldout-data:
 		--hold-out-mask $(HOLD_OUT)
 
 # The shipped masked model in inference/: a student of the committed unmasked twin (models/twin_x0_5/, its
-# teacher; `make twin-model` rebuilds that one first, if wanted) on paired faces, on one thread.
+# teacher; `make twin-model` rebuilds that one first, if wanted) on paired faces, on one thread; its best epoch is
+# chosen on the validation split. models/twin_x0_5_trainsplit/ is a twin trained without the validation faces.
 default-model:
 	OMP_NUM_THREADS=1 $(PY) tools/train.py -c $(DISTILL_CONFIG)
 	$(PY) tools/export_model.py -c $(DISTILL_CONFIG) \
@@ -117,8 +118,8 @@ eval-faces:
 	$(PY) tools/eval_faces.py --realmask $(REALMASK) --masked-data dataset/masked --unmasked-data dataset/unmasked \
 		--out docs/face_finding
 
-# Fewer epochs than the shipped recipe (the time left on a core), evaluated every 4th (each view-averaged
-# evaluation costs most of a minute here): it is compared with itself, seen vs unseen style.
+# Fewer epochs than the shipped recipe (the time left on a core), evaluated every 4th: it is compared with
+# itself, seen vs unseen style.
 heldout-model:
 	OMP_NUM_THREADS=1 $(PY) tools/train.py -c $(CPU_CONFIG) $(HELDOUT) -o Global.epochs=$(HELDOUT_EPOCHS) \
 		-o Global.eval_interval=4
