@@ -1,6 +1,7 @@
 """The README's pictures that come from code rather than from a training run: masks on a real, tilted face; the
 model in --model-dir on that photo, plain and with our masker's surgical mask (boxes, mask status, labels,
-scores); and, with --fer2013, the expression timeline of a
+scores); a crowd of that face at many sizes, masked and not, as --annotate draws it (captions placed apart, faces
+too small to classify in thin grey boxes); and, with --fer2013, the expression timeline of a
 generated video of two real faces that swap expressions. Training curves: tools/plot_curves.py.
 
     .venv/bin/python tools/make_figures.py --out docs/ [--fer2013 ../shared/fer2013 --model-dir inference]
@@ -19,6 +20,21 @@ from masker.dataset import mask_face  # noqa: E402
 from masker.faces import crop_face, detect_faces  # noqa: E402
 
 TILTS = (-20, -10, 0, 10, 20)
+
+
+def crowd(photo_bgr, masked_bgr, width=960, sizes=(160, 112, 64, 56)):
+    """A crowded picture: the face, head and shoulders, tiled close together in rows of shrinking tiles, every
+    other one masked; in the last rows the faces fall under the classifier's minimum."""
+    head = lambda image: image[20:300, 120:400]  # noqa: E731  (the astronaut's head and shoulders)
+    canvas = np.full((sum(sizes), width, 3), 200, np.uint8)
+    y = 0
+    for row, size in enumerate(sizes):
+        for column in range(width // size):
+            tile = head(masked_bgr if (row + column) % 2 else photo_bgr)
+            canvas[y:y + size, column * size:(column + 1) * size] = cv2.resize(tile, (size, size),
+                                                                               interpolation=cv2.INTER_AREA)
+        y += size
+    return canvas
 
 
 def masked_tilts(photo_bgr, seed=0, scale=3):
@@ -66,6 +82,10 @@ def main(argv=None) -> int:
                                          else f"{f.prediction.label} {f.prediction.score:.3f}" for f in faces)]
     cv2.imwrite(str(out / "annotated_photo.jpg"), np.hstack(drawn))
     print(out / "annotated_photo.jpg", " | ".join(said))
+    people = crowd(photo, mask_photo(photo, "surgical", "blue"))
+    found = predictor.predict_faces(people)
+    cv2.imwrite(str(out / "crowd_annotated.jpg"), draw_faces(people, found, too_small=found.too_small))
+    print(out / "crowd_annotated.jpg", f"{len(found)} faces classified, {len(found.too_small)} too small")
     if args.fer2013:
         import tempfile
 
