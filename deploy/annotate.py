@@ -24,12 +24,11 @@ def _fit(text, scale, room):
 
 
 def _label(image, text, x, y, scale, colour=GREEN):
-    """text on a filled band whose top left corner is (x, y), kept whole in the picture; returns the band."""
+    """text on a filled band whose top left corner is (x, y), kept whole in the picture."""
     scale, thickness, w, h, base = _fit(text, scale, image.shape[1] - 2)
     x, y = max(0, min(x, image.shape[1] - 2 - w)), max(0, min(y, image.shape[0] - 2 - h - base))
     cv2.rectangle(image, (x, y), (x + w, y + h + base), colour, cv2.FILLED)
     cv2.putText(image, text, (x, y + h), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), thickness, cv2.LINE_AA)
-    return x, y, x + w, y + h + base
 
 
 def _overlap(a, b) -> int:

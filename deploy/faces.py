@@ -201,6 +201,12 @@ def weighted_nms(boxes, scores, keypoints, iou: float = NMS_IOU):
     return out
 
 
+def checked_min_face(min_face: int) -> int:
+    if min_face < 0:
+        raise ValueError(f"min_face must be 0 or more, got {min_face}")
+    return min_face
+
+
 class FaceFinder:
     """Faces in an ordinary photo (BGR or gray uint8), masked or not, largest first.
 
@@ -209,21 +215,17 @@ class FaceFinder:
 
     def __init__(self, min_face: int = MIN_FACE, short_range_score: float = SHORT_RANGE_SCORE,
                  full_range_score: float = FULL_RANGE_SCORE, tiles: bool = True, threads: int = 1):
-        if min_face < 0:
-            raise ValueError(f"min_face must be 0 or more, got {min_face}")
         for name, value in (("short_range_score", short_range_score), ("full_range_score", full_range_score)):
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} must be within 0-1, got {value}")
-        self.min_face, self.tiles = min_face, tiles
+        self.min_face, self.tiles = checked_min_face(min_face), tiles
         self.short_range_score, self.full_range_score = short_range_score, full_range_score
         self.short_range, self.full_range = blazeface(SHORT_RANGE, threads), blazeface(FULL_RANGE, threads)
 
     def with_min_face(self, min_face: int) -> "FaceFinder":
         """The same finder (its models are shared) for another smallest face."""
         other = copy.copy(self)
-        if min_face < 0:
-            raise ValueError(f"min_face must be 0 or more, got {min_face}")
-        other.min_face = min_face
+        other.min_face = checked_min_face(min_face)
         return other
 
     # The full-range model finds faces down to about this share of its view's side.
