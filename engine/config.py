@@ -192,7 +192,8 @@ def validate(config):
     for member in config["Arch"].get("models") or []:
         if isinstance(member, dict) and len(member) == 1:
             (name, spec), = member.items()
-            _check(spec, {**BACKBONE, "pretrained": STR, "answers": LIST}, f"Arch.models.{name}.")
+            _check(spec, {**BACKBONE, "pretrained": STR, "answers": LIST, "flip_average": BOOL, "view_average": LIST},
+                   f"Arch.models.{name}.")
             if not isinstance(spec, dict) or "name" not in spec:
                 raise ConfigError(f"Arch.models.{name} needs a 'name' (a backbone)")
     return config

@@ -1,9 +1,13 @@
 """Models of several members: PaddleClas's DistillationModel (a teacher and a student trained together) and this
 project's EnsembleModel (members trained apart, combined in the exported graph)."""
+import math
+
 import paddle
+import paddle.nn.functional as F
 
 from .backbones import build_backbone
 from .config import ConfigError
+from .views import Views, check_views
 from .weights import load_weights, log_new_head
 
 
@@ -27,8 +31,10 @@ class DistillationModel(paddle.nn.Layer):
     an optional `pretrained` weights prefix; members flagged in Arch.freeze_params_list are frozen and stay in eval
     mode. forward gives {name: logits}. Given a paired batch [N, 2, C, H, W] (PairedImageNetDataset: this
     project's extension), frozen members see the second image of each pair and the others the first, so that a
-    teacher can see the unmasked face while the student learns from the masked one. What is evaluated and exported
-    is the member Arch.infer_model_name names."""
+    teacher can see the unmasked face while the student learns from the masked one. A frozen member given
+    `flip_average` or `view_average` (this project's) answers with the log of its class probabilities averaged
+    over those views (engine/views.py), so that a one-pass student learns the view-averaged answer. What is
+    evaluated and exported is the member Arch.infer_model_name names."""
 
     def __init__(self, arch):
         super().__init__()
@@ -44,11 +50,16 @@ class DistillationModel(paddle.nn.Layer):
             # Each member has its own name scope, so two trainable members would share optimizer state names.
             raise ConfigError("Arch.freeze_params_list: exactly one member may train (the others are teachers)")
         self.frozen = dict(zip(self.names, frozen))
-        self.members = paddle.nn.LayerList()
+        self.members, self.views = paddle.nn.LayerList(), {}
         for name, spec in members:
             if "answers" in spec:
                 raise ConfigError(f"Arch.models.{name}.answers is an EnsembleModel's: a DistillationModel exports "
                                   "one member")
+            flip, crops = spec.pop("flip_average", False), spec.pop("view_average", None)
+            if (flip or crops) and not self.frozen[name]:
+                raise ConfigError(f"Arch.models.{name}: flip_average and view_average are for a frozen teacher; "
+                                  "the member that trains sees one view (set the exported model's views in Global)")
+            self.views[name] = Views(flip, check_views(crops, f"Arch.models.{name}.view_average"))
             pretrained = spec.pop("pretrained", None)
             net = build_backbone(spec)
             if pretrained:
@@ -72,10 +83,20 @@ class DistillationModel(paddle.nn.Layer):
                 if net.training:
                     net.eval()
                 with paddle.no_grad():
-                    outputs[name] = net(view)
+                    outputs[name] = self._teacher_answer(name, net, view)
             else:
                 outputs[name] = net(view)
         return outputs
+
+    def _teacher_answer(self, name, net, x):
+        views = self.views[name]
+        if views.count == 1:
+            return net(x)
+        # Logits whose softmax is the view average (log of the mean probability, in log space so that tiny
+        # probabilities stay exact): softened at a temperature T, it gives the average's p^(1/T).
+        log_probs = F.log_softmax(net(views.batch(x)), axis=-1)
+        return paddle.logsumexp(log_probs.reshape([views.count, -1, log_probs.shape[-1]]), axis=0) \
+            - math.log(views.count)
 
 
 class EnsembleModel(paddle.nn.Layer):
@@ -95,6 +116,9 @@ class EnsembleModel(paddle.nn.Layer):
         self.names, self.members, answers = [], paddle.nn.LayerList(), {}
         for name, spec in member_specs(arch):
             pretrained = spec.pop("pretrained", None)
+            if {"flip_average", "view_average"} & set(spec):
+                raise ConfigError(f"Arch.models.{name}: an EnsembleModel's views are Global.flip_average and "
+                                  "Global.view_average, for all members")
             if "answers" in spec:
                 answers[name] = spec.pop("answers")
             if not pretrained:

@@ -5,7 +5,8 @@ import paddle
 
 from engine.data import build_loader, label_list
 from engine.evaluate import make_report
-from engine.model import DeployedModel, build_model, check_views
+from engine.model import DeployedModel, build_model
+from engine.views import check_views
 from engine.weights import load_weights
 
 # Centred crops of 80-95 % of the side and moves of 2 px: the views whose average the issue measured at +0.9.

@@ -121,8 +121,38 @@ def test_the_student_trains_the_teacher_stays_and_only_the_student_ships(data, i
                                atol=1e-5)
 
 
+def test_a_teacher_with_views_answers_the_view_average(data, tmp_path):
+    """Softened at any temperature, the teacher's logits give the view-averaged model's probabilities (T = 1) or
+    their p^(1/T): what its exported model with those views answers."""
+    data, pairs = data
+    plain = build_model(load_config(TINY, overrides(data, tmp_path)))
+    rng = np.random.default_rng(3)
+    # Weights that answer unevenly, so that the views change the answer.
+    plain.set_state_dict({k: (v.numpy() + rng.normal(0, 0.3, v.shape)).astype(np.float32)
+                          for k, v in plain.state_dict().items() if not k.endswith("_variance")})
+    paddle.save(plain.state_dict(), str(tmp_path / "teacher.pdparams"))
+    views = [[0.9, 0, 0], [1.0, 2, -1]]
+    members = (f"Arch.models=[{{Teacher: {{name: PPLCNet_x0_25, pretrained: {tmp_path / 'teacher'}, "
+               f"flip_average: True, view_average: {views}}}}}, {{Student: {{name: PPLCNet_x0_25}}}}]")
+    model = build_model(load_config(TINY, distill_overrides(data, tmp_path, "", pairs, [members])))
+    model.train()
+    expected, one_pass = DeployedModel(plain, flip_average=True, views=views), DeployedModel(plain)
+    expected.eval()
+    x = paddle.to_tensor(rng.uniform(-1, 1, (5, 2, 3, 48, 48)).astype(np.float32))
+    logits = model(x)["Teacher"]
+    averaged = expected(x[:, 1]).numpy()
+    assert np.abs(averaged - one_pass(x[:, 1]).numpy()).max() > 0.01
+    np.testing.assert_allclose(paddle.nn.functional.softmax(logits).numpy(), averaged, atol=1e-5)
+    softened = averaged ** 0.25 / (averaged ** 0.25).sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(paddle.nn.functional.softmax(logits / 4).numpy(), softened, atol=1e-5)
+
+
 @pytest.mark.parametrize("extra, message", [
     (["Arch.freeze_params_list=[False, False]"], "exactly one member may train"),
+    (["Arch.models=[{Teacher: {name: PPLCNet_x0_25}}, {Student: {name: PPLCNet_x0_25, flip_average: True}}]"],
+     "flip_average and view_average are for a frozen teacher"),
+    (["Arch.models=[{Teacher: {name: PPLCNet_x0_25, view_average: [[1.5, 0, 0]]}}, "
+      "{Student: {name: PPLCNet_x0_25}}]"], r"Arch.models.Teacher.view_average: each view is \[share"),
     (["Arch.infer_model_name=Pupil"], "'Pupil' is not among Arch.models"),
     (["Arch.models=[{Teacher: {name: PPLCNet_x0_25, dropout: 0.1}}, {Student: {name: PPLCNet_x0_25}}]"],
      "unknown key 'Arch.models.Teacher.dropout'; did you mean 'dropout_prob'"),
