@@ -1,5 +1,5 @@
-"""Backbones for 48 px faces, which the paddleclas wheel lacks, and build_backbone, which makes one of them or a
-paddleclas backbone from an Arch mapping.
+"""Backbones for 48 px faces, which the paddleclas wheel lacks, registered in BACKBONES beside every paddleclas
+backbone, and build_backbone, which makes one from an Arch mapping.
 
 paddleclas's ImageNet backbones halve the input in their first two layers (stem stride and max pool), so a 48 px
 face is 12 px before any real feature is learned; from scratch on a CPU budget they stayed at majority-class
@@ -14,14 +14,16 @@ the plain network does: the excitation's last layer starts at zero (a gain of ex
 spreads a plain head's weights over the nine positions, so that a student grown this way starts from the plain
 twin's weights with the twin's answers.
 """
-import difflib
+import inspect
+import sys
 
 import numpy as np
 import paddle
 import paddle.nn as nn
 from paddleclas.ppcls.arch import backbone
 
-from .config import ConfigError
+from .registry import BACKBONES
+from .schema import BOOL, COUNT, FRACTION, NONNEGATIVE_INT, POSITIVE
 
 BASE_WIDTHS = (32, 64, 128, 256)
 # The last map's side for the 48 px input every config uses (four 2x2 pools); a spatial head is built for it.
@@ -43,10 +45,10 @@ class SqueezeExcitation(nn.Layer):
 
 
 class FaceCNN(nn.Layer):
-    def __init__(self, class_num=4, scale=1.0, dropout_prob=0.3, se_reduction=0, spatial_head=False):
+    # se_reduction: 0 (none) or a whole reduction ratio such as 4.
+    def __init__(self, class_num: COUNT = 4, scale: POSITIVE = 1.0, dropout_prob: FRACTION = 0.3,
+                 se_reduction: NONNEGATIVE_INT = 0, spatial_head: BOOL = False):
         super().__init__()
-        if not isinstance(se_reduction, int) or se_reduction < 0:
-            raise ValueError(f"se_reduction is 0 (none) or a whole reduction ratio such as 4; got {se_reduction!r}")
         widths = [max(8, int(round(w * scale))) for w in BASE_WIDTHS]
         layers, in_channels = [], 3
         for width in widths:
@@ -130,21 +132,39 @@ def widen_channels(model, state, noise=0.01, seed=0):
     return state
 
 
+@BACKBONES.register(params_from=FaceCNN)
 def FaceCNN_x0_5(pretrained=False, **kwargs):
     """Half width (16-128 channels)."""
     return FaceCNN(scale=0.5, **kwargs)
 
 
+@BACKBONES.register(params_from=FaceCNN)
 def FaceCNN_x1_0(pretrained=False, **kwargs):
     return FaceCNN(**kwargs)
 
 
+@BACKBONES.register(params_from=FaceCNN)
 def FaceCNN_x2_0(pretrained=False, **kwargs):
     """Double width (64-512 channels)."""
     return FaceCNN(scale=2.0, **kwargs)
 
 
-BACKBONES = {"FaceCNN_x0_5": FaceCNN_x0_5, "FaceCNN_x1_0": FaceCNN_x1_0, "FaceCNN_x2_0": FaceCNN_x2_0}
+def _built_class(factory):
+    """The network class a paddleclas factory builds (PPLCNet for PPLCNet_x0_25): the longest class name of its
+    module that starts the factory's name. The factory passes a config's keys on to it through **kwargs."""
+    module = sys.modules[factory.__module__]
+    classes = [c for name, c in vars(module).items() if inspect.isclass(c) and issubclass(c, nn.Layer)
+               and factory.__name__.startswith(name)]
+    return max(classes, key=lambda c: len(c.__name__), default=None)
+
+
+# The ranges of paddleclas's parameters, which its signatures leave unannotated.
+PADDLECLAS_KINDS = {"class_num": COUNT, "scale": POSITIVE, "dropout_prob": FRACTION, "class_expand": COUNT}
+
+for _name in dir(backbone):
+    _factory = getattr(backbone, _name)
+    if _name[0].isupper() and inspect.isfunction(_factory):
+        BACKBONES.register(_factory, name=_name, params_from=_built_class(_factory), kinds=PADDLECLAS_KINDS)
 
 
 def build_backbone(arch, name_prefix=None):
@@ -153,14 +173,5 @@ def build_backbone(arch, name_prefix=None):
     name, for members that share one exported graph."""
     arch = dict(arch)
     name = arch.pop("name")
-    factory = BACKBONES.get(name) or getattr(backbone, name, None)
-    if not callable(factory) or name.startswith("_"):
-        names = list(BACKBONES) + [n for n in dir(backbone) if not n.startswith("_") and n[0].isupper()]
-        close = difflib.get_close_matches(name, names, n=1)
-        raise ConfigError(f"Arch.name {name!r} is neither a FaceCNN nor a paddleclas backbone"
-                          + (f"; did you mean '{close[0]}'?" if close else ""))
     with paddle.utils.unique_name.guard(name_prefix):
-        try:
-            return factory(pretrained=False, **arch)
-        except TypeError as error:
-            raise ConfigError(f"Arch: {name} does not accept these parameters: {error}") from None
+        return BACKBONES.build(name, arch, where="Arch: ", pretrained=False)

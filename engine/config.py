@@ -1,7 +1,6 @@
 """Load PaddleClas-schema YAML configs, apply `-o Key.sub=value` overrides, reject unknown keys."""
 import copy
 import difflib
-import re
 from pathlib import Path
 
 import yaml
@@ -9,7 +8,9 @@ import yaml
 from basics import atomic_write_text
 
 from .errors import ConfigError
-from .registry import BATCH_TRANSFORMS, LOSSES, METRICS, TRANSFORMS
+from .schema import ANY, BOOL, COUNT, FRACTION, INT, LIST, NONNEGATIVE, NONNEGATIVE_INT, STR, Leaf, parse_number  # noqa: F401
+from .registry import (BACKBONES, BATCH_TRANSFORMS, DATASETS, LOSSES, METRICS, MODELS, OPTIMIZERS, SCHEDULES,
+                       TRANSFORMS)
 
 __all__ = ["ConfigError", "load_config", "dump_config", "flatten", "validate", "parse_number"]
 
@@ -21,66 +22,96 @@ class OpList:
         self.registry = registry
 
 
-class Leaf:
-    """A value of one kind: int, float (also a fraction like 1.0/255.0), bool, str, list, or any; `null` is
-    allowed where PaddleClas writes it (optional values)."""
+class Part:
+    """A mapping whose `name` picks one part of a registry (engine/registry.py); its other keys are that part's
+    parameters, which the registry reads from the part itself, besides `fixed` keys that the engine reads."""
 
-    def __init__(self, kind="any", nullable=True, low=None, high=None, low_open=False, high_open=False):
-        self.kind, self.nullable = kind, nullable
-        self.low, self.high, self.low_open, self.high_open = low, high, low_open, high_open
+    def __init__(self, registry, fixed=None, default=None):
+        self.registry, self.fixed, self.default = registry, {"name": STR, **(fixed or {})}, default
 
-    def within(self, low=None, high=None, low_open=False, high_open=False) -> "Leaf":
-        """The same kind of value, limited to a range (a count at least 1, a rate above 0, a probability...)."""
-        return Leaf(self.kind, self.nullable, low, high, low_open, high_open)
+    def child(self, key):
+        """The schema of `key` below this part, for an override: a part's own parameters are checked when the
+        whole config is."""
+        return self.fixed.get(key, ANY)
 
-    def check(self, value, where):
-        if value is None and self.nullable or self.kind == "any":
+    def check(self, node, where, whole=True):
+        """whole: the merged config, where a missing name means the default; a file on its own (not whole) may
+        leave the name to its _base_, and its parameters are then checked with the merged config."""
+        if not isinstance(node, dict):
+            raise ConfigError(f"'{where.rstrip('.')}' must be a mapping with a 'name' and its parameters")
+        name = node.get("name", self.default if whole else None)
+        self._check_fixed(node, where, whole)
+        if name is None:
             return
-        ok = {"int": isinstance(value, int) and not isinstance(value, bool),
-              "bool": isinstance(value, bool),
-              "str": isinstance(value, str),
-              "list": isinstance(value, list)}.get(self.kind)
-        if self.kind == "float":
-            try:
-                ok = not isinstance(value, bool) and parse_number(value) is not None
-            except ConfigError:
-                ok = False
-        if not ok:
-            example = {"int": "3", "float": "0.1", "bool": "True", "str": "a name or path",
-                       "list": "[1, 2]"}[self.kind]
-            raise ConfigError(f"'{where.rstrip('.')}' must be a{'n' if self.kind == 'int' else ''} {self.kind} "
-                              f"(for example {example}), got {value!r}")
-        if value is None or (self.low is None and self.high is None):
+        if not isinstance(name, str) or name not in self.registry:
+            raise self.registry.unknown(name, f"'{where}name': ")
+        self._check_params(node, self.registry.param_types(name), where, name)
+
+    def _check_fixed(self, node, where, whole):
+        for key, value in node.items():
+            if key in self.fixed:
+                _check(value, self.fixed[key], f"{where}{key}.", whole)
+
+    def _check_params(self, node, params, where, name):
+        for key, value in node.items():
+            if key in self.fixed:
+                continue
+            if key not in params:
+                raise _unknown(key, set(self.fixed) | set(params), where, f" ({name} takes no '{key}')")
+            params[key].check(value, f"{where}{key}.")
+
+
+# What a member of Arch.models may give besides its backbone's parameters (engine/ensembles.py says whose each is).
+MEMBER_KEYS = {"pretrained": STR, "answers": LIST, "flip_average": BOOL, "view_average": LIST}
+
+
+class Architecture(Part):
+    """Arch: a backbone and its parameters, or a model of several (MODELS) whose `models` list its members, each
+    a backbone's mapping plus MEMBER_KEYS; the keys that such a model does not take itself (class_num,
+    dropout_prob...) go to every member, so every member's backbone must take them."""
+
+    def __init__(self):
+        super().__init__(BACKBONES, {"class_num": COUNT})
+
+    def check(self, node, where, whole=True):
+        name = node.get("name") if isinstance(node, dict) else None
+        if name not in MODELS:
+            super().check(node, where, whole)
             return
-        number = parse_number(value, where)
-        below = self.low is not None and (number <= self.low if self.low_open else number < self.low)
-        above = self.high is not None and (number >= self.high if self.high_open else number > self.high)
-        if below or above:
-            lower = "" if self.low is None else f"{'above' if self.low_open else 'at least'} {self.low:g}"
-            upper = "" if self.high is None else f"{'below' if self.high_open else 'at most'} {self.high:g}"
-            raise ConfigError(f"'{where.rstrip('.')}' must be {' and '.join(filter(None, (lower, upper)))}, "
-                              f"got {value!r}")
+        self._check_fixed(node, where, whole)
+        own = MODELS.param_types(name)
+        members = node.get("models")
+        own["models"].check(members, f"{where}models.")
+        for index, member in enumerate(members or []):
+            if not (isinstance(member, dict) and len(member) == 1 and isinstance(next(iter(member.values())), dict)):
+                raise ConfigError(f"'{where}models' item {index}: list each member as '- Teacher: {{name: "
+                                  f"FaceCNN_x0_5, ...}}', got {member!r}")
+            (member_name, spec), = member.items()
+            at = f"{where}models.{member_name}."
+            if "name" not in spec:
+                raise ConfigError(f"'{at}name': give the member's backbone, e.g. FaceCNN_x0_5")
+            if spec["name"] not in BACKBONES:
+                raise BACKBONES.unknown(spec["name"], f"'{at}name': ")
+            takes = BACKBONES.param_types(spec["name"])
+            self._check_params(spec, {**takes, **MEMBER_KEYS}, at, spec["name"])
+            shared = {k: v for k, v in node.items() if k not in own and k not in self.fixed}
+            for key in shared:
+                others = [other for other in MODELS.names() if other != name and key in MODELS.params(other)]
+                if others and key not in takes:
+                    raise ConfigError(f"'{where}{key}' is for {', '.join(others)}: {name} does not take it")
+            self._check_params(shared, takes, where, f"member {member_name}'s {spec['name']}")
+        self._check_params({k: v for k, v in node.items() if k in own}, own, where, name)
 
 
-INT, FLOAT, BOOL, STR, LIST, ANY = (Leaf(k) for k in ("int", "float", "bool", "str", "list", "any"))
-COUNT, NONNEGATIVE_INT = INT.within(1), INT.within(0)
-POSITIVE, NONNEGATIVE, FRACTION = FLOAT.within(0, low_open=True), FLOAT.within(0), FLOAT.within(0, 1, high_open=True)
 LOADER = {
     # pair_root: PairedImageNetDataset's (this project's), the folder with each listed image's pair.
     # teacher_only_classes (this project's): ids in the list beyond Arch.class_num whose faces a DistillationModel
     # learns from its teacher's answer alone.
-    "dataset": {"name": STR, "image_root": STR, "cls_label_path": STR, "pair_root": STR,
-                "teacher_only_classes": LIST,
-                "transform_ops": OpList(TRANSFORMS),
-                "batch_transform_ops": OpList(BATCH_TRANSFORMS)},
+    "dataset": Part(DATASETS, {"transform_ops": OpList(TRANSFORMS), "batch_transform_ops": OpList(BATCH_TRANSFORMS)},
+                    default="ImageNetDataset"),
     "sampler": {"name": STR, "batch_size": COUNT, "drop_last": BOOL, "shuffle": BOOL},
     "loader": {"num_workers": NONNEGATIVE_INT, "use_shared_memory": BOOL},
 }
-# stride_list / max_pool (PPLCNet, ResNet): fewer early downsamplings keep detail in 48 px faces.
-# se_reduction / spatial_head (FaceCNN, engine/backbones.py): squeeze-excitation, and a head over the last map.
-BACKBONE = {"name": STR, "class_num": COUNT, "scale": POSITIVE, "dropout_prob": FRACTION, "class_expand": COUNT,
-            "use_last_conv": BOOL, "stride_list": LIST, "max_pool": BOOL, "se_reduction": NONNEGATIVE_INT,
-            "spatial_head": BOOL}
 SCHEMA = {
     "Global": {
         "checkpoints": STR, "pretrained_model": STR, "output_dir": STR, "device": STR, "save_interval": COUNT,
@@ -93,23 +124,17 @@ SCHEMA = {
         "eval_split": STR,
         # This project's: evaluation and the exported model average each face's answer with its mirror image's.
         "flip_average": BOOL,
-        # This project's: ... and over these views too, each [share of the side, dx, dy] (engine/model.py).
+        # This project's: ... and over these views too, each [share of the side, dx, dy] (engine/views.py).
         "view_average": LIST,
         # This project's: evaluation and the exported model answer with the first N classes alone, for a model
         # trained on more (FER2013's seven, or the four plus "other") that is asked about the four.
         "answer_classes": COUNT,
     },
-    "Arch": {**BACKBONE,
-             # PaddleClas's DistillationModel (engine/ensembles.py): members, each a BACKBONE mapping plus `pretrained`.
-             "models": LIST, "freeze_params_list": LIST, "infer_model_name": STR},
+    # A backbone (FaceCNN or paddleclas's) or a model of several: engine/registry.py's BACKBONES and MODELS.
+    "Arch": Architecture(),
     "Loss": {"Train": OpList(LOSSES), "Eval": OpList(LOSSES)},
-    "Optimizer": {
-        "name": STR, "momentum": FRACTION, "use_nesterov": BOOL, "beta1": FRACTION, "beta2": FRACTION,
-        "epsilon": POSITIVE, "weight_decay": NONNEGATIVE,
-        "lr": {"name": STR, "learning_rate": POSITIVE, "warmup_epoch": NONNEGATIVE, "warmup_start_lr": NONNEGATIVE,
-               "eta_min": NONNEGATIVE, "decay_epochs": LIST, "values": LIST},
-        "regularizer": {"name": STR, "coeff": NONNEGATIVE},
-    },
+    "Optimizer": Part(OPTIMIZERS, {"lr": Part(SCHEDULES, default="Cosine"),
+                                   "regularizer": {"name": STR, "coeff": NONNEGATIVE}}, default="Momentum"),
     "DataLoader": {"Train": LOADER, "Eval": LOADER},
     "Infer": {
         "infer_imgs": STR, "batch_size": COUNT, "transforms": OpList(TRANSFORMS),
@@ -123,31 +148,13 @@ SCHEMA = {
 # The key under which a resolved config records the files it was merged from (a dumped config.yaml has it).
 RESOLVED_FROM = "_resolved_from_"
 
-_FRACTION = re.compile(r"^\s*([0-9.]+(?:[eE][-+]?\d+)?)\s*/\s*([0-9.]+(?:[eE][-+]?\d+)?)\s*$")
-
-
-def parse_number(value, where="value"):
-    """A number, or a fraction written as text ("1.0/255.0" in PaddleClas configs), without eval."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    if isinstance(value, str):
-        match = _FRACTION.match(value)
-        if match:
-            return float(match.group(1)) / float(match.group(2))
-        try:
-            return float(value)
-        except ValueError:
-            pass
-    raise ConfigError(f"{where}: {value!r} is not a number or a fraction like 1.0/255.0")
-
-
-def _unknown(key, valid, where):
+def _unknown(key, valid, where, whose=""):
     close = difflib.get_close_matches(str(key), sorted(valid), n=1, cutoff=0.5)
     hint = f"; did you mean '{close[0]}'?" if close else f"; valid keys: {', '.join(sorted(valid))}"
-    return ConfigError(f"unknown key '{where}{key}'{hint}")
+    return ConfigError(f"unknown key '{where}{key}'{whose}{hint}")
 
 
-def _check(node, schema, where):
+def _check(node, schema, where, whole=True):
     if isinstance(schema, Leaf):
         schema.check(node, where)
         return
@@ -162,10 +169,15 @@ def _check(node, schema, where):
                 raise _unknown(name, schema.registry.names(), where)
             if params is not None and not isinstance(params, dict):
                 raise ConfigError(f"'{where}{name}' parameters must be a mapping, got {params!r}")
-            allowed = schema.registry.params(name)
-            for param in params or {}:
+            allowed = schema.registry.param_types(name)
+            for param, value in (params or {}).items():
                 if param not in allowed:
                     raise _unknown(param, allowed, f"{where}{name}.")
+                allowed[param].check(value, f"{where}{name}.{param}.")
+        return
+    if isinstance(schema, Part):
+        if node is not None:
+            schema.check(node, where, whole)
         return
     if node is None:
         return
@@ -174,7 +186,7 @@ def _check(node, schema, where):
     for key, value in node.items():
         if key not in schema:
             raise _unknown(key, schema, where)
-        _check(value, schema[key], f"{where}{key}.")
+        _check(value, schema[key], f"{where}{key}.", whole)
 
 
 def validate(config):
@@ -184,18 +196,11 @@ def validate(config):
         if section not in config:
             raise ConfigError(f"the config has no '{section}' section")
     if "name" not in config["Arch"] or "class_num" not in config["Arch"]:
-        raise ConfigError("Arch needs 'name' (a paddleclas backbone) and 'class_num'")
+        raise ConfigError("Arch needs 'name' (a backbone, or a model of several) and 'class_num'")
     answered = config["Global"].get("answer_classes")
     if answered is not None and answered > config["Arch"]["class_num"]:
         raise ConfigError(f"Global.answer_classes ({answered}) must be at most Arch.class_num "
                           f"({config['Arch']['class_num']}): it keeps the first classes of those trained")
-    for member in config["Arch"].get("models") or []:
-        if isinstance(member, dict) and len(member) == 1:
-            (name, spec), = member.items()
-            _check(spec, {**BACKBONE, "pretrained": STR, "answers": LIST, "flip_average": BOOL, "view_average": LIST},
-                   f"Arch.models.{name}.")
-            if not isinstance(spec, dict) or "name" not in spec:
-                raise ConfigError(f"Arch.models.{name} needs a 'name' (a backbone)")
     return config
 
 
@@ -211,18 +216,21 @@ def apply_override(config, override):
         raise ConfigError(f"override {override!r}: the value is not valid YAML ({error})") from None
     node, schema, where = config, SCHEMA, ""
     for depth, key in enumerate(keys):
-        if key not in schema:
+        if isinstance(schema, Part):
+            child = schema.child(key)
+        elif key in schema:
+            child = schema[key]
+        else:
             raise _unknown(key, schema, where)
         if depth == len(keys) - 1:
             node[key] = value
             return keys
-        else:
-            if not isinstance(schema[key], dict):
-                raise ConfigError(f"override {override!r}: '{where}{key}' is a list or a value; edit it in the YAML")
-            node = node.setdefault(key, {})
-            if not isinstance(node, dict):
-                raise ConfigError(f"override {override!r}: '{where}{key}' is not a mapping")
-            schema, where = schema[key], f"{where}{key}."
+        if not isinstance(child, (dict, Part)):
+            raise ConfigError(f"override {override!r}: '{where}{key}' is a list or a value; edit it in the YAML")
+        node = node.setdefault(key, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"override {override!r}: '{where}{key}' is not a mapping")
+        schema, where = child, f"{where}{key}."
 
 
 def _read_yaml(path):
@@ -262,7 +270,7 @@ def _load_chain(path, seen=()):
         raise ConfigError(f"{path}: _base_ must be a file name or a list of them, relative to this file")
     try:
         # Each file must be valid on its own terms: a misspelt key is reported with the file that holds it.
-        _check(flatten(config), SCHEMA, "")
+        _check(flatten(config), SCHEMA, "", whole=False)
     except ConfigError as error:
         raise ConfigError(f"{path}: {error}") from None
     merged, chain = {}, []

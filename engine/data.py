@@ -8,6 +8,8 @@ from basics import UserError
 
 from .config import ConfigError
 from .logger import log
+from .registry import DATASETS
+from .schema import LIST, STR
 from .transforms import apply_transforms, build_batch_transforms, build_transforms
 
 
@@ -63,6 +65,7 @@ def label_list(config):
 UNLABELLED = -1
 
 
+@DATASETS.register
 class ImageNetDataset(Dataset):
     """Images listed as "relative/path.jpg label" in cls_label_path, relative to image_root.
 
@@ -70,7 +73,8 @@ class ImageNetDataset(Dataset):
     mid-epoch returns None and is dropped and counted by `collate`, instead of stopping the run.
     """
 
-    def __init__(self, image_root, cls_label_path, transform_ops, class_num=None, seed=0, teacher_only_classes=()):
+    def __init__(self, image_root: STR, cls_label_path: STR, transform_ops=(), class_num=None, seed=0,
+                 teacher_only_classes: LIST = ()):
         self.image_root, list_path = Path(image_root), Path(cls_label_path)
         teacher_only = set(teacher_only_classes)
         if not list_path.is_file():
@@ -120,14 +124,18 @@ class ImageNetDataset(Dataset):
         return None if img is None else (img, np.int64(self.labels[index]), np.int64(index))
 
 
+@DATASETS.register
 class PairedImageNetDataset(ImageNetDataset):
     """This project's extension of ImageNetDataset: each listed image has a pair of the same relative path under
     pair_root (`make data` writes each face masked and unmasked under one name). Both go through the same
     transforms with the same random draws (one crop, one flip) and come as one [2, C, H, W] sample, the listed
     image first, for a DistillationModel whose teacher sees the pair."""
 
-    def __init__(self, image_root, cls_label_path, transform_ops, pair_root, class_num=None, seed=0,
-                 teacher_only_classes=()):
+    def __init__(self, image_root: STR, cls_label_path: STR, pair_root: STR, transform_ops=(), class_num=None, seed=0,
+                 teacher_only_classes: LIST = ()):
+        if not pair_root:
+            raise ConfigError("PairedImageNetDataset needs pair_root, the folder of the pairs "
+                              "(e.g. ./dataset/unmasked/)")
         super().__init__(image_root, cls_label_path, transform_ops, class_num, seed, teacher_only_classes)
         self.pair_root = Path(pair_root)
         missing = [f for f in self.files if not (self.pair_root / f).is_file()]
@@ -141,9 +149,6 @@ class PairedImageNetDataset(ImageNetDataset):
         if any(img is None for img in images):
             return None
         return np.stack(images), np.int64(self.labels[index]), np.int64(index)
-
-
-DATASETS = {"ImageNetDataset": ImageNetDataset, "PairedImageNetDataset": PairedImageNetDataset}
 
 
 class ResumableBatchSampler(DistributedBatchSampler):
@@ -203,25 +208,14 @@ def build_loader(config, mode, shard=True):
     section = config.get("DataLoader", {}).get(mode)
     if not section:
         raise ConfigError(f"the config has no DataLoader.{mode} section")
-    dataset_cfg = section["dataset"]
-    name = dataset_cfg.get("name", "ImageNetDataset")
-    if name not in DATASETS:
-        raise ConfigError(f"DataLoader.{mode}.dataset.name {name!r}: use one of {sorted(DATASETS)}")
-    options = {}
-    if name == "PairedImageNetDataset":
-        if not dataset_cfg.get("pair_root"):
-            raise ConfigError(f"DataLoader.{mode}.dataset: PairedImageNetDataset needs pair_root, the folder of "
-                              "the pairs (e.g. ./dataset/unmasked/)")
-        options = {"pair_root": dataset_cfg["pair_root"]}
-    elif dataset_cfg.get("pair_root"):
-        raise ConfigError(f"DataLoader.{mode}.dataset.pair_root is PairedImageNetDataset's: set name to it or "
-                          "drop pair_root")
+    dataset_cfg = dict(section["dataset"])
+    name = dataset_cfg.pop("name", "ImageNetDataset")
+    dataset_cfg.pop("batch_transform_ops", None)
     if dataset_cfg.get("teacher_only_classes"):
-        options["teacher_only_classes"] = _teacher_only_classes(dataset_cfg, mode, config)
+        dataset_cfg["teacher_only_classes"] = _teacher_only_classes(section["dataset"], mode, config)
     try:
-        dataset = DATASETS[name](dataset_cfg["image_root"], dataset_cfg["cls_label_path"],
-                                 dataset_cfg.get("transform_ops", []), class_num=config["Arch"]["class_num"],
-                                 seed=config["Global"].get("seed", 0), **options)
+        dataset = DATASETS.build(name, dataset_cfg, f"DataLoader.{mode}.dataset: ",
+                                 class_num=config["Arch"]["class_num"], seed=config["Global"].get("seed", 0))
     except EmptyList:
         if mode != "Eval":
             raise
@@ -237,7 +231,8 @@ def build_loader(config, mode, shard=True):
                                       shuffle=sampler_cfg.get("shuffle", mode == "Train"),
                                       drop_last=sampler_cfg.get("drop_last", False))
     loader_cfg = section.get("loader", {})
-    collate = Collate(build_batch_transforms(dataset_cfg.get("batch_transform_ops"), config["Arch"]["class_num"]),
+    collate = Collate(build_batch_transforms(section["dataset"].get("batch_transform_ops"),
+                                             config["Arch"]["class_num"]),
                       config["Global"].get("seed", 0))
     return DataLoader(dataset, batch_sampler=sampler, collate_fn=collate,
                       num_workers=loader_cfg.get("num_workers", 0),

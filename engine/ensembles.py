@@ -7,25 +7,23 @@ import paddle.nn.functional as F
 
 from .backbones import build_backbone
 from .config import ConfigError
+from .registry import MODELS
+from .schema import LIST, STR
 from .views import Views, check_views
 from .weights import load_weights, log_new_head
 
 
-DISTILLATION_KEYS = {"name", "models", "freeze_params_list", "infer_model_name"}
-
-
-def member_specs(arch):
-    """Arch.models as (name, backbone mapping) pairs, each member's own settings over Arch's (class_num,
-    dropout_prob... which a _base_ config may give)."""
-    members = arch.get("models") or []
-    if not all(isinstance(m, dict) and len(m) == 1 and isinstance(next(iter(m.values())), dict) for m in members) \
-            or len(members) < 2:
+def member_specs(models, shared, kind):
+    """Arch.models as (name, backbone mapping) pairs, each member's own settings over the `shared` ones that Arch
+    gives every member (class_num, dropout_prob...)."""
+    if not isinstance(models, list) or len(models) < 2 or not all(
+            isinstance(m, dict) and len(m) == 1 and isinstance(next(iter(m.values())), dict) for m in models):
         raise ConfigError(f"Arch.models: list two or more members as '- Teacher: {{name: FaceCNN_x0_5, ...}}' "
-                          f"for a {arch['name']}")
-    shared = {k: v for k, v in arch.items() if k not in DISTILLATION_KEYS}
-    return [(name, {**shared, **spec}) for member in members for name, spec in member.items()]
+                          f"for a {kind}")
+    return [(name, {**shared, **spec}) for member in models for name, spec in member.items()]
 
 
+@MODELS.register
 class DistillationModel(paddle.nn.Layer):
     """PaddleClas's DistillationModel: named members (Arch.models, e.g. Teacher and Student), each a backbone with
     an optional `pretrained` weights prefix; members flagged in Arch.freeze_params_list are frozen and stay in eval
@@ -36,14 +34,14 @@ class DistillationModel(paddle.nn.Layer):
     over those views (engine/views.py), so that a one-pass student learns the view-averaged answer. What is
     evaluated and exported is the member Arch.infer_model_name names."""
 
-    def __init__(self, arch):
+    def __init__(self, models: LIST, freeze_params_list: LIST = None, infer_model_name: STR = None, **shared):
         super().__init__()
-        members = member_specs(arch)
-        frozen = arch.get("freeze_params_list") or [False] * len(members)
+        members = member_specs(models, shared, "DistillationModel")
+        frozen = freeze_params_list or [False] * len(members)
         if len(frozen) != len(members) or not all(isinstance(f, bool) for f in frozen):
             raise ConfigError(f"Arch.freeze_params_list: one True or False per member of Arch.models ({len(members)})")
         self.names = [name for name, _ in members]
-        self.infer_model_name = infer_member_name(arch, self.names)
+        self.infer_model_name = infer_model_name or self.names[-1]
         if self.infer_model_name not in self.names:
             raise ConfigError(f"Arch.infer_model_name {self.infer_model_name!r} is not among Arch.models {self.names}")
         if sum(not f for f in frozen) != 1:
@@ -99,6 +97,7 @@ class DistillationModel(paddle.nn.Layer):
             - math.log(views.count)
 
 
+@MODELS.register
 class EnsembleModel(paddle.nn.Layer):
     """This project's own: members (Arch.models, each a backbone with the `pretrained` weights of a model trained
     on its own) whose class probabilities DeployedModel combines, in the exported graph too, so that every backend
@@ -108,13 +107,10 @@ class EnsembleModel(paddle.nn.Layer):
     those classes' probabilities alone, and the other members' mean shares out the rest among the other classes,
     in its own proportions: P(no face) from one model and, of what is left, masked against unmasked from another."""
 
-    def __init__(self, arch):
+    def __init__(self, models: LIST, **shared):
         super().__init__()
-        extra = sorted(set(arch) & {"freeze_params_list", "infer_model_name"})
-        if extra:
-            raise ConfigError(f"Arch.{extra[0]} is a DistillationModel's: an EnsembleModel exports all its members")
         self.names, self.members, answers = [], paddle.nn.LayerList(), {}
-        for name, spec in member_specs(arch):
+        for name, spec in member_specs(models, shared, "EnsembleModel"):
             pretrained = spec.pop("pretrained", None)
             if {"flip_average", "view_average"} & set(spec):
                 raise ConfigError(f"Arch.models.{name}: an EnsembleModel's views are Global.flip_average and "
@@ -132,7 +128,7 @@ class EnsembleModel(paddle.nn.Layer):
             net.set_state_dict(weights.state_dict())
             self.names.append(name)
             self.members.append(net)
-        self.answers = check_answers(answers, self.names, arch["class_num"])
+        self.answers = check_answers(answers, self.names, shared["class_num"])
 
     def forward(self, x):
         return {name: net(x) for name, net in zip(self.names, self.members)}
@@ -175,7 +171,3 @@ def check_answers(answers, names, class_num):
                           "unanswered: those members share out the other classes")
     return answers
 
-
-def infer_member_name(arch, names):
-    """The member of a DistillationModel that is evaluated and exported: Arch.infer_model_name, else the last."""
-    return arch.get("infer_model_name") or names[-1]

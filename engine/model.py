@@ -5,18 +5,19 @@ import paddle.nn.functional as F
 
 from .backbones import build_backbone
 from .config import ConfigError
-from .ensembles import DistillationModel, EnsembleModel, infer_member_name
+from .ensembles import DistillationModel, EnsembleModel
+from .registry import MODELS
 from .views import Views, check_views
 from .weights import load_weights
 
 
 def build_model(config):
-    """The Arch backbone (the project's small-face ones, then paddleclas's), or a DistillationModel or
-    EnsembleModel of several."""
-    if config["Arch"]["name"] == "DistillationModel":
-        return DistillationModel(config["Arch"])
-    if config["Arch"]["name"] == "EnsembleModel":
-        return EnsembleModel(config["Arch"])
+    """The Arch backbone (BACKBONES: FaceCNN or paddleclas's), or a model of several (MODELS: a DistillationModel
+    or an EnsembleModel)."""
+    arch = dict(config["Arch"])
+    name = arch.pop("name")
+    if name in MODELS:
+        return MODELS.build(name, arch, where="Arch: ")
     return build_backbone(config["Arch"])
 
 
@@ -53,7 +54,7 @@ def deployed_arch_name(config):
         return "EnsembleModel: " + " + ".join(member["name"] for member in members.values())
     if arch["name"] != "DistillationModel":
         return arch["name"]
-    return members[infer_member_name(arch, list(members))]["name"]
+    return members[arch.get("infer_model_name") or list(members)[-1]]["name"]
 
 
 class DeployedModel(paddle.nn.Layer):

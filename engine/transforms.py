@@ -12,7 +12,8 @@ import cv2
 import numpy as np
 from PIL import Image, ImageEnhance, ImageOps
 
-from .config import ConfigError, parse_number
+from .errors import ConfigError
+from .schema import parse_number
 from .registry import BATCH_TRANSFORMS, TRANSFORMS
 
 # NormalizeImage's defaults (ImageNet statistics, as PaddleClas's); the one place they are written.

@@ -155,7 +155,7 @@ def test_a_teacher_with_views_answers_the_view_average(data, tmp_path):
       "{Student: {name: PPLCNet_x0_25}}]"], r"Arch.models.Teacher.view_average: each view is \[share"),
     (["Arch.infer_model_name=Pupil"], "'Pupil' is not among Arch.models"),
     (["Arch.models=[{Teacher: {name: PPLCNet_x0_25, dropout: 0.1}}, {Student: {name: PPLCNet_x0_25}}]"],
-     "unknown key 'Arch.models.Teacher.dropout'; did you mean 'dropout_prob'"),
+     r"unknown key 'Arch.models.Teacher.dropout' \(PPLCNet_x0_25 takes no 'dropout'\); did you mean 'dropout_prob'"),
     (["Arch.models=[{Student: {name: PPLCNet_x0_25}}]", "Arch.freeze_params_list=[False]"], "two or more members"),
     (["Arch.models=[{Teacher: {name: PPLCNet_x0_25, answers: [1]}}, {Student: {name: PPLCNet_x0_25}}]"],
      "Arch.models.Teacher.answers is an EnsembleModel's"),
@@ -227,7 +227,7 @@ def test_faces_of_teacher_only_classes_train_on_the_teacher_alone(data, inferenc
 
 
 @pytest.mark.parametrize("extra, message", [
-    (["Arch.name=PPLCNet_x0_25"], "only a DistillationModel's training data"),
+    (["Arch={name: PPLCNet_x0_25, class_num: 4}"], "only a DistillationModel's training data"),
     (["DataLoader.Train.dataset.teacher_only_classes=[3]"], r"each Arch.class_num \(4\) or more"),
     (["DataLoader.Train.dataset.batch_transform_ops=[{MixupOperator: {}}]"], "would mix labelled and unlabelled"),
     (["Loss.Train=[{DistillationGTCELoss: {weight: 1.0, model_names: [Student]}}]"],
@@ -238,7 +238,8 @@ def test_teacher_only_classes_that_cannot_work_are_named(data, tmp_path, extra, 
     extra_class, _ = with_extra_class(data, pairs, tmp_path)
     config = load_config(TINY, distill_overrides(data, tmp_path, "unused", pairs, [*extra_class, *extra]))
     if config["Arch"]["name"] != "DistillationModel":
-        config["DataLoader"]["Train"]["dataset"].update(name="ImageNetDataset", pair_root=None)
+        config["DataLoader"]["Train"]["dataset"].update(name="ImageNetDataset")
+        config["DataLoader"]["Train"]["dataset"].pop("pair_root")
     with pytest.raises(ConfigError, match=message):
         build_loader(config, "Train")
 

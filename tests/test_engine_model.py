@@ -17,6 +17,9 @@ def test_xception65_builds_twice_with_the_same_parameter_names():
 
 
 def test_unknown_backbone_names_the_closest():
-    config = load_config(CONFIGS / "test" / "tiny.yaml", ["Arch.name=ResNet81"])
-    with pytest.raises(ConfigError, match="did you mean 'ResNet18'"):
-        build_model(config)
+    with pytest.raises(ConfigError, match=r"'Arch.name': unknown backbone 'ResNet81'; did you mean 'ResNet18'\? "
+                                          r"\(registered: \d+ names; the closest: ResNet18"):
+        load_config(CONFIGS / "test" / "tiny.yaml", ["Arch.name=ResNet81"])
+    # A model built from a mapping that no config check saw says the same.
+    with pytest.raises(ConfigError, match="unknown backbone 'ResNet81'; did you mean 'ResNet18'"):
+        build_model({"Arch": {"name": "ResNet81", "class_num": 4}})

@@ -30,8 +30,9 @@ def lr_at(schedule, steps):
 
 
 def test_piecewise_constant_and_cosine_schedules_give_their_rates():
-    piecewise = build_lr(config_with("Optimizer.lr.name=Piecewise", "Optimizer.lr.decay_epochs=[1, 3]",
-                                     "Optimizer.lr.values=[0.1, 0.01, 0.001]"), iters_per_epoch=2)
+    # A schedule of other parameters replaces the whole mapping: Cosine's learning_rate would be unknown to it.
+    piecewise = build_lr(config_with("Optimizer.lr={name: Piecewise, decay_epochs: [1, 3], "
+                                     "values: [0.1, 0.01, 0.001]}"), iters_per_epoch=2)
     assert lr_at(piecewise, 8) == pytest.approx([0.1, 0.1, 0.01, 0.01, 0.01, 0.01, 0.001, 0.001])
     constant = build_lr(config_with("Optimizer.lr.name=Constant", "Optimizer.lr.learning_rate=0.03"), 2)
     assert lr_at(constant, 3) == [0.03] * 3
@@ -41,16 +42,21 @@ def test_piecewise_constant_and_cosine_schedules_give_their_rates():
     assert rates[:2] == pytest.approx([0.0, 0.05])                 # linear warmup from 0 over one epoch
     assert rates[2] == pytest.approx(0.1) and rates[-1] < 0.01       # then cosine down towards 0
     assert all(a >= b for a, b in zip(rates[2:], rates[3:]))
-    with pytest.raises(ConfigError, match="use Cosine, Piecewise or Constant"):
+    with pytest.raises(ConfigError, match=r"unknown learning-rate schedule 'Step' \(registered: Constant, Cosine, "
+                                          "Piecewise"):
         build_lr(config_with("Optimizer.lr.name=Step"), 2)
+    with pytest.raises(ConfigError, match="unknown key 'Optimizer.lr.learning_rate' .Piecewise takes no"):
+        config_with("Optimizer.lr.name=Piecewise", "Optimizer.lr.decay_epochs=[1]", "Optimizer.lr.values=[0.1, 0.01]")
+    warm_constant = build_lr(config_with("Optimizer.lr.name=Constant", "Optimizer.lr.warmup_epoch=1"), 2)
+    assert lr_at(warm_constant, 4) == pytest.approx([0.0, 0.025, 0.05, 0.05])
 
 
 @pytest.mark.parametrize("name, expected", [("Momentum", paddle.optimizer.Momentum),
                                             ("Adam", paddle.optimizer.Adam), ("AdamW", paddle.optimizer.AdamW)])
 def test_each_optimizer_is_built_and_takes_a_step_downhill(name, expected):
-    extra = ["Optimizer.regularizer=null", "Optimizer.weight_decay=0.05"] if name == "AdamW" else []
-    config = config_with(f"Optimizer.name={name}", "Optimizer.lr.name=Constant", "Optimizer.lr.learning_rate=0.01",
-                         *extra)
+    # Another optimizer replaces the whole section: Momentum's momentum would be unknown to Adam.
+    decay = "weight_decay: 0.05" if name == "AdamW" else "regularizer: {name: L2, coeff: 0.0001}"
+    config = config_with(f"Optimizer={{name: {name}, lr: {{name: Constant, learning_rate: 0.01}}, {decay}}}")
     weight = paddle.create_parameter([4], "float32", default_initializer=paddle.nn.initializer.Constant(1.0))
     optimizer = build_optimizer(config, [weight], iters_per_epoch=1)
     assert type(optimizer) is expected
@@ -68,7 +74,7 @@ def test_each_optimizer_is_built_and_takes_a_step_downhill(name, expected):
         optimizer.step()
         np.testing.assert_allclose(still.numpy(), 1.0 - 0.01 * 0.05, rtol=1e-6)
         with pytest.raises(ConfigError, match="AdamW decays weights itself"):
-            build_optimizer(config_with("Optimizer.name=AdamW"), [weight], 1)
+            build_optimizer(config_with("Optimizer={name: AdamW, regularizer: {name: L2, coeff: 0.0001}}"), [weight], 1)
 
 
 def test_celoss_label_smoothing_and_class_weights_match_hand_computed_values():

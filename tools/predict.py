@@ -32,7 +32,7 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
     parser.add_argument("inputs", nargs="*", metavar="IMAGE_OR_DIR", help="image files or folders (walked)")
     parser.add_argument("--model-dir", default="inference", help="exported model folder")
-    parser.add_argument("--backend", default="paddle", choices=list(BACKENDS),
+    parser.add_argument("--backend", default="paddle", choices=BACKENDS.names(),
                         help="fastdeploy runs only under .venv310 (Python 3.10)")
     parser.add_argument("--device", default="cpu", choices=["cpu", "gpu"])
     parser.add_argument("--tensorrt", action="store_true", help="paddle backend on gpu: use TensorRT")
