@@ -121,3 +121,29 @@ def unwritable(path, folder: bool = False) -> str | None:
 class UserError(Exception):
     """A mistake of the user's (a config, a path, a file) whose message says what to change; the command lines
     print it, without a traceback, and exit 2."""
+
+
+def connect_ray(address: str | None = None, cpus: int | None = None):
+    """Ray, connected: to the cluster at `address` (or $RAY_ADDRESS), else to a local cluster of `cpus` CPUs (all
+    of this machine's by default) that lives as long as this process. Quiet: the tools draw their own progress.
+    Imported here, not at the top: only the --engine ray paths need it."""
+    import logging
+
+    import ray
+    import ray.data
+
+    if not ray.is_initialized():
+        address = address or os.environ.get("RAY_ADDRESS") or None
+        local = {} if address else {"num_cpus": max(cpus or 0, os.cpu_count() or 1)}
+        # Ray starts its workers at nice 15, leaving them what other processes leave; here they are the job (20x
+        # slower beside a training run without this). A cluster started with `ray start` reads it from its own
+        # environment.
+        os.environ.setdefault("RAY_worker_niceness", "0")
+        # Workers' output stays in Ray's logs; their failures still reach this process as exceptions.
+        ray.init(address=address, include_dashboard=False, logging_level=logging.ERROR, log_to_driver=False,
+                 **local)
+    context = ray.data.DataContext.get_current()
+    context.enable_progress_bars = False
+    context.print_on_execution_start = False
+    logging.getLogger("ray.data").setLevel(logging.ERROR)
+    return ray

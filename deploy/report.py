@@ -7,9 +7,10 @@ from basics import atomic_write_text, written_atomically
 
 
 def prediction_row(file, prediction, face=None, box=None, **extra) -> dict:
-    """One output row: the file, the face's index and box (None for a whole image), extra columns (a video's
-    frame, time, track...) and the Prediction's fields."""
-    return {"file": str(file), "face": face, "box": list(box) if box else None, **extra, **prediction.to_dict()}
+    """One output row: the file, the face's index and box (None for a whole image), every class's score, extra
+    columns (a video's frame, time, track, and its scores averaged over the track) and the Prediction's fields."""
+    return {"file": str(file), "face": face, "box": list(box) if box else None,
+            "scores": [float(p) for p in prediction.probs], **extra, **prediction.to_dict()}
 
 
 def format_table(rows, errors=()) -> str:

@@ -80,6 +80,7 @@ class Result:
     style: Optional[dict] = None
     reason: Optional[str] = None           # why the input was skipped
     resumed: bool = False
+    image: Optional[bytes] = None          # the JPEG to write, until it is written
 
 
 class OutputInUse(RuntimeError):
@@ -123,30 +124,33 @@ def encode_jpeg(image: np.ndarray) -> bytes:
     return encoded.tobytes()
 
 
-class _Worker:
-    """Processes one sample into out_dir (a picklable callable for the pool; the dlib models are a per-process
-    cache in masker.points, loaded before fork() so the workers share them)."""
+class SampleMasker:
+    """Masks one sample into its JPEG bytes (a picklable callable for the pool and for Ray's workers; the dlib
+    models are a per-process cache in masker.points, loaded before fork() so that the pool's workers share them).
+    The caller writes the bytes, so that every engine writes the same files the same way."""
 
-    def __init__(self, out_dir: Path, config: RunConfig):
-        self.out_dir, self.config = str(out_dir), config
+    def __init__(self, config: RunConfig):
+        self.config = config
+
+    def masks_of(self, sample: Sample) -> tuple:
+        if sample.split == "train" and self.config.train_masks is not None:
+            return self.config.train_masks
+        return self.config.masks
+
+    def resumed(self, sample: Sample) -> Result:
+        """The result of a sample whose image an earlier run wrote: its style is the generator's first draw."""
+        style = None if self.config.no_mask else \
+            choose_style(sample_rng(self.config.seed, sample), self.masks_of(sample)).as_dict()
+        return Result(sample.key, relpath_of(sample), style, resumed=True)
 
     def __call__(self, sample: Sample) -> Result:
-        rel = relpath_of(sample)
-        target = os.path.join(self.out_dir, rel)       # strings, not Paths: this runs once per face
-        rng = sample_rng(self.config.seed, sample)
-        masks = self.config.masks
-        if sample.split == "train" and self.config.train_masks is not None:
-            masks = self.config.train_masks
-        if os.path.exists(target):
-            style = None if self.config.no_mask else choose_style(rng, masks).as_dict()
-            return Result(sample.key, rel, style, resumed=True)
         try:
             gray = load_gray(sample)
-            image, style = mask_face(gray, rng, masks, self.config.no_mask)
+            image, style = mask_face(gray, sample_rng(self.config.seed, sample), self.masks_of(sample),
+                                     self.config.no_mask)
         except (ValueError, DegenerateFace) as error:
             return Result(sample.key, reason=str(error))
-        atomic_write_bytes(target, encode_jpeg(image))
-        return Result(sample.key, rel, style)
+        return Result(sample.key, relpath_of(sample), style, image=encode_jpeg(image))
 
 
 def prepare_output(out_dir: Path, config: RunConfig, overwrite: bool) -> None:
@@ -187,15 +191,22 @@ def select(samples: list, limit: Optional[int]) -> list:
     return chosen
 
 
-def _results(worker: _Worker, samples: list, workers: int):
+ENGINES = ("pool", "ray")
+
+
+def _results(masker: SampleMasker, samples: list, workers: int, engine: str = "pool", address=None):
+    if engine == "ray":
+        from .on_ray import mask_on_ray
+        yield from mask_on_ray(masker, samples, workers, address)
+        return
     # Each image is tiny: OpenCV's own thread pool only adds contention with the other workers.
     cv2.setNumThreads(1)
     if workers <= 1:
-        yield from map(worker, samples)
+        yield from map(masker, samples)
         return
     pool = multiprocessing.get_context("fork").Pool(workers)
     try:
-        yield from pool.imap_unordered(worker, samples, chunksize=64)
+        yield from pool.imap_unordered(masker, samples, chunksize=64)
     except BaseException:
         pool.terminate()
         raise
@@ -207,8 +218,12 @@ def _results(worker: _Worker, samples: list, workers: int):
 
 
 def build_dataset(config: RunConfig, out_dir, workers: int = 1, overwrite: bool = False,
-                  progress: bool = True) -> dict:
-    """Writes the dataset; returns the manifest (also written to out_dir/manifest.json)."""
+                  progress: bool = True, engine: str = "pool", address=None) -> dict:
+    """Writes the dataset; returns the manifest (also written to out_dir/manifest.json). engine: "pool" (processes
+    on this machine) or "ray" (Ray Data's workers, on a local cluster or the one at `address`); both write the same
+    bytes."""
+    if engine not in ENGINES:
+        raise ValueError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
     out_dir = Path(out_dir)
     samples, read_skips = read_inputs(config.fer2013, config.classes)
     samples = select(samples, config.limit)
@@ -217,19 +232,25 @@ def build_dataset(config: RunConfig, out_dir, workers: int = 1, overwrite: bool 
     for split, class_name in {(s.split, s.class_name) for s in samples}:
         (out_dir / split / class_name).mkdir(parents=True, exist_ok=True)
 
-    worker = _Worker(out_dir, config)
+    masker = SampleMasker(config)
+    written = [os.path.exists(os.path.join(out_dir, relpath_of(s))) for s in samples]
+    results = {s.key: masker.resumed(s) for s, done in zip(samples, written) if done}
+    todo = [s for s, done in zip(samples, written) if not done]
     predictor()    # loaded before the clock starts, and before fork() so the workers share it
     start = time.perf_counter()
-    results = {}
-    bar = tqdm(total=len(samples), unit="img", desc="masking" if not config.no_mask else "checking faces",
-               disable=not progress, smoothing=0.05)
-    for result in _results(worker, samples, workers):
+    bar = tqdm(total=len(samples), initial=len(results), unit="img", disable=not progress, smoothing=0.05,
+               desc="masking" if not config.no_mask else "checking faces")
+    for result in _results(masker, todo, workers, engine, address):
+        if result.image is not None:
+            atomic_write_bytes(out_dir / result.relpath, result.image)
+            result.image = None
         results[result.key] = result
         bar.update()
     bar.close()
     seconds = time.perf_counter() - start
 
     manifest = _manifest(config, samples, read_skips, results, seconds, workers, out_dir)
+    manifest["timing"]["engine"] = engine
     manifest["sharpness"] = split_sharpness(faces)
     manifest["warnings"] = [w for w in [blur_warning(manifest["sharpness"])] if w]
     _write_lists(out_dir, config, samples, results)

@@ -1,6 +1,7 @@
 """Masks FER2013 faces into dataset/ (layout: docs/architecture.md).
 
     python tools/make_dataset.py --fer2013 ../shared/fer2013 --out dataset/ --workers 2
+    python tools/make_dataset.py --fer2013 ../shared/fer2013 --out dataset/ --workers 2 --engine ray
     python tools/make_dataset.py --synthetic 200 --out dataset/demo_raw      # generated demo faces, unmasked
 """
 import argparse
@@ -12,7 +13,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from basics import HelpFormatter, unwritable  # noqa: E402
 from masker import DEFAULT_CLASSES  # noqa: E402
-from masker.dataset import OutputInUse, RunConfig, build_dataset  # noqa: E402
+from masker.dataset import ENGINES, OutputInUse, RunConfig, build_dataset  # noqa: E402
 from masker.faces import ModelMissing  # noqa: E402
 from masker.readers import parse_classes  # noqa: E402
 from masker.templates import STYLES, parse_styles  # noqa: E402
@@ -25,7 +26,12 @@ def parse_args(argv=None):
     p.add_argument("--classes", default=",".join(DEFAULT_CLASSES), help="FER2013 classes, in label order")
     p.add_argument("--masks", default=",".join(STYLES), help=f"mask styles to draw from ({', '.join(STYLES)})")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--workers", type=int, default=1, help="processes (pool) or Ray workers (ray) masking at once")
+    p.add_argument("--engine", choices=ENGINES, default="pool",
+                   help="pool: processes on this machine; ray: Ray Data's workers, on a local Ray cluster started "
+                        "for the run or on the one at --address (both write the same bytes)")
+    p.add_argument("--address", help="with --engine ray: a running Ray cluster (default: $RAY_ADDRESS, else a "
+                                     "local one); on a cluster, --fer2013 and --out must be on every node")
     p.add_argument("--limit", type=int, help="at most N inputs per split and class (first N by file name)")
     p.add_argument("--no-mask", action="store_true",
                    help="write the same layout without masks (same faces kept and skipped as the masked run)")
@@ -71,7 +77,8 @@ def main(argv=None) -> int:
         config = RunConfig(fer2013=str(Path(args.fer2013).resolve()), classes=classes, masks=masks,
                            seed=args.seed, limit=args.limit, no_mask=args.no_mask, train_masks=train_masks,
                            val_percent=args.val_percent)
-        manifest = build_dataset(config, args.out, workers=args.workers, overwrite=args.overwrite)
+        manifest = build_dataset(config, args.out, workers=args.workers, overwrite=args.overwrite,
+                                 engine=args.engine, address=args.address)
     except (ValueError, OutputInUse, FileNotFoundError, ModelMissing) as error:
         print(f"make_dataset: error: {error}", file=sys.stderr)
         return 2

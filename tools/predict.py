@@ -3,12 +3,17 @@
     python tools/predict.py --model-dir inference/ IMAGE_OR_DIR... [--backend paddle|onnx|fastdeploy]
         [--faces] [--annotate out_dir/] [--csv out.csv] [--json out.json] [--batch-size N] [--topk K]
     python tools/predict.py --video clip.mp4 | --camera 0  [--annotate out_dir/] [--max-frames N] [--show]
+    python tools/predict.py --engine ray --out run/ [--workers N] [--address HOST:PORT] IMAGE_DIR_VIDEO_OR_LIST...
 
 Without --faces each image is taken to be a face crop like the training data; with --faces (and always for
 video) the face finder (deploy/faces.py, BlazeFace) finds the faces in ordinary photos, masked or not, and each is
 cropped the way the training data was. Where the model folder holds the face-status and unmasked models (as the
 shipped inference/ does), each face gets a mask status and the expression model that fits it; --single-model
 uses the folder's own model alone.
+
+With --engine ray the inputs (photos, folders, videos, and .parquet/.csv/.txt lists of paths) are answered by Ray
+Data's workers, on a local Ray cluster started for the run or on the one at --address: one row a face goes to
+Parquet shards in --out (run/shards/*.parquet), and running the same command again resumes a stopped job.
 """
 import argparse
 import os
@@ -22,6 +27,7 @@ from deploy.backends import BACKENDS  # noqa: E402
 from deploy.photos import collect_images, predict_images  # noqa: E402
 from deploy.faces import MIN_FACE  # noqa: E402
 from deploy.images import MAX_PIXELS  # noqa: E402
+from deploy.on_ray import SHARD_SIZE  # noqa: E402
 from deploy.predictor import Predictor  # noqa: E402
 from deploy.preprocess import EXPORT_HINT  # noqa: E402
 from deploy.report import format_table, write_csv, write_json  # noqa: E402
@@ -55,12 +61,28 @@ def parse_args(argv=None):
     parser.add_argument("--annotate", metavar="OUT_DIR", help="write annotated copies (or an annotated video)")
     parser.add_argument("--max-pixels", type=int, default=MAX_PIXELS,
                         help="images with more pixels are refused, before decoding (a 48 MP phone photo needs more)")
+    parser.add_argument("--engine", choices=["local", "ray"], default="local",
+                        help="local: this process; ray: Ray Data's workers (videos and path lists too)")
+    parser.add_argument("--out", metavar="DIR", help="--engine ray: the job's folder (Parquet shards, job.json)")
+    parser.add_argument("--workers", type=int, default=2, help="--engine ray: workers, each with its own models")
+    parser.add_argument("--shard-size", type=int, default=SHARD_SIZE,
+                        help="--engine ray: photos per shard (a Parquet file, the unit of retry and resume)")
+    parser.add_argument("--address", help="--engine ray: a running Ray cluster (default: $RAY_ADDRESS, else a "
+                                          "local one); inputs and --out must then be on every node")
     parser.add_argument("--csv", metavar="FILE", help="write predictions as CSV")
     parser.add_argument("--json", metavar="FILE", help="write predictions as JSON")
     args = parser.parse_args(argv)
     video = args.video is not None or args.camera is not None
     if video == bool(args.inputs):
         parser.error("give image files or folders, or one of --video / --camera")
+    if args.engine == "ray":
+        if video or args.show:
+            parser.error("--engine ray takes videos as inputs (files, folders or lists), not --video, --camera or "
+                         "--show")
+        if not args.out:
+            parser.error("--engine ray needs --out DIR, the job's folder (its Parquet shards)")
+        if args.workers < 1 or args.shard_size < 1:
+            parser.error("--workers and --shard-size must be at least 1")
     if args.batch_size < 1 or (args.topk is not None and args.topk < 1):
         parser.error("--batch-size and --topk must be at least 1")
     if args.max_pixels < 1:
@@ -70,7 +92,7 @@ def parse_args(argv=None):
     if args.smooth < 1:
         parser.error("--smooth must be at least 1 frame")
     # Checked before any work: a path that cannot be written would fail only at the end.
-    for option, folder in (("annotate", True), ("timeline", True), ("csv", False), ("json", False)):
+    for option, folder in (("annotate", True), ("timeline", True), ("out", True), ("csv", False), ("json", False)):
         problem = getattr(args, option) and unwritable(getattr(args, option), folder=folder)
         if problem:
             parser.error(f"--{option}: {problem}" + (" (give a folder; it is created if missing)" if folder else ""))
@@ -99,6 +121,8 @@ def main(argv=None) -> int:
 
     errors, summary = [], None
     face_options = {"min_face": args.min_face}
+    if args.engine == "ray":
+        return predict_with_ray(args, predictor, options, face_options)
     try:
         if args.video is not None or args.camera is not None:
             source = args.video if args.video is not None else args.camera
@@ -133,6 +157,42 @@ def main(argv=None) -> int:
         write_json(args.json, rows, errors, model_dir=str(args.model_dir), backend=args.backend,
                    labels=predictor.labels, **({"video": summary} if summary else {}))
     # Unreadable files are reported, not fatal; only "nothing could be classified" fails the run.
+    return 1 if errors and not rows else 0
+
+
+def predict_with_ray(args, predictor, backend_options, face_options) -> int:
+    from deploy.on_ray import predict_on_ray, read_shards, report_row
+
+    predictor_options = dict(backend=args.backend, device=args.device, batch_size=args.batch_size, topk=args.topk,
+                             route=not args.single_model, **backend_options)
+    # One worker a core: each backend runs on one thread unless told otherwise.
+    predictor_options["cpu_threads"] = args.cpu_threads or 1
+    video_options = {"smooth": args.smooth, "max_frames": args.max_frames, "timeline_dir": args.timeline,
+                     "annotate_dir": args.annotate}
+    try:
+        summary = predict_on_ray(args.inputs, args.out, args.model_dir, predictor_options, faces=args.faces,
+                                 face_options=face_options, max_pixels=args.max_pixels, video_options=video_options,
+                                 workers=args.workers, address=args.address, shard_size=args.shard_size)
+    except UserError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"stopped: the shards written are in {Path(args.out) / 'shards'}; run the same command to go on",
+              file=sys.stderr)
+        return 130
+    rows = errors = 0
+    for record in read_shards(args.out):
+        errors += record["error"] is not None
+        rows += record["error"] is None
+    print(f"{summary['inputs']} inputs in {summary['shards']} shards ({summary['resumed_shards']} done before): "
+          f"{rows} rows, {errors} errors -> {summary['shards_dir']}")
+    if args.csv:
+        write_csv(args.csv, (report_row(r) for r in read_shards(args.out) if r["error"] is None), predictor.topk)
+    if args.json:
+        records = list(read_shards(args.out))
+        write_json(args.json, [report_row(r) for r in records if r["error"] is None],
+                   [{"file": r["file"], "error": r["error"]} for r in records if r["error"] is not None],
+                   model_dir=str(args.model_dir), backend=args.backend, labels=predictor.labels)
     return 1 if errors and not rows else 0
 
 
