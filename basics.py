@@ -133,8 +133,9 @@ def connect_ray(address: str | None = None, cpus: int | None = None):
     import ray.data
 
     if not ray.is_initialized():
-        address = address or os.environ.get("RAY_ADDRESS") or None
-        local = {} if address else {"num_cpus": max(cpus or 0, os.cpu_count() or 1)}
+        # "local": a cluster of this process's own, not one that `ray start` left running on this machine.
+        address = address or os.environ.get("RAY_ADDRESS") or "local"
+        local = {"num_cpus": max(cpus or 0, os.cpu_count() or 1)} if address == "local" else {}
         # Ray starts its workers at nice 15, leaving them what other processes leave; here they are the job (20x
         # slower beside a training run without this). A cluster started with `ray start` reads it from its own
         # environment.

@@ -197,7 +197,8 @@ ENGINES = ("pool", "ray")
 def _results(masker: SampleMasker, samples: list, workers: int, engine: str = "pool", address=None):
     if engine == "ray":
         from .on_ray import mask_on_ray
-        yield from mask_on_ray(masker, samples, workers, address)
+        for key, relpath, style, reason, image in mask_on_ray(masker, samples, workers, address):
+            yield Result(key, relpath, style, reason, image=image)
         return
     # Each image is tiny: OpenCV's own thread pool only adds contention with the other workers.
     cv2.setNumThreads(1)

@@ -5,7 +5,6 @@ import json
 
 from basics import connect_ray
 
-from .dataset import Result, SampleMasker
 from .readers import Sample
 
 # Samples per call of a worker: big enough that Ray's per-batch cost (milliseconds) is small beside the masking
@@ -15,7 +14,7 @@ FIELDS = ("split", "class_name", "name", "pixels", "path")
 
 
 class _MaskBatch:
-    def __init__(self, masker: SampleMasker):
+    def __init__(self, masker):
         import cv2
 
         cv2.setNumThreads(1)      # one worker a core: OpenCV's own threads only contend
@@ -29,8 +28,9 @@ class _MaskBatch:
                 "reason": [r.reason for r in results], "image": [r.image for r in results]}
 
 
-def mask_on_ray(masker: SampleMasker, samples: list, workers: int, address=None):
-    """Results of masking `samples` with `workers` Ray workers, in the order they finish."""
+def mask_on_ray(masker, samples: list, workers: int, address=None):
+    """What `masker` (masker.dataset.SampleMasker) gives for each of `samples`, from `workers` Ray workers in the
+    order they finish: (key, relpath, style, reason, JPEG bytes) a sample."""
     if not samples:
         return
     ray = connect_ray(address, workers)
@@ -41,4 +41,4 @@ def mask_on_ray(masker: SampleMasker, samples: list, workers: int, address=None)
     for batch in dataset.iter_batches(batch_size=None, batch_format="pyarrow"):
         for row in batch.to_pylist():
             style = None if row["style"] is None else json.loads(row["style"])
-            yield Result(row["key"], row["relpath"], style, row["reason"], image=row["image"])
+            yield row["key"], row["relpath"], style, row["reason"], row["image"]

@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -181,28 +182,46 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def start_node(args, env) -> tuple:
+    """A Ray node in the foreground (--block), so that the test can stop it alone and no other Ray on this
+    machine; returns the process and the address it printed for others to join."""
+    node = subprocess.Popen([RAY, "start", "--block", *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, env=env)
+    printed = []
+    for line in node.stdout:
+        printed.append(line)
+        found = re.search(r"ray start --address='([^']+)'", line)
+        if found or "Ray runtime started" in line and "--address" in " ".join(args):
+            threading.Thread(target=node.stdout.read, daemon=True).start()     # keep its pipe drained
+            return node, found and found.group(1)
+    raise AssertionError("ray start failed:\n" + "".join(printed[-30:]))
+
+
 def test_a_cluster_of_two_nodes_runs_the_same_command(photos, tmp_path):
     """Two Ray nodes on this machine, each a raylet of one CPU: a head, and a node that joins it as another
     machine would (Ray 2.60 authenticates with the head's token, ~/.ray/auth_token, here on the same disk)."""
     env = {**os.environ, "RAY_worker_niceness": "0", "RAY_AUTH_MODE": "token"}
-    head = subprocess.run([RAY, "start", "--head", f"--port={free_port()}", "--num-cpus=1",
-                           "--include-dashboard=false", "--disable-usage-stats"],
-                          capture_output=True, text=True, env=env, timeout=120)
-    assert head.returncode == 0, head.stderr[-2000:]
+    nodes = []
     try:
-        address = re.search(r"ray start --address='([^']+)'", head.stdout + head.stderr).group(1)
-        node = subprocess.run([RAY, "start", f"--address={address}", "--num-cpus=1"], capture_output=True,
-                              text=True, env=env, timeout=120)
-        assert node.returncode == 0, node.stderr[-2000:]
+        head, address = start_node(["--head", f"--port={free_port()}", "--num-cpus=1", "--include-dashboard=false",
+                                    "--disable-usage-stats"], env)
+        nodes.append(head)
+        nodes.append(start_node([f"--address={address}", "--num-cpus=1"], env)[0])
         result = run(["tools/predict.py", "--engine", "ray", "--faces", "--address", address, "--workers", "2",
                       "--shard-size", "1", "--out", str(tmp_path / "job"), str(photos / "astronaut.jpg"),
                       str(photos / "masked.jpg")], env=env)
         assert result.returncode == 0, result.stderr[-3000:]
-        nodes = subprocess.run([PYTHON, "-c", f"import ray; ray.init(address='{address}'); "
+        alive = subprocess.run([PYTHON, "-c", f"import ray; ray.init(address='{address}'); "
                                 "print(len([n for n in ray.nodes() if n['Alive']]))"],
                                capture_output=True, text=True, env=env, timeout=120)
-        assert nodes.stdout.strip().endswith("2"), nodes.stderr[-2000:]
+        assert alive.stdout.strip().endswith("2"), alive.stderr[-2000:]
         records = shard_records(tmp_path / "job")
         assert {Path(r["file"]).name for r in records if r["error"] is None} == {"astronaut.jpg", "masked.jpg"}
+        # Without an address, a job starts a cluster of its own; it does not join the one running here.
+        alone = run(["tools/predict.py", "--engine", "ray", "--faces", "--workers", "1", "--out",
+                     str(tmp_path / "alone"), str(photos / "masked.jpg")], env=env)
+        assert alone.returncode == 0, alone.stderr[-3000:]
     finally:
-        subprocess.run([RAY, "stop", "--force"], capture_output=True, timeout=120)
+        for node in reversed(nodes):
+            node.terminate()
+            node.wait(timeout=60)

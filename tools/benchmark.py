@@ -6,6 +6,7 @@
     python tools/benchmark.py predictor --model-dir DIR --backend B        latency and throughput (one JSON line)
     python tools/benchmark.py server --model-dir DIR [-- server options]   HTTP requests/s and latency percentiles
     python tools/benchmark.py faces [--realmask ../shared/realmask]        finding faces in real photos, ms/photo
+    python tools/benchmark.py engines                                      the pool and one process against Ray
 
 The report: masking images/s (1 and 2 workers, and face-mask 0.3.0 on the same faces; the fastest of 3 runs) and
 the time per step, training images/s per config (1 and 2 threads), face finding in real photos (ms per photo and
@@ -92,6 +93,14 @@ def parse_args(argv=None):
     server.add_argument("--image", type=Path, help="the image to send (default: a 48x48 gray JPEG)")
     server.add_argument("--json", type=Path, help="also write the results here")
 
+    engines = sections.add_parser("engines", help="masking and prediction: the pool and one process against Ray",
+                                  formatter_class=HelpFormatter)
+    engines.add_argument("--fer2013", default=str(ROOT.parent / "shared" / "fer2013"), help="FER2013 image folders")
+    engines.add_argument("--realmask", default=str(ROOT.parent / "shared" / "realmask"), help="its photos/ are run")
+    engines.add_argument("--model-dir", default=str(ROOT / "inference"))
+    engines.add_argument("--limit", type=int, default=500, help="faces per split and class to mask")
+    engines.add_argument("--memory-inputs", default="10000,100000",
+                         help="inputs of the streaming jobs whose peak memory is measured")
     faces = sections.add_parser("faces", help="finding faces in real photos", formatter_class=HelpFormatter)
     faces.add_argument("--realmask", default=str(ROOT.parent / "shared" / "realmask"))
     faces.add_argument("--model-dir", default="inference")
@@ -239,6 +248,21 @@ def server_section(args) -> int:
     return 0
 
 
+def engines_rows(args, limit=500, memory_inputs="10000,100000"):
+    from studies.engines_bench import engines_tables
+
+    if not (Path(args.fer2013) / "train").is_dir() or not (Path(args.realmask) / "photos").is_dir():
+        return [f"(skipped: no FER2013 image folders at {args.fer2013} or photos at {args.realmask})"]
+    return engines_tables(args.fer2013, Path(args.realmask) / "photos", args.model_dir,
+                          getattr(args, "limit", None) or limit,
+                          [int(n) for n in getattr(args, "memory_inputs", memory_inputs).split(",")])
+
+
+def engines_section(args) -> int:
+    print("\n".join(engines_rows(args)))
+    return 0
+
+
 def faces_section(args) -> int:
     print("\n".join(face_finding_rows(args.realmask, args.model_dir)))
     return 0
@@ -259,7 +283,9 @@ def report(args) -> int:
                 ("Finding faces in real photos (realmask/photos): dlib's path beside the face finder",
                  lambda: face_finding_rows(args.realmask, args.model_dir)),
                 (f"HTTP server on `{args.model_dir}` (paddle backend, loopback, 48x48 JPEG uploads)",
-                 lambda: server_rows(args.model_dir)))
+                 lambda: server_rows(args.model_dir)),
+                ("Engines: masking (pool, Ray) and prediction (one process, Ray) on the same inputs",
+                 lambda: engines_rows(args)))
     for title, measure in sections:
         print(f"measuring: {title}", flush=True)
         lines += [f"## {title}\n", *measure(), ""]
@@ -271,7 +297,8 @@ def report(args) -> int:
 
 
 SECTIONS = {None: report, "masking": masking_section, "training": training_section,
-            "predictor": predictor_section, "server": server_section, "faces": faces_section}
+            "predictor": predictor_section, "server": server_section, "faces": faces_section,
+            "engines": engines_section}
 
 
 def main(argv=None) -> int:
