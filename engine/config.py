@@ -93,6 +93,7 @@ class Architecture(Part):
             if spec["name"] not in BACKBONES:
                 raise BACKBONES.unknown(spec["name"], f"'{at}name': ")
             takes = BACKBONES.param_types(spec["name"])
+            self._check_fixed(spec, at, whole)
             self._check_params(spec, {**takes, **MEMBER_KEYS}, at, spec["name"])
             shared = {k: v for k, v in node.items() if k not in own and k not in self.fixed}
             for key in shared:

@@ -43,6 +43,9 @@ def test_the_keys_a_part_takes_come_from_the_part():
         load_config(TINY, ["Arch={name: FaceCNN_x0_5, class_num: 4, se_reduction: -1}"])
     with pytest.raises(ConfigError, match="'Arch.use_last_conv' must be a bool"):
         load_config(TINY, ["Arch.use_last_conv=sometimes"])
+    with pytest.raises(ConfigError, match="'Arch.models.Teacher.class_num' must be at least 1"):
+        load_config(TINY, ["Arch={name: DistillationModel, class_num: 4, models: [{Teacher: {name: FaceCNN_x0_5, "
+                           "class_num: 0}}, {Student: {name: FaceCNN_x0_5}}]}"])
     assert MODELS.params("DistillationModel") == {"models", "freeze_params_list", "infer_model_name"}
     assert {"image_root", "cls_label_path", "pair_root"} <= DATASETS.params("PairedImageNetDataset")
     assert OPTIMIZERS.params("AdamW") == {"beta1", "beta2", "epsilon", "weight_decay"}
