@@ -58,6 +58,49 @@ def prediction_engines(photos, model_dir, workers=(1, 2)) -> list:
     return rows
 
 
+def clip_720p(path: Path, frames: int = 60, faces: int = 3) -> Path:
+    """A 1280x720 clip of `faces` copies of scikit-image's astronaut, one masked, drifting a pixel a frame."""
+    import cv2
+    import numpy as np
+    from skimage import data
+
+    from masker.photo import mask_photo
+
+    astronaut = cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)
+    tiles = [cv2.resize(mask_photo(astronaut) if i == 1 else astronaut, (400, 400)) for i in range(faces)]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 25, (1280, 720))
+    for frame in range(frames):
+        canvas = np.full((720, 1280, 3), 90, np.uint8)
+        for i, tile in enumerate(tiles):
+            left = 20 + i * 420 + frame % 20
+            canvas[160:560, left:left + 400] = tile
+        writer.write(canvas)
+    writer.release()
+    return path
+
+
+def video_engines(model_dir, videos: int = 4, frames: int = 60) -> list:
+    """Rows of (engine, workers, videos, frames, wall seconds): 720p clips of three faces, in one process one after
+    another, and on Ray with two workers (a video a unit of work)."""
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        clip = clip_720p(Path(tmp) / "clip.avi", frames)
+        clips = Path(tmp) / "clips"
+        clips.mkdir()
+        for i in range(videos):
+            (clips / f"clip{i}.avi").write_bytes(clip.read_bytes())
+        started = time.perf_counter()
+        for i in range(videos):
+            subprocess.run([sys.executable, "tools/predict.py", "--model-dir", str(model_dir), "--video",
+                            str(clips / f"clip{i}.avi")], cwd=ROOT, check=True, capture_output=True)
+        rows.append({"engine": "one process", "workers": 1, "videos": videos, "frames": videos * frames,
+                     "wall_s": time.perf_counter() - started})
+        wall = _timed(["tools/predict.py", "--model-dir", str(model_dir), "--engine", "ray", "--workers", "2",
+                       "--out", str(Path(tmp) / "job"), str(clips)])
+        rows.append({"engine": "ray", "workers": 2, "videos": videos, "frames": videos * frames, "wall_s": wall})
+    return rows
+
+
 def peak_memory(inputs: int, face, model_dir, workers=2) -> dict:
     """Run a Ray job over `inputs` copies of one face crop (a .txt list of paths) and sample the resident memory
     of this machine's processes that the job started, every 0.2 s; returns the peak and the wall time."""
@@ -118,6 +161,11 @@ def engines_tables(fer2013, photos, model_dir, mask_limit: int, memory_inputs=(1
     lines += ["", f"A one-photo job takes {start['one process']:.1f} s in one process and {start['ray']:.1f} s on "
                   f"Ray (the local cluster's start and two workers loading the models). After that, one Ray worker "
                   f"against one process: {per_photo * 1000:+.1f} ms a photo."]
+    lines += ["", "| video (720p, 3 faces, 60 frames a clip) | workers | clips | frames | wall s (start included) | "
+                  "frames/s |", "|---|---:|---:|---:|---:|---:|"]
+    for r in video_engines(model_dir):
+        lines.append(f"| {r['engine']} | {r['workers']} | {r['videos']} | {r['frames']} | {r['wall_s']:.1f} | "
+                     f"{r['frames'] / r['wall_s']:.1f} |")
     face = next(Path(fer2013).rglob("*.jpg"))
     lines += ["", "| streaming job (face crops, 2 workers) | inputs | wall s | peak resident MiB, all processes | "
                   "peak MiB, the driver |", "|---|---:|---:|---:|---:|"]
