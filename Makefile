@@ -71,16 +71,16 @@ heldout-data:
 	$(PY) tools/make_dataset.py --fer2013 $(FER2013_DATA) --out dataset/masked_no_$(HOLD_OUT) --workers 2 \
 		--hold-out-mask $(HOLD_OUT)
 
-# The shipped masked model in inference/: a student of the committed unmasked twin (models/twin_x0_5/, its
-# teacher; `make twin-model` rebuilds that one first, if wanted) on paired faces, on one thread; its best epoch is
-# chosen on the validation split. models/twin_x0_5_trainsplit/ is a twin trained without the validation faces.
+# The shipped masked model in inference/: a student of the committed unmasked twin trained without the validation
+# faces (models/twin_x0_5_trainsplit/, its teacher and its start; docs/history.md gives the command that made it)
+# on paired faces, on one thread; its best epoch is chosen on the validation split.
 default-model:
 	OMP_NUM_THREADS=1 $(PY) tools/train.py -c $(DISTILL_CONFIG)
 	$(PY) tools/export_model.py -c $(DISTILL_CONFIG) \
 		-o Global.pretrained_model=output/distill/DistillationModel/best_model -o Global.save_inference_dir=inference
 
-# The unmasked twin, FaceCNN_x0_5 (models/twin_x0_5/: the masked student's teacher and the start of the unmasked
-# model): data parallel on both cores, one thread each, 42 epochs (the time a session leaves).
+# The unmasked twin, FaceCNN_x0_5 (models/twin_x0_5/, trained before the validation split existed: the start of
+# the unmasked model): data parallel on both cores, one thread each, 42 epochs (the time a session leaves).
 UNMASKED_EPOCHS ?= 42
 twin-model:
 	OMP_NUM_THREADS=1 $(PY) -m paddle.distributed.launch --nproc_per_node 2 --log_dir output/unmasked/launch_log \
