@@ -174,12 +174,13 @@ def job_identity(shards, model_dir, options) -> dict:
 def predict_on_ray(paths, out_dir, model_dir, predictor_options=None, faces=False, face_options=None,
                    max_pixels=None, video_options=None, workers=2, address=None, progress=True,
                    shard_size=SHARD_SIZE) -> dict:
-    """Answer every input on Ray, writing out_dir/shards/*.parquet; returns a summary (inputs, rows, errors,
-    shards done now and before). Input paths must be readable on every node (a shared file system)."""
+    """Answer every input on Ray, writing out_dir/shards/*.parquet; returns a summary (inputs, shards, the shards
+    an earlier run of the job had done, and their folder). Input paths must be readable on every node (a shared
+    file system)."""
     photos, videos, errors = collect_inputs(paths)
     shards = shards_of(photos, videos, shard_size)
     out_dir = Path(out_dir)
-    options = {"faces": faces, **(face_options or {}), **{k: v for k, v in (video_options or {}).items()}}
+    options = {"faces": faces, **(face_options or {}), **(video_options or {})}
     identity = job_identity(shards, model_dir, options)
     marker = out_dir / "job.json"
     if marker.exists() and json.loads(marker.read_text()) != identity:
@@ -210,7 +211,8 @@ def _run(pending, out_dir, model_dir, predictor_options, faces, face_options, ma
     try:
         items = [{"shard": shard, "kind": kind, "files": files} for shard, kind, files in pending]
         dataset = ray.data.from_items(items, override_num_blocks=len(items)).map_batches(
-            ShardPredictor, batch_size=1, compute=ray.data.ActorPoolStrategy(min_size=1, max_size=workers), num_cpus=1,
+            ShardPredictor, batch_size=1, num_cpus=1,
+            compute=ray.data.ActorPoolStrategy(min_size=1, max_size=workers),
             fn_constructor_args=(str(out_dir), str(model_dir), predictor_options, faces, face_options, max_pixels,
                                  video_options))
         bar = tqdm(total=total, initial=done, unit="input", disable=None if progress else True, smoothing=0.1)
