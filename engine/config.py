@@ -82,6 +82,11 @@ class Architecture(Part):
         own = MODELS.param_types(name)
         members = node.get("models")
         own["models"].check(members, f"{where}models.")
+        shared = {k: v for k, v in node.items() if k not in own and k not in self.fixed}
+        for key in shared:
+            others = [other for other in MODELS.names() if other != name and key in MODELS.params(other)]
+            if others:
+                raise ConfigError(f"'{where}{key}' is for {', '.join(others)}: {name} does not take it")
         for index, member in enumerate(members or []):
             if not (isinstance(member, dict) and len(member) == 1 and isinstance(next(iter(member.values())), dict)):
                 raise ConfigError(f"'{where}models' item {index}: list each member as '- Teacher: {{name: "
@@ -95,11 +100,6 @@ class Architecture(Part):
             takes = BACKBONES.param_types(spec["name"])
             self._check_fixed(spec, at, whole)
             self._check_params(spec, {**takes, **MEMBER_KEYS}, at, spec["name"])
-            shared = {k: v for k, v in node.items() if k not in own and k not in self.fixed}
-            for key in shared:
-                others = [other for other in MODELS.names() if other != name and key in MODELS.params(other)]
-                if others and key not in takes:
-                    raise ConfigError(f"'{where}{key}' is for {', '.join(others)}: {name} does not take it")
             self._check_params(shared, takes, where, f"member {member_name}'s {spec['name']}")
         self._check_params({k: v for k, v in node.items() if k in own}, own, where, name)
 

@@ -92,9 +92,8 @@ class DistillationModel(paddle.nn.Layer):
             return net(x)
         # Logits whose softmax is the view average (log of the mean probability, in log space so that tiny
         # probabilities stay exact): softened at a temperature T, it gives the average's p^(1/T).
-        log_probs = F.log_softmax(net(views.batch(x)), axis=-1)
-        return paddle.logsumexp(log_probs.reshape([views.count, -1, log_probs.shape[-1]]), axis=0) \
-            - math.log(views.count)
+        log_probs = views.per_view(F.log_softmax(net(views.batch(x)), axis=-1))
+        return paddle.logsumexp(log_probs, axis=0) - math.log(views.count)
 
 
 @MODELS.register

@@ -46,5 +46,9 @@ class Views:
             views += [paddle.flip(v, axis=[3]) for v in views]
         return views[0] if len(views) == 1 else paddle.concat(views)
 
+    def per_view(self, answers):
+        """Answers of the stacked batch as [views, faces, classes]."""
+        return answers.reshape([self.count, -1, answers.shape[-1]])
+
     def mean(self, answers):
-        return answers if self.count == 1 else answers.reshape([self.count, -1, answers.shape[-1]]).mean(axis=0)
+        return answers if self.count == 1 else self.per_view(answers).mean(axis=0)
