@@ -1,6 +1,8 @@
 """ImageNetDataset (PaddleClas's list format) and its DataLoader, with bad data reported up front."""
+import importlib
 from pathlib import Path
 
+import cv2
 import numpy as np
 from paddle.io import DataLoader, Dataset, DistributedBatchSampler
 
@@ -10,7 +12,7 @@ from .config import ConfigError
 from .logger import log
 from .registry import DATASETS
 from .schema import LIST, STR
-from .transforms import apply_transforms, build_batch_transforms, build_transforms
+from .transforms import DecodeImage, apply_transforms, build_batch_transforms, build_transforms
 
 
 class DataError(UserError, ValueError):
@@ -112,11 +114,13 @@ class ImageNetDataset(Dataset):
     def _image(self, root, index):
         """The image `index` under `root`, transformed with the draws of (seed, epoch, index), as CHW float32; None
         when it cannot be read."""
-        rng = np.random.default_rng([self.seed, self.epoch, index])
         try:
-            img = apply_transforms(self.ops, (root / self.files[index]).read_bytes(), rng)
+            return self._transformed(self.ops, (root / self.files[index]).read_bytes(), index)
         except (OSError, ValueError):
             return None
+
+    def _transformed(self, ops, data, index):
+        img = apply_transforms(ops, data, np.random.default_rng([self.seed, self.epoch, index]))
         return img.transpose(2, 0, 1).astype(np.float32)
 
     def __getitem__(self, index):
@@ -129,10 +133,16 @@ class PairedImageNetDataset(ImageNetDataset):
     """This project's extension of ImageNetDataset: each listed image has a pair of the same relative path under
     pair_root (`make data` writes each face masked and unmasked under one name). Both go through the same
     transforms with the same random draws (one crop, one flip) and come as one [2, C, H, W] sample, the listed
-    image first, for a DistillationModel whose teacher sees the pair."""
+    image first, for a DistillationModel whose teacher sees the pair.
 
-    def __init__(self, image_root: STR, cls_label_path: STR, pair_root: STR, transform_ops=(), class_num=None, seed=0,
-                 teacher_only_classes: LIST = ()):
+    With a masker ("module:Class", e.g. masker.online:FreshMask; the engine imports no masker of its own), the
+    listed image is not read: its unmasked pair wears a mask drawn afresh for every sample, a new one each epoch."""
+
+    # A fresh mask's draws come from their own generator, so that the crop and flip draws stay the pair's.
+    MASK_STREAM = 1
+
+    def __init__(self, image_root: STR, cls_label_path: STR, pair_root: STR, transform_ops=(), masker: STR = None,
+                 class_num=None, seed=0, teacher_only_classes: LIST = ()):
         if not pair_root:
             raise ConfigError("PairedImageNetDataset needs pair_root, the folder of the pairs "
                               "(e.g. ./dataset/unmasked/)")
@@ -143,12 +153,39 @@ class PairedImageNetDataset(ImageNetDataset):
             raise DataError(f"{len(missing)} of {len(self.files)} images of {cls_label_path} have no pair under "
                             f"{self.pair_root} (first: {self.pair_root / missing[0]}): point pair_root at the "
                             "dataset with the same file names (make data writes dataset/masked and dataset/unmasked)")
+        self.masker = masker and self._masker(masker)
+
+    def _masker(self, name):
+        if not self.ops or not isinstance(self.ops[0], DecodeImage) or self.ops[0].channel_first:
+            raise ConfigError("PairedImageNetDataset.masker masks the decoded face: transform_ops must start with "
+                              "DecodeImage (channel_first: False)")
+        module, _, attribute = name.partition(":")
+        try:
+            masker_class = getattr(importlib.import_module(module), attribute)
+        except (ImportError, AttributeError, ValueError):
+            raise ConfigError(f"PairedImageNetDataset.masker: {name!r} names no class; give 'module:Class', "
+                              "e.g. masker.online:FreshMask") from None
+        return masker_class(self.pair_root, self.files)
 
     def __getitem__(self, index):
-        images = [self._image(root, index) for root in (self.image_root, self.pair_root)]
-        if any(img is None for img in images):
+        images = self._freshly_masked(index) if self.masker else \
+            [self._image(root, index) for root in (self.image_root, self.pair_root)]
+        if images is None or any(img is None for img in images):
             return None
         return np.stack(images), np.int64(self.labels[index]), np.int64(index)
+
+    def _freshly_masked(self, index):
+        try:
+            data = (self.pair_root / self.files[index]).read_bytes()
+        except OSError:
+            return None
+        face = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_GRAYSCALE)
+        if face is None:
+            return None
+        masked = self.masker(face, index, np.random.default_rng([self.seed, self.epoch, index, self.MASK_STREAM]))
+        # As DecodeImage decodes a gray JPEG: the gray in every channel.
+        return [self._transformed(self.ops[1:], np.repeat(gray[:, :, None], 3, axis=2), index)
+                for gray in (masked, face)]
 
 
 class ResumableBatchSampler(DistributedBatchSampler):

@@ -99,3 +99,20 @@ def mask_box(points: np.ndarray, image_size) -> MaskBox:
     centre = centre_u * u + centre_v * v
     return MaskBox(centre=(float(centre[0]), float(centre[1])), width=float(width), height=float(height),
                    tilt_degrees=float(tilt))
+
+
+# How far a fresh mask's fit strays from mask_box's (masker.online): as fractions of the box's height (its top
+# edge, how high it sits on the nose; its bottom edge) and width (sideways; its width), and in degrees.
+FIT_TOP, FIT_BOTTOM, FIT_SIDEWAYS, FIT_WIDTH, FIT_TILT = 0.12, 0.06, 0.04, (0.94, 1.08), 4.0
+
+
+def refitted(box: MaskBox, rng: np.random.Generator) -> MaskBox:
+    """The box of the same mask worn a little differently: higher or lower on the nose, shifted, wider or
+    narrower, turned a few degrees; every draw from rng."""
+    top, bottom = rng.uniform(-FIT_TOP, FIT_TOP) * box.height, rng.uniform(-FIT_BOTTOM, FIT_BOTTOM) * box.height
+    sideways = rng.uniform(-FIT_SIDEWAYS, FIT_SIDEWAYS) * box.width
+    a = math.radians(box.tilt_degrees)
+    u, v = np.array([math.cos(a), math.sin(a)]), np.array([-math.sin(a), math.cos(a)])
+    centre = np.asarray(box.centre) + sideways * u + (top + bottom) / 2 * v
+    return MaskBox(centre=(float(centre[0]), float(centre[1])), width=box.width * rng.uniform(*FIT_WIDTH),
+                   height=box.height + bottom - top, tilt_degrees=box.tilt_degrees + rng.uniform(-FIT_TILT, FIT_TILT))
