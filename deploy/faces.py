@@ -45,6 +45,11 @@ SHORT_RANGE_MIN_SHARE = 0.12
 CLOSE_UP_PAD = 0.25
 # Two detections of one face overlap at least this much (IoU); MediaPipe's own value.
 NMS_IOU = 0.3
+# Following a face from one video frame to the next (FaceFinder.follow): one short-range pass on a square window
+# this many times the side of its last box, centred on it, so the face fills about half of the window, where the
+# short-range model is at home; the detection there that overlaps the last box most, at least FOLLOW_IOU, is it.
+FOLLOW_WINDOW = 2.0
+FOLLOW_IOU = 0.3
 # Half the classifier's input: a smaller face would be upscaled more than twice, to a blur.
 MIN_FACE = FACE_SIZE // 2
 # BlazeFace boxes the face from brows to mouth; people (and ../shared/realmask's annotators) box the head down to
@@ -260,12 +265,7 @@ class FaceFinder:
     def find(self, image: np.ndarray) -> tuple:
         """(faces of min_face px or more, faces found under min_face px), each list largest first. The small ones
         are too small to classify, and a user is told so rather than 'no face'."""
-        if image.ndim == 2:
-            rgb = cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
-        elif image.ndim == 3 and image.shape[2] in (3, 4):
-            rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB if image.shape[2] == 3 else cv2.COLOR_BGRA2RGB)
-        else:
-            raise ValueError(f"expected a gray, BGR or BGRA uint8 image, got an array of shape {image.shape}")
+        rgb = _rgb(image)
         found = []
         for left, top, side, kind in self.views(*rgb.shape[:2]):
             model, min_score = ((self.short_range, self.short_range_score) if kind == "short"
@@ -292,6 +292,49 @@ class FaceFinder:
         largest_first = lambda found: sorted(  # noqa: E731
             found, key=lambda f: (f.box[2] - f.box[0]) * (f.box[3] - f.box[1]), reverse=True)
         return largest_first(faces), largest_first(too_small)
+
+
+    def follow(self, image: np.ndarray, faces) -> list:
+        """Each of `faces` (found in an earlier video frame) found again in `image` by one short-range pass on a
+        window around its box (FOLLOW_WINDOW): the Face, or None where it is lost (gone, hidden, or under
+        min_face px). A video detects in full every few frames and follows in between (deploy/video.py)."""
+        rgb = _rgb(image)
+        followed = []
+        for face in faces:
+            box = np.asarray(face.box, np.float64)
+            side = int(np.ceil(FOLLOW_WINDOW * max(box[2] - box[0], box[3] - box[1])))
+            left, top = (int(round(c - side / 2)) for c in (box[:2] + box[2:]) / 2)
+            boxes, scores, keypoints = self.short_range(square_view(rgb, left, top, side), self.short_range_score)
+            offset = np.array([left, top], np.float32)
+            heads = [np.array(head_box(b)) + np.tile(offset, 2) for b in boxes]
+            overlaps = _iou(box, np.array(heads)) if heads else np.zeros(0)
+            best = int(np.argmax(overlaps)) if len(overlaps) else None
+            if best is None or overlaps[best] < FOLLOW_IOU:
+                followed.append(None)
+                continue
+            found = Face(tuple(int(round(v)) for v in heads[best]), float(scores[best]), keypoints[best] + offset)
+            large_enough = min(found.box[2] - found.box[0], found.box[3] - found.box[1]) >= self.min_face
+            followed.append(found if large_enough else None)
+        return followed
+
+
+def distinct(faces) -> list:
+    """The indices of `faces` to keep when two of them are one face (boxes overlapping more than NMS_IOU, as the
+    finder's suppression merges them): the higher-scoring one of each such pair."""
+    kept = []
+    for i in sorted(range(len(faces)), key=lambda i: -faces[i].score):
+        box = np.asarray(faces[i].box, np.float64)
+        if not kept or _iou(box, np.array([faces[k].box for k in kept], np.float64)).max() <= NMS_IOU:
+            kept.append(i)
+    return sorted(kept)
+
+
+def _rgb(image: np.ndarray) -> np.ndarray:
+    if image.ndim == 2:
+        return cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
+    if image.ndim == 3 and image.shape[2] in (3, 4):
+        return cv2.cvtColor(image, cv2.COLOR_BGR2RGB if image.shape[2] == 3 else cv2.COLOR_BGRA2RGB)
+    raise ValueError(f"expected a gray, BGR or BGRA uint8 image, got an array of shape {image.shape}")
 
 
 def head_box(box) -> tuple:

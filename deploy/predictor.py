@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 
 from deploy.backends import create_backend
-from deploy.faces import MIN_FACE, FaceFinder, crop, status_crop
+from deploy.faces import MIN_FACE, Face, FaceFinder, crop, status_crop
 from deploy.images import as_bgr
 from deploy.preprocess import Preprocess, read_inference_config
 from engine.config import ConfigError
@@ -51,6 +51,7 @@ class Prediction:
 class FacePrediction:
     box: tuple  # (left, top, right, bottom) in the photo's pixels
     prediction: Prediction
+    face: Face = field(default=None, repr=False)  # the finder's Face (keypoints too), which a video follows
 
     def to_dict(self) -> dict:
         return {"box": list(self.box), **self.prediction.to_dict()}
@@ -181,23 +182,23 @@ class Predictor:
         return [self.prediction_of(row, mask_score) for row, (_, mask_score)
                 in zip(self.predict_probs(images, status), status)]
 
-    def predict_faces(self, image, min_face: int = None) -> FoundFaces:
+    def predict_faces(self, image, min_face: int = None, faces=None, status=None) -> FoundFaces:
         """Every face in an ordinary photo (the finder's), masked or not, cropped like FER2013's and answered by
         the model that fits it; found faces that the face-status model takes for no face are left out. Faces with
         a box side under min_face px (default: the finder's) are not classified: their boxes are the answer's
-        too_small."""
+        too_small. faces: the photo's faces where already found (FaceFinder.follow's, in a video): the finder
+        does not run; status: their face_status answers where known too (a followed face keeps its own)."""
         if self.finder is None:
             self.finder = FaceFinder(min_face=MIN_FACE if min_face is None else min_face)
         elif min_face is not None and min_face != self.finder.min_face:
             self.finder = self.finder.with_min_face(min_face)
         min_face = self.finder.min_face
         image = as_bgr(image)
-        faces, too_small = self.finder.find(image)
+        faces, too_small = self.finder.find(image) if faces is None else (list(faces), [])
         gray = lambda crops: [cv2.cvtColor(c, cv2.COLOR_BGR2GRAY) for c in crops]  # noqa: E731
         if not faces and not too_small:
             return FoundFaces(min_face=min_face)
-        status = None
-        if self.routes:   # one batch: the small faces pass the same no-face check before they are reported
+        if self.routes and status is None:  # one batch: the small faces pass the no-face check before they are reported
             found = faces + too_small
             status = self.face_status(gray(status_crop(image, face) for face in found))
             keep = status[:, 0] < NO_FACE_THRESHOLD
@@ -206,7 +207,7 @@ class Predictor:
             faces, status = [face for face, k in zip(faces, keep) if k], status[keep]
         crops = gray(crop(image, face) for face in faces)
         predictions = self.predict(crops, status) if crops else []
-        return FoundFaces([FacePrediction(face.box, prediction) for face, prediction in zip(faces, predictions)],
+        return FoundFaces([FacePrediction(face.box, prediction, face) for face, prediction in zip(faces, predictions)],
                           [face.box for face in too_small], min_face)
 
     def prediction_of(self, probs, mask_score=None) -> Prediction:

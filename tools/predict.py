@@ -3,6 +3,7 @@
     python tools/predict.py --model-dir inference/ IMAGE_OR_DIR... [--backend paddle|onnx|fastdeploy]
         [--faces] [--annotate out_dir/] [--csv out.csv] [--json out.json] [--batch-size N] [--topk K]
     python tools/predict.py --video clip.mp4 | --camera 0  [--annotate out_dir/] [--max-frames N] [--show]
+        [--detect-every N] [--realtime]
     python tools/predict.py --engine ray --out run/ [--workers N] [--address HOST:PORT] IMAGE_DIR_VIDEO_OR_LIST...
 
 Without --faces each image is taken to be a face crop like the training data; with --faces (and always for
@@ -31,7 +32,7 @@ from deploy.on_ray import SHARD_SIZE  # noqa: E402
 from deploy.predictor import Predictor  # noqa: E402
 from deploy.preprocess import EXPORT_HINT  # noqa: E402
 from deploy.report import format_table, write_csv, write_json  # noqa: E402
-from deploy.video import predict_video  # noqa: E402
+from deploy.video import DETECT_EVERY, predict_video  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -56,6 +57,11 @@ def parse_args(argv=None):
     parser.add_argument("--show", action="store_true", help="show video frames in a window (needs a display)")
     parser.add_argument("--smooth", type=int, default=1,
                         help="video: average each face's scores over its last N frames (1: no smoothing)")
+    parser.add_argument("--detect-every", type=int, default=DETECT_EVERY,
+                        help="video: search the whole frame for faces every N frames and follow the faces found in "
+                             "between (1: search every frame)")
+    parser.add_argument("--realtime", action="store_true",
+                        help="video or camera: skip the frames there is no time for rather than fall behind")
     parser.add_argument("--timeline", metavar="OUT_DIR",
                         help="video: write <name>_timeline.csv (a row per frame and face) and <name>_timeline.png")
     parser.add_argument("--annotate", metavar="OUT_DIR", help="write annotated copies (or an annotated video)")
@@ -91,6 +97,8 @@ def parse_args(argv=None):
         parser.error("--min-face must be 0 or more")
     if args.smooth < 1:
         parser.error("--smooth must be at least 1 frame")
+    if args.detect_every < 1:
+        parser.error("--detect-every must be at least 1 frame")
     # Checked before any work: a path that cannot be written would fail only at the end.
     for option, folder in (("annotate", True), ("timeline", True), ("out", True), ("csv", False), ("json", False)):
         problem = getattr(args, option) and unwritable(getattr(args, option), folder=folder)
@@ -128,7 +136,8 @@ def main(argv=None) -> int:
             source = args.video if args.video is not None else args.camera
             rows, summary = predict_video(predictor, source, annotate_dir=args.annotate,
                                           max_frames=args.max_frames, show=args.show, smooth=args.smooth,
-                                          timeline_dir=args.timeline,
+                                          timeline_dir=args.timeline, detect_every=args.detect_every,
+                                          realtime=args.realtime,
                                           report=lambda line: print(line, file=sys.stderr), **face_options)
         else:
             files, errors = collect_images(args.inputs)
@@ -168,7 +177,7 @@ def predict_with_ray(args, predictor, backend_options, face_options) -> int:
     # One worker a core: each backend runs on one thread unless told otherwise.
     predictor_options["cpu_threads"] = args.cpu_threads or 1
     video_options = {"smooth": args.smooth, "max_frames": args.max_frames, "timeline_dir": args.timeline,
-                     "annotate_dir": args.annotate}
+                     "annotate_dir": args.annotate, "detect_every": args.detect_every}
     try:
         summary = predict_on_ray(args.inputs, args.out, args.model_dir, predictor_options, faces=args.faces,
                                  face_options=face_options, max_pixels=args.max_pixels, video_options=video_options,
