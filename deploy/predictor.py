@@ -1,5 +1,6 @@
 """One predictor for the CLI, the HTTP server and the benchmarks: images in, labelled probabilities out."""
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -96,6 +97,7 @@ class Classifier:
         self.backend_name = backend
         self.backend = create_backend(backend, model_dir, device=device, batch_size=batch_size, **backend_options)
         self._lock = threading.Lock()
+        self.observe_stage = None   # observe_stage("preprocess" or "graph", seconds) hears each batch's times
 
     def predict_probs(self, images) -> np.ndarray:
         """Probabilities [len(images), len(labels)] for gray or BGR uint8 images, in batches of batch_size."""
@@ -103,9 +105,14 @@ class Classifier:
         chunks = []
         for start in range(0, len(images), self.batch_size):
             chunk = images[start:start + self.batch_size]
+            started = time.perf_counter()
             inputs = chunk if self.backend.takes_images else self.preprocess.batch(chunk)
+            preprocessed = time.perf_counter()
             with self._lock:
                 chunks.append(np.asarray(self.backend.run(inputs), dtype=np.float32))
+            if self.observe_stage is not None:
+                self.observe_stage("preprocess", preprocessed - started)
+                self.observe_stage("graph", time.perf_counter() - preprocessed)
         probs = np.concatenate(chunks) if chunks else np.zeros((0, len(self.labels)), np.float32)
         if probs.shape[1:] != (len(self.labels),):
             raise RuntimeError(f"the model outputs shape {probs.shape[1:]} but inference.yml lists "
@@ -142,6 +149,15 @@ class Predictor:
                 raise ConfigError(f"{sub(FACE_STATUS_MODEL)}: expected the labels masked, unmasked, no_face, got "
                                   f"{self.status_model.labels}")
         self.finder = finder
+        self.observe_stage = None
+
+    def time_stages(self, observe_stage) -> None:
+        """observe_stage(stage, seconds) hears the time of every batch's preprocessing and graph, of every model,
+        and of every photo's face finding ("preprocess", "graph", "find"); None stops it."""
+        self.observe_stage = observe_stage
+        for model in (self.masked_model, self.unmasked_model, self.status_model):
+            if model is not None:
+                model.observe_stage = observe_stage
 
     @property
     def routes(self) -> bool:
@@ -194,7 +210,13 @@ class Predictor:
             self.finder = self.finder.with_min_face(min_face)
         min_face = self.finder.min_face
         image = as_bgr(image)
-        faces, too_small = self.finder.find(image) if faces is None else (list(faces), [])
+        if faces is None:
+            started = time.perf_counter()
+            faces, too_small = self.finder.find(image)
+            if self.observe_stage is not None:
+                self.observe_stage("find", time.perf_counter() - started)
+        else:
+            faces, too_small = list(faces), []
         gray = lambda crops: [cv2.cvtColor(c, cv2.COLOR_BGR2GRAY) for c in crops]  # noqa: E731
         if not faces and not too_small:
             return FoundFaces(min_face=min_face)

@@ -248,6 +248,25 @@ def test_metrics(client, face_jpeg):
     assert metric(text, "fer_batch_images_total") >= metric(text, "fer_batches_total") > 0
 
 
+def test_metrics_say_where_a_requests_time_goes(client, face_jpeg, photo):
+    before = client.get("/metrics").text
+    assert client.post("/predict", files={"file": ("face.jpg", face_jpeg, "image/jpeg")}).status_code == 200
+    assert client.post("/predict?faces=1", files={"file": ("p.jpg", jpeg(photo), "image/jpeg")}).status_code == 200
+    after = client.get("/metrics").text
+
+    def stage(text, name, kind="count"):
+        return metric(text, f'fer_stage_seconds_{kind}{{stage="{name}"}}')
+    counted = {name: stage(after, name) - stage(before, name) for name in
+               ("read", "decode", "queue", "preprocess", "graph", "find", "respond")}
+    # Both requests read, decoded and answered; the crop waited for a batch; the photo's faces were found once;
+    # every model run (the face-status model, then an expression model, for each) was preprocessed and timed.
+    assert counted["read"] == counted["decode"] == counted["respond"] == 2 and counted["find"] == 1
+    assert counted["queue"] == 1 and counted["preprocess"] == counted["graph"] >= 2
+    for name in counted:
+        assert f'fer_stage_seconds{{stage="{name}",quantile="0.5"}}' in after
+    assert 0 < stage(after, "graph", "sum") - stage(before, "graph", "sum") < 10
+
+
 def test_openapi_schema_is_valid(client, face_jpeg):
     from openapi_spec_validator import validate
 

@@ -5,6 +5,7 @@ import logging
 import os
 import signal
 import threading
+import time
 import uuid
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -14,7 +15,7 @@ from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse
+from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
@@ -137,7 +138,9 @@ def create_app(settings: Settings, predictor=None) -> FastAPI:
     async def lifespan(app: FastAPI):
         model = predictor if predictor is not None else await run_in_threadpool(load_predictor, settings)
         reclaim_signals()
-        batcher = MicroBatcher(model, settings.max_batch, settings.max_wait_ms, on_batch=metrics.observe_batch)
+        model.time_stages(metrics.observe_stage)
+        batcher = MicroBatcher(model, settings.max_batch, settings.max_wait_ms, on_batch=metrics.observe_batch,
+                               on_wait=lambda seconds: metrics.observe_stage("queue", seconds))
         batcher.start()
         state.update(predictor=model, batcher=batcher, labels=list(model.labels))
         try:
@@ -177,18 +180,30 @@ def create_app(settings: Settings, predictor=None) -> FastAPI:
                          501: _error("?faces=1 on a server whose environment lacks the face finder's runtime.")})
     async def predict(request: Request,
                       faces: bool = Query(False, description="Detect every face in the photo and classify each.")):
+        started = time.perf_counter()
         data = await read_image_bytes(request)
+        read = time.perf_counter()
+        metrics.observe_stage("read", read - started)
         image = await run_in_threadpool(decode_image, data, settings.max_pixels,
                                         None if faces else settings.max_aspect)
+        metrics.observe_stage("decode", time.perf_counter() - read)
         if faces:
             try:
                 found = await state["batcher"].run_exclusive(state["predictor"].predict_faces, image)
             except (ImportError, DetectorMissing) as err:
                 raise HTTPException(501, f"face detection is not available in this server's environment ({err}); "
                                          "run `make setup`, which installs tflite-runtime and the face models")
-            return faces_response(found)
+            return json_response(faces_response, found)
         prediction = await state["batcher"].classify(image)
-        return predict_response(prediction, state["labels"], photo_warning(image, "faces=1") or None)
+        return json_response(predict_response, prediction, state["labels"],
+                             photo_warning(image, "faces=1") or None)
+
+    def json_response(build, *args) -> Response:
+        """The answer model built and encoded here, timed ("respond"); FastAPI would validate it again."""
+        started = time.perf_counter()
+        body = build(*args).model_dump_json()
+        metrics.observe_stage("respond", time.perf_counter() - started)
+        return Response(body, media_type="application/json")
 
     @app.get("/healthz", response_model=Health, summary="Liveness and the model being served")
     async def healthz():

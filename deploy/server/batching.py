@@ -4,15 +4,17 @@ The predictor is never called from two threads at once (Paddle Inference and Fas
 thread-safe), and under load one batch of N images costs far less than N single calls.
 """
 import asyncio
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 
 class MicroBatcher:
-    def __init__(self, predictor, max_batch: int = 8, max_wait_ms: float = 2.0, on_batch=None):
+    def __init__(self, predictor, max_batch: int = 8, max_wait_ms: float = 2.0, on_batch=None, on_wait=None):
+        """on_batch(size) hears each batch run; on_wait(seconds) each request's wait for its batch to start."""
         self.predictor = predictor
         self.max_batch = max_batch
         self.max_wait = max_wait_ms / 1000.0
-        self.on_batch = on_batch
+        self.on_batch, self.on_wait = on_batch, on_wait
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inference")
         self._queue = None
         self._task = None
@@ -32,7 +34,7 @@ class MicroBatcher:
     async def classify(self, image):
         """One image's Prediction, computed in a batch with whatever other requests arrive meanwhile."""
         future = asyncio.get_running_loop().create_future()
-        await self._queue.put((image, future))
+        await self._queue.put((image, future, time.perf_counter()))
         return await future
 
     async def run_exclusive(self, function, *args):
@@ -49,19 +51,23 @@ class MicroBatcher:
                 await asyncio.sleep(self.max_wait)
             while len(batch) < self.max_batch and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
-            batch = [(image, future) for image, future in batch if not future.cancelled()]
+            batch = [(image, future, queued) for image, future, queued in batch if not future.cancelled()]
             if not batch:
                 continue
-            images = [image for image, _ in batch]
+            if self.on_wait is not None:
+                started = time.perf_counter()
+                for _, _, queued in batch:
+                    self.on_wait(started - queued)
+            images = [image for image, _, _ in batch]
             try:
                 predictions = await loop.run_in_executor(self._executor, self.predictor.predict, images)
             except Exception as err:  # the requests fail, the batching loop must live on
-                for _, future in batch:
+                for _, future, _ in batch:
                     if not future.done():
                         future.set_exception(err)
                 continue
             if self.on_batch is not None:
                 self.on_batch(len(batch))
-            for (_, future), prediction in zip(batch, predictions):
+            for (_, future, _), prediction in zip(batch, predictions):
                 if not future.done():
                     future.set_result(prediction)

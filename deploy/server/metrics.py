@@ -1,4 +1,5 @@
-"""Request counts and latency percentiles of one server process, in Prometheus's text format."""
+"""Request counts, latency percentiles and where the time goes (per stage of a request), of one server process, in
+Prometheus's text format."""
 import threading
 import time
 from collections import Counter, deque
@@ -8,6 +9,12 @@ import numpy as np
 QUANTILES = (0.5, 0.95, 0.99)
 # Percentiles are taken over the most recent requests only, so memory stays bounded on a long-lived server.
 WINDOW = 10000
+# The stages of a request, in order (Metrics.observe_stage): reading the upload, decoding the image, waiting for a
+# batch, preprocessing and the graphs (per batch, every model it runs), finding faces (?faces=1), and building and
+# encoding the JSON answer.
+STAGES = {"read": "reading the upload", "decode": "decoding the image", "queue": "waiting for a batch to start",
+          "preprocess": "preprocessing a batch for a model", "graph": "running a model on a batch",
+          "find": "finding the faces of a photo", "respond": "building and encoding the JSON answer"}
 
 
 class Metrics:
@@ -21,6 +28,9 @@ class Metrics:
         self._latency_count = Counter()
         self.batches = 0
         self.batched_images = 0
+        self._stages = {stage: deque(maxlen=WINDOW) for stage in STAGES}
+        self._stage_sum = Counter()
+        self._stage_count = Counter()
 
     def _label(self, path: str) -> str:
         # Unknown paths share one label: scanning clients must not grow the label set without bound.
@@ -39,13 +49,22 @@ class Metrics:
             self.batches += 1
             self.batched_images += size
 
+    def observe_stage(self, stage: str, seconds: float) -> None:
+        """One stage's time for one request or batch (STAGES); called from any thread."""
+        with self._lock:
+            self._stages[stage].append(seconds)
+            self._stage_sum[stage] += seconds
+            self._stage_count[stage] += 1
+
     def percentiles(self, path: str) -> dict:
         with self._lock:
             window = list(self._latency.get(path, ()))
-        if not window:
-            return {}
-        values = np.percentile(np.asarray(window), [q * 100 for q in QUANTILES])
-        return dict(zip(QUANTILES, values.tolist()))
+        return _percentiles(window)
+
+    def stage_percentiles(self, stage: str) -> dict:
+        with self._lock:
+            window = list(self._stages[stage])
+        return _percentiles(window)
 
     def render(self) -> str:
         with self._lock:
@@ -67,6 +86,21 @@ class Metrics:
                 lines.append(f'fer_request_latency_seconds{{path="{path}",quantile="{q}"}} {value:.6f}')
             lines.append(f'fer_request_latency_seconds_sum{{path="{path}"}} {sums[path]:.6f}')
             lines.append(f'fer_request_latency_seconds_count{{path="{path}"}} {totals[path]}')
+        with self._lock:
+            stage_sums, stage_counts = dict(self._stage_sum), dict(self._stage_count)
+        lines += [
+            "# HELP fer_stage_seconds Time in each stage of a request ("
+            + "; ".join(f"{stage}: {what}" for stage, what in STAGES.items())
+            + f"); quantiles over the last {WINDOW} of each.",
+            "# TYPE fer_stage_seconds summary",
+        ]
+        for stage in STAGES:
+            if not stage_counts.get(stage):
+                continue
+            for q, value in self.stage_percentiles(stage).items():
+                lines.append(f'fer_stage_seconds{{stage="{stage}",quantile="{q}"}} {value:.6f}')
+            lines.append(f'fer_stage_seconds_sum{{stage="{stage}"}} {stage_sums[stage]:.6f}')
+            lines.append(f'fer_stage_seconds_count{{stage="{stage}"}} {stage_counts[stage]}')
         lines += [
             "# HELP fer_batches_total Inference batches run (concurrent requests are grouped into one batch).",
             "# TYPE fer_batches_total counter",
@@ -79,3 +113,10 @@ class Metrics:
             f"fer_uptime_seconds {time.time() - self.started:.3f}",
         ]
         return "\n".join(lines) + "\n"
+
+
+def _percentiles(window) -> dict:
+    if not window:
+        return {}
+    values = np.percentile(np.asarray(window), [q * 100 for q in QUANTILES])
+    return dict(zip(QUANTILES, values.tolist()))
