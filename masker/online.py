@@ -16,7 +16,7 @@ from tqdm import tqdm
 
 from basics import atomic_write_bytes
 
-from .compose import apply_mask
+from .compose import apply_mask, mask_layer
 from .geometry import DegenerateFace, mask_box, refitted
 from .points import MODEL, mask_points, predictor
 from .templates import STYLES, choose_style, parse_styles
@@ -85,3 +85,50 @@ class FreshMask:
         style = choose_style(rng, self.styles)
         box = refitted(mask_box(points, gray.shape[::-1]), rng)
         return apply_mask(gray, box, style)
+
+
+# The mean grey (0-255) of real masks in photos, at the percentiles REAL_MASK_PERCENTILES: the middle of the mask
+# (from 0.3 to 0.8 of the way from the nose bridge to the chin, 16 px wide) of the 297 masked faces of 40 px or more
+# that the face finder finds in the tuning photos of ../shared/realmask (studies/real_masks.py), 2026-12-07.
+REAL_MASK_PERCENTILES = (5, 10, 20, 30, 40, 50, 60, 70, 80, 90, 95)
+REAL_MASK_GREYS = (28, 50, 95, 127, 144, 157, 169, 180, 195, 213, 225)
+
+
+def worn(gray: np.ndarray, luma: np.ndarray, alpha: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The mask (mask_layer's luma x alpha and alpha) on the gray face as masks look in photos: the grey of a
+    real mask, the face's own light and shade across it, soft folds, fabric grain, and the photo's blur."""
+    h, w = gray.shape
+    covered = alpha > 1e-3
+    colour = np.where(covered, luma / np.maximum(alpha, 1e-3), 0.0)
+    target = np.interp(rng.uniform(REAL_MASK_PERCENTILES[0], REAL_MASK_PERCENTILES[-1]), REAL_MASK_PERCENTILES,
+                       REAL_MASK_GREYS) / 255.0
+    colour *= target / max(float((colour * alpha).sum() / max(alpha.sum(), 1e-6)), 1e-3)
+    # The light that falls on the face falls on the mask: the face's low frequencies, softened.
+    light = cv2.GaussianBlur(gray.astype(np.float32), (0, 0), 8.0) + 1.0
+    colour *= (light / light.mean()) ** rng.uniform(0.3, 0.8)
+    rows = np.flatnonzero(covered.any(axis=1))
+    y = np.arange(h, dtype=np.float32)[:, None]
+    for _ in range(rng.integers(0, 4)):                          # folds: a soft band, lit or in shadow
+        centre, width = rng.uniform(rows[0], rows[-1] + 1), rng.uniform(1.0, 2.5)
+        colour *= 1.0 + rng.uniform(-0.12, 0.12) * np.exp(-((y - centre) / width) ** 2)
+    grain = cv2.GaussianBlur(rng.normal(0.0, rng.uniform(0.01, 0.035), (h, w)).astype(np.float32), (0, 0), 0.6)
+    colour = np.clip(colour + grain, 0.0, 1.0)
+    out = gray.astype(np.float32) * (1.0 - alpha) + 255.0 * colour * alpha
+    sigma = rng.uniform(0.0, 0.8)
+    if sigma > 0.3:                                              # the photo's blur, on the mask and its edge
+        near = cv2.GaussianBlur(alpha, (0, 0), 1.5)
+        out = out * (1.0 - near) + cv2.GaussianBlur(out, (0, 0), sigma) * near
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+
+
+class RealisticFreshMask(FreshMask):
+    """FreshMask's masks as they look in photos (worn): the same style, fit and geometry, then real masks' greys,
+    the face's light, folds, grain and blur."""
+
+    def __call__(self, gray: np.ndarray, index: int, rng: np.random.Generator) -> np.ndarray:
+        points = self.points[index]
+        if np.isnan(points).any():
+            return gray
+        style = choose_style(rng, self.styles)
+        luma, alpha = mask_layer(refitted(mask_box(points, gray.shape[::-1]), rng), style, gray.shape)
+        return worn(gray, luma, alpha, rng)

@@ -8,7 +8,7 @@ import pytest
 from engine.config import ConfigError, load_config
 from engine.data import build_loader
 from masker.geometry import MaskBox, refitted
-from masker.online import POINTS_CACHE, FreshMask, cached_points
+from masker.online import POINTS_CACHE, FreshMask, RealisticFreshMask, cached_points
 from masker.synthetic import synthetic_face
 from test_engine_distill import CROP_AND_FLIP, distill_overrides
 
@@ -106,3 +106,22 @@ def test_a_refitted_mask_stays_near_its_fit():
 def test_a_masker_that_names_no_class_says_how_to_name_one(faces, tmp_path, masker, message):
     with pytest.raises(ConfigError, match=message):
         paired(faces, tmp_path, masker)
+
+
+def test_a_worn_mask_takes_a_real_grey_and_the_faces_light(faces):
+    files = [line.rsplit(maxsplit=1)[0] for line in (faces / "train_list.txt").read_text().splitlines()]
+    drawn, worn = FreshMask(faces, files), RealisticFreshMask(faces, files)
+    face = cv2.imread(str(faces / files[0]), cv2.IMREAD_GRAYSCALE)
+    # Lit from the left: the face's light must fall on the mask too.
+    lit = np.clip(face * np.linspace(1.3, 0.5, 48)[None, :], 0, 255).astype(np.uint8)
+    greys, slopes = [], []
+    for seed in range(40):
+        plain = drawn(lit, 0, np.random.default_rng(seed)).astype(float)
+        real = worn(lit, 0, np.random.default_rng(seed)).astype(float)
+        covered = np.abs(plain - lit) > 8              # where the drawn mask is (the worn one has the same fit)
+        greys.append(real[covered].mean())
+        columns = np.nanmean(np.where(covered, real, np.nan), axis=0)
+        slopes.append(np.nanmean(columns[10:22]) - np.nanmean(columns[26:38]))
+    assert min(greys) < 90 and max(greys) > 170, "real masks come in all greys, from black to white"
+    assert np.median(slopes) > 5, "the mask is not lit like the face"
+    np.testing.assert_array_equal(worn(lit, 0, np.random.default_rng(1)), worn(lit, 0, np.random.default_rng(1)))

@@ -8,6 +8,9 @@ photos: masked and unmasked faces found, precision and time per photo for dlib's
 prediction path), each BlazeFace model alone, the face finder, and the predictor (the finder, then the
 face-status model's no-face check), all in one run; the mask status of the faces found; and, with the two data
 folders of `make data`, the routed predictor's accuracy and the finder's round trip on PublicTest faces.
+
+--real-masks instead: the validation faces of `make data` with the lower half of a real masked face from the tuning
+photos, beside the same faces under the drawn masks (studies/real_masks.py); writes OUT_real_masks.json.
 """
 import argparse
 import json
@@ -26,6 +29,9 @@ def main(argv=None) -> int:
     p.add_argument("--masked-data", help="make data's masked folder: routed accuracy and the round trip")
     p.add_argument("--unmasked-data", help="make data's unmasked folder (the same faces)")
     p.add_argument("--out", default="docs/face_finding", help="writes OUT.json and OUT.md")
+    p.add_argument("--real-masks", action="store_true",
+                   help="instead: the masked model and the routed predictor on validation faces with real lower "
+                        "halves, against drawn masks (needs --masked-data and --unmasked-data)")
     p.add_argument("--thresholds", action="store_true",
                    help="instead: recall and precision for a grid of detection and no-face thresholds on the "
                         "face-status model's validation photos (how the shipped thresholds were chosen)")
@@ -55,6 +61,15 @@ def main(argv=None) -> int:
     predictor = Predictor(args.model_dir)
     if not predictor.routes:
         p.exit(2, f"error: {args.model_dir} has no face_status/ and unmasked/ models to route with\n")
+    if args.real_masks:
+        if not args.masked_data:
+            p.error("--real-masks needs --masked-data and --unmasked-data (make data's folders)")
+        from studies.real_masks import real_masks_report
+
+        report = real_masks_report(predictor, args.realmask, args.masked_data, args.unmasked_data)
+        atomic_write_text(f"{args.out}_real_masks.json", json.dumps(report, indent=1))
+        print(json.dumps(report, indent=1))
+        return 0
     if args.thresholds:
         from deploy.face_status_data import is_validation, read_boxes, split_of
         from studies.realmask import threshold_grid

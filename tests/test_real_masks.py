@@ -1,0 +1,40 @@
+"""Drawn masks against real ones (studies/real_masks.py): a face keeps its upper half and takes a real masked face's
+lower half, the two joined at the nose bridge."""
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from masker.geometry import NOSE_BRIDGE
+from studies.real_masks import BLEND_ROWS, with_real_half
+from test_video_timeline import ROOT
+
+
+def test_the_real_half_is_joined_at_the_bridge_and_moved_onto_it():
+    face = np.full((48, 48), 200, np.uint8)
+    donor = np.zeros((48, 48), np.uint8)
+    donor[30:, :] = 50                                      # the donor's "mask" starts 4 rows below its bridge
+    points, donor_points = np.zeros((6, 2)), np.zeros((6, 2))
+    points[NOSE_BRIDGE], donor_points[NOSE_BRIDGE] = (24, 20), (24, 26)
+    out = with_real_half(face, points, donor, donor_points).astype(int)
+    assert (out[:20 - BLEND_ROWS // 2] == 200).all()        # above the bridge: the face
+    assert (out[20 + BLEND_ROWS // 2:24] == 0).all()        # then the donor's skin, moved up 6 rows
+    assert (out[24:] == 50).all()                           # and its mask, 4 rows below the bridge as in the donor
+
+
+def test_eval_faces_real_masks_on_the_shared_photos(tmp_path):
+    shared = ROOT.parent / "shared" / "realmask"
+    data = ROOT / "dataset"
+    if not (shared / "boxes.csv").is_file() or not (data / "masked" / "val_list.txt").is_file():
+        pytest.skip("needs ../shared/realmask and make data's dataset/masked and dataset/unmasked")
+    out = tmp_path / "report"
+    subprocess.run([sys.executable, "tools/eval_faces.py", "--realmask", str(shared), "--real-masks",
+                    "--masked-data", str(data / "masked"), "--unmasked-data", str(data / "unmasked"),
+                    "--out", str(out)], cwd=ROOT, check=True, capture_output=True)
+    report = json.loads(out.with_name("report_real_masks.json").read_text())
+    assert report["donors"] > 100 and report["faces"] > 1000
+    for kind in ("drawn", "real"):
+        assert 0.4 < report["masked model alone"][kind] < 0.9
+    assert report["routed"]["called_unmasked"]["real"] > report["routed"]["called_unmasked"]["drawn"]
