@@ -19,7 +19,19 @@ def default_image() -> bytes:
     return cv2.imencode(".jpg", pixels)[1].tobytes()
 
 
-async def _run_level(url: str, image: bytes, concurrency: int, requests: int, seconds: float) -> dict:
+def default_photo() -> bytes:
+    """A 640x480 JPEG photo of a face wearing our mask (scikit-image's astronaut): for ?faces=1."""
+    from skimage import data
+
+    from masker.photo import mask_photo
+
+    photo = np.full((480, 640, 3), 90, np.uint8)
+    photo[:, 80:560] = cv2.resize(mask_photo(cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)), (480, 480))
+    return cv2.imencode(".jpg", photo, [cv2.IMWRITE_JPEG_QUALITY, 90])[1].tobytes()
+
+
+async def _run_level(url: str, image: bytes, concurrency: int, requests: int, seconds: float,
+                     path: str = "/predict") -> dict:
     latencies, statuses = [], []
     deadline = time.perf_counter() + seconds
     sent = 0
@@ -30,7 +42,7 @@ async def _run_level(url: str, image: bytes, concurrency: int, requests: int, se
             sent += 1
             started = time.perf_counter()
             try:
-                response = await http.post("/predict", files={"file": ("face.jpg", image, "image/jpeg")})
+                response = await http.post(path, files={"file": ("face.jpg", image, "image/jpeg")})
                 statuses.append(response.status_code)
             except httpx.HTTPError:
                 statuses.append(0)
@@ -49,15 +61,17 @@ async def _run_level(url: str, image: bytes, concurrency: int, requests: int, se
 
 
 def run_loadtest(url: str, image: bytes = None, concurrencies=(1, 4, 16), requests: int = 200,
-                 seconds: float = 20.0, warmup: int = 5) -> list:
-    """One result dict per concurrency level (throughput in requests/s, latency percentiles in ms)."""
+                 seconds: float = 20.0, warmup: int = 5, faces: bool = False) -> list:
+    """One result dict per concurrency level (throughput in requests/s, latency percentiles in ms). faces: send
+    photos to /predict?faces=1 (default image: default_photo) instead of face crops."""
     host = urlparse(url).hostname
     if host not in LOOPBACK:
         raise ValueError(f"the load test only targets loopback servers, not {host!r}")
-    image = image or default_image()
+    image = image or (default_photo() if faces else default_image())
+    path = "/predict?faces=1" if faces else "/predict"
     for _ in range(warmup):  # first calls pay for lazy initialisation (MKLDNN kernels, connections)
-        httpx.post(f"{url}/predict", files={"file": ("face.jpg", image, "image/jpeg")}, timeout=60)
-    return [asyncio.run(_run_level(url, image, c, requests, seconds)) for c in concurrencies]
+        httpx.post(f"{url}{path}", files={"file": ("face.jpg", image, "image/jpeg")}, timeout=60)
+    return [asyncio.run(_run_level(url, image, c, requests, seconds, path)) for c in concurrencies]
 
 
 def markdown_table(results: list) -> str:

@@ -320,6 +320,10 @@ def test_loadtest_reports_throughput_and_percentiles(server):
         assert r["requests"] == r["ok"] == 12 and r["errors"] == 0
         assert r["throughput_rps"] > 0 and 0 < r["p50_ms"] <= r["p95_ms"] <= r["p99_ms"]
     assert markdown_table(results).count("\n") == 3
+    photos = run_loadtest(server, concurrencies=(2,), requests=4, seconds=30, warmup=1, faces=True)
+    assert photos[0]["ok"] == 4, photos
+    metrics = httpx.get(f"{server}/metrics").text
+    assert metric(metrics, 'fer_stage_seconds_count{stage="find"}') >= 5   # they went to ?faces=1
     with pytest.raises(ValueError, match="loopback"):
         run_loadtest("http://example.com:8080", requests=1)
 

@@ -7,6 +7,7 @@
     python tools/benchmark.py server --model-dir DIR [-- server options]   HTTP requests/s and latency percentiles
     python tools/benchmark.py faces [--realmask ../shared/realmask]        finding faces in real photos, ms/photo
     python tools/benchmark.py engines                                      the pool and one process against Ray
+    python tools/benchmark.py video [--model-dir DIR]                      video frames/s: 480p-1080p, 1-6 faces
 
 The report: masking images/s (1 and 2 workers, and face-mask 0.3.0 on the same faces; the fastest of 3 runs) and
 the time per step, training images/s per config (1 and 2 threads), face finding in real photos (ms per photo and
@@ -90,7 +91,9 @@ def parse_args(argv=None):
     server.add_argument("--concurrency", type=int, nargs="+", default=[1, 4, 16])
     server.add_argument("--requests", type=int, default=200, help="most requests per concurrency level")
     server.add_argument("--seconds", type=float, default=20.0, help="longest time per concurrency level")
-    server.add_argument("--image", type=Path, help="the image to send (default: a 48x48 gray JPEG)")
+    server.add_argument("--image", type=Path, help="the image to send (default: a 48x48 gray JPEG, with --faces a "
+                                                   "640x480 photo of a masked face)")
+    server.add_argument("--faces", action="store_true", help="send photos to /predict?faces=1 (photos/s)")
     server.add_argument("--json", type=Path, help="also write the results here")
 
     engines = sections.add_parser("engines", help="masking and prediction: the pool and one process against Ray",
@@ -101,6 +104,9 @@ def parse_args(argv=None):
     engines.add_argument("--limit", type=int, default=500, help="faces per split and class to mask")
     engines.add_argument("--memory-inputs", default="10000,100000",
                          help="inputs of the streaming jobs whose peak memory is measured")
+    video = sections.add_parser("video", help="video frames/s through the whole path", formatter_class=HelpFormatter)
+    video.add_argument("--model-dir", default="inference")
+    video.add_argument("--frames", type=int, default=60, help="frames of each clip")
     faces = sections.add_parser("faces", help="finding faces in real photos", formatter_class=HelpFormatter)
     faces.add_argument("--realmask", default=str(ROOT.parent / "shared" / "realmask"))
     faces.add_argument("--model-dir", default="inference")
@@ -182,8 +188,16 @@ def server_rows(model_dir):
     from deploy.loadtest import markdown_table, run_loadtest
     from deploy.server.launch import running_server
 
-    with running_server(model_dir) as url:
-        return markdown_table(run_loadtest(url, concurrencies=(1, 4, 16), requests=300, seconds=20)).splitlines()
+    lines = []
+    for workers in (1, 2):
+        with running_server(model_dir, extra_args=["--workers", workers]) as url:
+            crops = run_loadtest(url, concurrencies=(1, 4, 16), requests=300, seconds=20)
+            photos = run_loadtest(url, concurrencies=(1, 4), requests=100, seconds=20, faces=True)
+        lines += [f"Face crops (48x48 JPEG), {workers} server process{'es' if workers > 1 else ''}:", "",
+                  *markdown_table(crops).splitlines(), "",
+                  f"Photos (640x480 JPEG of a masked face, `?faces=1`), {workers} server "
+                  f"process{'es' if workers > 1 else ''}:", "", *markdown_table(photos).splitlines(), ""]
+    return lines
 
 
 def masking_section(args) -> int:
@@ -233,7 +247,7 @@ def server_section(args) -> int:
     image = args.image.read_bytes() if args.image else None
 
     def run(url):
-        return run_loadtest(url, image, args.concurrency, args.requests, args.seconds)
+        return run_loadtest(url, image, args.concurrency, args.requests, args.seconds, faces=args.faces)
 
     if args.url:
         results = run(args.url)
@@ -263,6 +277,17 @@ def engines_section(args) -> int:
     return 0
 
 
+def video_rows(model_dir, frames: int = 60):
+    from studies.video_bench import video_fps, video_table
+
+    return video_table(video_fps(model_dir, frames=frames))
+
+
+def video_section(args) -> int:
+    print("\n".join(video_rows(args.model_dir, args.frames)))
+    return 0
+
+
 def faces_section(args) -> int:
     print("\n".join(face_finding_rows(args.realmask, args.model_dir)))
     return 0
@@ -282,8 +307,10 @@ def report(args) -> int:
                  lambda: predictor_rows(args.model_dir)),
                 ("Finding faces in real photos (realmask/photos): dlib's path beside the face finder",
                  lambda: face_finding_rows(args.realmask, args.model_dir)),
-                (f"HTTP server on `{args.model_dir}` (paddle backend, loopback, 48x48 JPEG uploads)",
+                (f"HTTP server on `{args.model_dir}` (paddle backend, loopback)",
                  lambda: server_rows(args.model_dir)),
+                ("Video (`tools/predict.py --video`: a full search every 5 frames, faces followed between), "
+                 "frames/s", lambda: video_rows(args.model_dir)),
                 ("Engines: masking (pool, Ray) and prediction (one process, Ray) on the same inputs",
                  lambda: engines_rows(args)))
     for title, measure in sections:
@@ -297,7 +324,7 @@ def report(args) -> int:
 
 
 SECTIONS = {None: report, "masking": masking_section, "training": training_section,
-            "predictor": predictor_section, "server": server_section, "faces": faces_section,
+            "predictor": predictor_section, "server": server_section, "faces": faces_section, "video": video_section,
             "engines": engines_section}
 
 
