@@ -10,3 +10,22 @@ def test_the_clips_faces_are_all_found_and_the_table_has_a_row_a_clip(tmp_path):
         assert row["found_per_frame"] == row["faces"] and row["fps"] > 0 and row["frames"] == 6
     assert len(video_table(rows)) == 2 + len(rows)
     assert clip(tmp_path / "c.avi", 640, 360, 6, frames=2).stat().st_size > 10_000
+
+
+def test_the_photo_profile_names_every_pass_and_the_whole_path(tmp_path):
+    import cv2
+    import skimage.data
+
+    from deploy.predictor import Predictor
+    from masker.photo import mask_photo
+    from studies.photo_profile import photo_profile, profile_table
+
+    photo = tmp_path / "astronaut.jpg"
+    cv2.imwrite(str(photo), cv2.resize(mask_photo(cv2.cvtColor(skimage.data.astronaut(), cv2.COLOR_RGB2BGR)),
+                                       (800, 800)))
+    profile = photo_profile(Predictor(ROOT / "inference", cpu_threads=1), [photo], repeats=1)
+    stages = profile["ms_per_photo"]
+    assert {"decode", "finder: short-range whole", "finder: short-range padded", "finder: full-range whole",
+            "finder: full-range tiles", "of which graphs", "whole path (finder, face status, expression)"} <= set(stages)
+    assert all(ms > 0 for ms in stages.values()) and profile["median_size"] == [800, 800]
+    assert len(profile_table(profile)) == 4 + len(stages)

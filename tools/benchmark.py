@@ -8,6 +8,7 @@
     python tools/benchmark.py faces [--realmask ../shared/realmask]        finding faces in real photos, ms/photo
     python tools/benchmark.py engines                                      the pool and one process against Ray
     python tools/benchmark.py video [--model-dir DIR]                      video frames/s: 480p-1080p, 1-6 faces
+    python tools/benchmark.py photos [--realmask ../shared/realmask]       a photo's time, stage by stage
 
 The report: masking images/s (1 and 2 workers, and face-mask 0.3.0 on the same faces; the fastest of 3 runs) and
 the time per step, training images/s per config (1 and 2 threads), face finding in real photos (ms per photo and
@@ -107,6 +108,10 @@ def parse_args(argv=None):
     video = sections.add_parser("video", help="video frames/s through the whole path", formatter_class=HelpFormatter)
     video.add_argument("--model-dir", default="inference")
     video.add_argument("--frames", type=int, default=60, help="frames of each clip")
+    photos = sections.add_parser("photos", help="where a real photo's time goes", formatter_class=HelpFormatter)
+    photos.add_argument("--realmask", default=str(ROOT.parent / "shared" / "realmask"))
+    photos.add_argument("--model-dir", default="inference")
+    photos.add_argument("--limit", type=int, help="the first N photos only")
     faces = sections.add_parser("faces", help="finding faces in real photos", formatter_class=HelpFormatter)
     faces.add_argument("--realmask", default=str(ROOT.parent / "shared" / "realmask"))
     faces.add_argument("--model-dir", default="inference")
@@ -288,6 +293,21 @@ def video_section(args) -> int:
     return 0
 
 
+def photo_rows(realmask, model_dir, limit=None):
+    from deploy.predictor import Predictor
+    from studies.photo_profile import photo_profile, profile_table
+
+    photos = sorted((Path(realmask) / "photos").glob("*.jpg"))[:limit]
+    if not photos:
+        return [f"(skipped: no photos at {realmask}/photos)"]
+    return profile_table(photo_profile(Predictor(model_dir), photos))
+
+
+def photos_section(args) -> int:
+    print("\n".join(photo_rows(args.realmask, args.model_dir, args.limit)))
+    return 0
+
+
 def faces_section(args) -> int:
     print("\n".join(face_finding_rows(args.realmask, args.model_dir)))
     return 0
@@ -307,6 +327,8 @@ def report(args) -> int:
                  lambda: predictor_rows(args.model_dir)),
                 ("Finding faces in real photos (realmask/photos): dlib's path beside the face finder",
                  lambda: face_finding_rows(args.realmask, args.model_dir)),
+                ("A real photo's time, stage by stage (realmask/photos, Paddle Inference, 2 threads)",
+                 lambda: photo_rows(args.realmask, args.model_dir)),
                 (f"HTTP server on `{args.model_dir}` (paddle backend, loopback)",
                  lambda: server_rows(args.model_dir)),
                 ("Video (`tools/predict.py --video`: a full search every 5 frames, faces followed between), "
@@ -325,6 +347,7 @@ def report(args) -> int:
 
 SECTIONS = {None: report, "masking": masking_section, "training": training_section,
             "predictor": predictor_section, "server": server_section, "faces": faces_section, "video": video_section,
+            "photos": photos_section,
             "engines": engines_section}
 
 

@@ -1,0 +1,53 @@
+"""Where a photo's time goes on the whole prediction path (decode, each pass of the face finder, cropping, each
+model's preprocessing and graph), over real photos: `python tools/benchmark.py photos`, docs/benchmarks.md."""
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+
+def photo_profile(predictor, photos, repeats: int = 2) -> dict:
+    """{stage: ms per photo} (the fastest of `repeats` passes over all photos, stage by stage), with "whole path"
+    the Predictor.predict_faces of the decoded photo as users run it, and the photos' count and median size."""
+    from deploy.images import decode_image
+
+    paths = [Path(p) for p in photos]
+    data = [p.read_bytes() for p in paths]
+    images = [decode_image(d) for d in data]
+    predictor.predict_faces(images[0])                     # the models loaded and warm
+    best = defaultdict(lambda: float("inf"))
+    for _ in range(repeats):
+        stages = defaultdict(float)
+        predictor.time_stages(lambda stage, seconds: stages.__setitem__(stage, stages[stage] + seconds))
+        started = time.perf_counter()
+        for d in data:
+            decode_image(d)
+        stages["decode"] = time.perf_counter() - started
+        for image in images:
+            found = {}
+            faces, _ = predictor.finder.find(image, timings=found)
+            for name, seconds in found.items():
+                stages[f"finder: {name}"] += seconds
+            started = time.perf_counter()
+            predictor.predict_faces(image, faces=faces)
+            stages["classify (crops, face status, expression)"] += time.perf_counter() - started
+        predictor.time_stages(None)
+        stages["of which preprocessing"], stages["of which graphs"] = stages.pop("preprocess", 0), stages.pop("graph", 0)
+        started = time.perf_counter()
+        for image in images:
+            predictor.predict_faces(image)
+        stages["whole path (finder, face status, expression)"] = time.perf_counter() - started
+        for stage, seconds in stages.items():
+            best[stage] = min(best[stage], 1000 * seconds / len(images))
+    sizes = np.array([image.shape[:2] for image in images])
+    return {"photos": len(images), "median_size": [int(np.median(sizes[:, 1])), int(np.median(sizes[:, 0]))],
+            "ms_per_photo": {stage: round(ms, 2) for stage, ms in best.items()}}
+
+
+def profile_table(profile) -> list:
+    w, h = profile["median_size"]
+    lines = [f"{profile['photos']} photos, median {w}x{h}; ms per photo, the fastest of the passes:", "",
+             "| stage | ms per photo |", "|---|---:|"]
+    lines += [f"| {stage} | {ms} |" for stage, ms in profile["ms_per_photo"].items()]
+    return lines
