@@ -33,7 +33,8 @@ def photo_profile(predictor, photos, repeats: int = 2) -> dict:
             predictor.predict_faces(image, faces=faces)
             stages["classify (crops, face status, expression)"] += time.perf_counter() - started
         predictor.time_stages(None)
-        stages["of which preprocessing"], stages["of which graphs"] = stages.pop("preprocess", 0), stages.pop("graph", 0)
+        stages["of which preprocessing"] = stages.pop("preprocess", 0.0)
+        stages["of which graphs"] = stages.pop("graph", 0.0)
         started = time.perf_counter()
         for image in images:
             predictor.predict_faces(image)
