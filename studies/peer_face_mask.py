@@ -81,9 +81,9 @@ def _mask_all(paths) -> dict:
             except Exception:       # e.g. PIL's "height and width must be > 0" on a face it measures flat
                 errors += 1
     seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
-    written = sum(Path(p).with_name(f"{Path(p).stem}-with-mask{Path(p).suffix}").is_file() for p in paths)
-    n = len(paths)
-    return {"masker": PEER, "images": n, "written": written, "errors": errors,
+    kept = [i for i, p in enumerate(paths) if Path(p).with_name(f"{Path(p).stem}-with-mask{Path(p).suffix}").is_file()]
+    written, n = len(kept), len(paths)
+    return {"masker": PEER, "images": n, "written": written, "kept": kept, "errors": errors,
             "coverage": written / n if n else 0.0,
             "seconds": round(seconds, 3), "images_per_second": round(n / seconds, 1) if seconds else None,
             "cpu_ms_per_image": round(1000 * cpu / n, 3) if n else None}
@@ -91,3 +91,28 @@ def _mask_all(paths) -> dict:
 
 if __name__ == "__main__":           # the child run_peer starts: --list FILE (one copied picture per line)
     print(json.dumps(_mask_all(Path(sys.argv[2]).read_text().split("\n"))))
+
+
+def seed_maskable_report(predictor, masked_data, fer2013, split: str = "eval") -> dict:
+    """The masked model alone and the routed predictor on make data's masked faces of `split` (PublicTest: the
+    test set), on all of them and on those the seed's masker can mask too (its originals in FER2013's folders),
+    for a like-for-like comparison with the seed's figures on the faces its masker kept."""
+    import numpy as np
+
+    from studies.round_trip import eval_faces
+
+    rows = [line.rsplit(" ", 1)[0] for line in (Path(masked_data) / f"{split}_list.txt").read_text().splitlines()
+            if line.strip()]
+    folder = {"eval": "test", "train": "train"}[split]
+    originals = [Path(fer2013) / folder / Path(row).parent.name / Path(row).name for row in rows]
+    kept = set(run_peer(originals)["kept"])
+    faces, labels = eval_faces(masked_data, split=split)
+    report = {"faces": len(faces), "seed_maskable": len(kept)}
+    answers = {"masked model alone": [predictor.masked_model.labels[int(np.argmax(p))]
+                                      for p in predictor.masked_model.predict_probs(faces)]}
+    if predictor.routes:
+        answers["routed"] = [p.label for p in predictor.predict(faces)]
+    for name, predicted in answers.items():
+        right = np.array([p == label for p, label in zip(predicted, labels)])
+        report[name] = {"all": float(right.mean()), "seed_maskable": float(right[sorted(kept)].mean())}
+    return report

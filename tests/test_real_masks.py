@@ -38,3 +38,29 @@ def test_eval_faces_real_masks_on_the_shared_photos(tmp_path):
     for kind in ("drawn", "real"):
         assert 0.4 < report["masked model alone"][kind] < 0.9
     assert report["routed"]["called_unmasked"]["real"] > report["routed"]["called_unmasked"]["drawn"]
+
+
+def test_seed_maskable_faces_are_those_the_seeds_masker_writes(tmp_path):
+    import cv2
+
+    from deploy.predictor import Predictor
+    from studies.peer_face_mask import seed_maskable_report
+
+    fer2013 = ROOT.parent / "shared" / "fer2013"
+    if not (fer2013 / "test").is_dir():
+        pytest.skip("needs ../shared/fer2013")
+    lines = []
+    for label, name in enumerate(("angry", "fear", "happy", "surprise")):
+        (tmp_path / "eval" / name).mkdir(parents=True)
+        for path in sorted((fer2013 / "test" / name).glob("*.jpg"))[:4]:
+            cv2.imwrite(str(tmp_path / "eval" / name / path.name), cv2.imread(str(path)))
+            lines.append(f"eval/{name}/{path.name} {label}")
+    (tmp_path / "eval_list.txt").write_text("\n".join(lines) + "\n")
+    (tmp_path / "label_list.txt").write_text("0 angry\n1 fear\n2 happy\n3 surprise\n")
+    try:
+        report = seed_maskable_report(Predictor(ROOT / "inference"), tmp_path, fer2013)
+    except RuntimeError as error:          # as tests/test_masker_bench.py: the peer comes from PyPI
+        pytest.skip(f"face-mask could not be fetched from PyPI: {error}")
+    assert report["faces"] == 16 and 0 < report["seed_maskable"] < 16     # it misses some faces: 71 % of all
+    for name in ("masked model alone", "routed"):
+        assert 0 <= report[name]["all"] <= 1 and 0 <= report[name]["seed_maskable"] <= 1

@@ -9,6 +9,9 @@ prediction path), each BlazeFace model alone, the face finder, and the predictor
 face-status model's no-face check), all in one run; the mask status of the faces found; and, with the two data
 folders of `make data`, the routed predictor's accuracy and the finder's round trip on PublicTest faces.
 
+--seed-maskable instead: the masked model on make data's PublicTest faces, all of them and those the seed's masker
+(face-mask 0.3.0) can mask too (needs --masked-data and --fer2013); writes OUT_seed_maskable.json.
+
 --real-masks instead: the validation faces of `make data` with the lower half of a real masked face from the tuning
 photos, beside the same faces under the drawn masks (studies/real_masks.py); writes OUT_real_masks.json.
 """
@@ -29,6 +32,9 @@ def main(argv=None) -> int:
     p.add_argument("--masked-data", help="make data's masked folder: routed accuracy and the round trip")
     p.add_argument("--unmasked-data", help="make data's unmasked folder (the same faces)")
     p.add_argument("--out", default="docs/face_finding", help="writes OUT.json and OUT.md")
+    p.add_argument("--fer2013", help="FER2013's image folders, for --seed-maskable")
+    p.add_argument("--seed-maskable", action="store_true",
+                   help="instead: accuracy on PublicTest's masked faces, all and those face-mask 0.3.0 can mask")
     p.add_argument("--real-masks", action="store_true",
                    help="instead: the masked model and the routed predictor on validation faces with real lower "
                         "halves, against drawn masks (needs --masked-data and --unmasked-data)")
@@ -48,6 +54,16 @@ def main(argv=None) -> int:
 
         faces, _ = eval_faces(args.unmasked_data, every=5, split="train")
         print(json.dumps(fer2013_framing(FaceFinder(), faces)))
+        return 0
+    if args.seed_maskable:
+        if not args.masked_data or not args.fer2013:
+            p.error("--seed-maskable needs --masked-data (make data's folder) and --fer2013")
+        from deploy.predictor import Predictor
+        from studies.peer_face_mask import seed_maskable_report
+
+        report = seed_maskable_report(Predictor(args.model_dir), args.masked_data, args.fer2013)
+        atomic_write_text(f"{args.out}_seed_maskable.json", json.dumps(report, indent=1))
+        print(json.dumps(report, indent=1))
         return 0
     if not args.realmask:
         p.error("give --realmask (../shared/realmask)")
