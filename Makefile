@@ -72,7 +72,7 @@ heldout-data:
 		--hold-out-mask $(HOLD_OUT)
 
 # The shipped masked model in inference/: a student of the committed unmasked twin trained without the validation
-# faces (models/twin_x0_5_trainsplit/, its teacher and its start; docs/history.md gives the command that made it)
+# faces (models/twin_x0_5_trainsplit/, its teacher and its start, `make unmasked-model`)
 # on paired faces, on one thread; its best epoch is chosen on the validation split.
 default-model:
 	OMP_NUM_THREADS=1 $(PY) tools/train.py -c $(DISTILL_CONFIG)
