@@ -10,7 +10,7 @@ import pytest
 import skimage.data
 
 from deploy.predictor import Predictor
-from deploy.video import FileFrames, LatestFrame, predict_video
+from deploy.video import LatestFrame, PrefetchedFrames, predict_video
 from masker.photo import mask_photo
 from test_video_timeline import ROOT
 
@@ -107,8 +107,14 @@ def test_a_slow_reader_of_a_camera_gets_the_newest_frame(clip):
     assert frames.dropped > 0 and len(indices) + frames.dropped == FRAMES
 
 
-def test_file_frames_unpaced_are_every_frame(clip):
-    frames = FileFrames(cv2.VideoCapture(str(clip)))
+def test_prefetched_frames_are_every_frame_in_order_and_stop_midway(clip):
+    frames = PrefetchedFrames(cv2.VideoCapture(str(clip)))
     read = [frames.read() for _ in range(FRAMES + 1)]
     assert [index for ok, _, index in read if ok] == list(range(FRAMES)) and not read[-1][0]
     assert frames.dropped == 0
+    frames.stop()
+    early = PrefetchedFrames(cv2.VideoCapture(str(clip)))
+    assert early.read()[2] == 0
+    time.sleep(0.2)                        # the reader is blocked on a full queue
+    early.stop()
+    assert not early.thread.is_alive()
