@@ -118,3 +118,16 @@ def test_prefetched_frames_are_every_frame_in_order_and_stop_midway(clip):
     time.sleep(0.2)                        # the reader is blocked on a full queue
     early.stop()
     assert not early.thread.is_alive()
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--detect-every", "0"], "--detect-every must be at least 1 frame"),
+    (["--detect-every", "two"], "invalid int value: 'two'"),
+])
+def test_a_bad_detect_every_is_refused_in_one_line(clip, argv, message):
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, str(ROOT / "tools" / "predict.py"), "--video", str(clip), *argv],
+                            capture_output=True, text=True)
+    assert result.returncode == 2 and message in result.stderr.strip().splitlines()[-1], result.stderr
