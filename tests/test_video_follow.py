@@ -131,3 +131,11 @@ def test_a_bad_detect_every_is_refused_in_one_line(clip, argv, message):
     result = subprocess.run([sys.executable, str(ROOT / "tools" / "predict.py"), "--video", str(clip), *argv],
                             capture_output=True, text=True)
     assert result.returncode == 2 and message in result.stderr.strip().splitlines()[-1], result.stderr
+
+
+def test_two_followed_boxes_of_one_face_become_one():
+    from deploy.faces import Face, distinct
+
+    faces = [Face((0, 0, 10, 10), 0.6, None), Face((1, 0, 11, 10), 0.9, None), Face((50, 0, 60, 10), 0.5, None)]
+    assert distinct(faces) == [1, 2]            # the better-scoring of the overlapping two, and the other face
+    assert distinct([]) == []
