@@ -266,7 +266,8 @@ class FaceFinder:
     def find(self, image: np.ndarray, timings: dict = None) -> tuple:
         """(faces of min_face px or more, faces found under min_face px), each list largest first. The small ones
         are too small to classify, and a user is told so rather than 'no face'. timings: a dict that each pass's
-        seconds are added to (keys: its model, "padded" or "tiles"; "merge" for the suppression)."""
+        seconds are added to ("short-range whole", "short-range padded", "full-range whole", "full-range tiles";
+        "merge" for the suppression)."""
         rgb = _rgb(image)
         found = []
         clock = time.perf_counter()
