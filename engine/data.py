@@ -1,5 +1,4 @@
 """ImageNetDataset (PaddleClas's list format) and its DataLoader, with bad data reported up front."""
-import importlib
 from pathlib import Path
 
 import cv2
@@ -10,7 +9,7 @@ from basics import UserError
 
 from .config import ConfigError
 from .logger import log
-from .registry import DATASETS
+from .registry import DATASETS, imported
 from .schema import LIST, STR
 from .transforms import DecodeImage, apply_transforms, build_batch_transforms, build_transforms
 
@@ -159,9 +158,8 @@ class PairedImageNetDataset(ImageNetDataset):
         if not self.ops or not isinstance(self.ops[0], DecodeImage) or self.ops[0].channel_first:
             raise ConfigError("PairedImageNetDataset.masker masks the decoded face: transform_ops must start with "
                               "DecodeImage (channel_first: False)")
-        module, _, attribute = name.partition(":")
         try:
-            masker_class = getattr(importlib.import_module(module), attribute)
+            masker_class = imported(name)
         except (ImportError, AttributeError, ValueError):
             raise ConfigError(f"PairedImageNetDataset.masker: {name!r} names no class; give 'module:Class', "
                               "e.g. masker.online:FreshMask") from None

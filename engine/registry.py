@@ -20,6 +20,15 @@ from .schema import FLOAT, Leaf
 LISTED_IN_FULL = 30
 
 
+def imported(path: str):
+    """The attribute that "module:attribute" names, its module imported (ImportError, AttributeError or ValueError
+    where it names none)."""
+    module, separator, attribute = path.partition(":")
+    if not separator or not attribute:
+        raise ValueError(f"{path!r} is not 'module:attribute'")
+    return getattr(importlib.import_module(module), attribute)
+
+
 class Registry:
     def __init__(self, kind, module=None, hidden=(), common=None, lazy=None):
         """kind: what the parts are (for messages); module: where they are defined; hidden: parameters the engine
@@ -58,8 +67,7 @@ class Registry:
     def __getitem__(self, name):
         parts = self._load()
         if name not in parts and name in self._lazy:
-            module, attribute = self._lazy[name].split(":")
-            parts[name] = getattr(importlib.import_module(module), attribute)
+            parts[name] = imported(self._lazy[name])
         if name not in parts:
             raise self.unknown(name)
         return parts[name]

@@ -33,11 +33,11 @@ def cached_points(image_root, files, progress: bool = True) -> np.ndarray:
     """(len(files), 6, 2) mask points of the gray faces image_root/files, NaN where no mask can be placed; read from
     image_root/POINTS_CACHE where it holds them for this points model and these very bytes, else found and added."""
     root, files = Path(image_root), list(files)
-    cache = root / POINTS_CACHE
+    cache, model = root / POINTS_CACHE, points_model_id()
     known = {}
     try:
         with np.load(cache) as saved:
-            if str(saved["model"]) == points_model_id():
+            if str(saved["model"]) == model:
                 known = dict(zip(saved["faces"].tolist(), saved["points"]))
     except (OSError, KeyError, ValueError):         # none yet, or not one this code wrote: found again
         pass
@@ -63,7 +63,7 @@ def cached_points(image_root, files, progress: bool = True) -> np.ndarray:
                 pass
     if missing:
         buffer = io.BytesIO()
-        np.savez(buffer, model=points_model_id(), faces=np.array(list(known)),
+        np.savez(buffer, model=model, faces=np.array(list(known)),
                  points=np.array(list(known.values()), dtype=np.float64))
         atomic_write_bytes(cache, buffer.getvalue())
     return np.array([known[key] for key in keys], dtype=np.float64).reshape(len(files), 6, 2)
@@ -83,13 +83,16 @@ class FreshMask:
         if np.isnan(points).any():
             return gray
         style = choose_style(rng, self.styles)
-        box = refitted(mask_box(points, gray.shape[::-1]), rng)
+        return self.draw(gray, refitted(mask_box(points, gray.shape[::-1]), rng), style, rng)
+
+    def draw(self, gray, box, style, rng) -> np.ndarray:
         return apply_mask(gray, box, style)
 
 
 # The mean grey (0-255) of real masks in photos, at the percentiles REAL_MASK_PERCENTILES: the middle of the mask
 # (from 0.3 to 0.8 of the way from the nose bridge to the chin, 16 px wide) of the 297 masked faces of 40 px or more
-# that the face finder finds in the tuning photos of ../shared/realmask (studies/real_masks.py), 2026-12-07.
+# that the face finder finds in the tuning photos of ../shared/realmask (studies/real_masks.py's real_mask_greys),
+# 2026-12-07.
 REAL_MASK_PERCENTILES = (5, 10, 20, 30, 40, 50, 60, 70, 80, 90, 95)
 REAL_MASK_GREYS = (28, 50, 95, 127, 144, 157, 169, 180, 195, 213, 225)
 
@@ -125,10 +128,5 @@ class RealisticFreshMask(FreshMask):
     """FreshMask's masks as they look in photos (worn): the same style, fit and geometry, then real masks' greys,
     the face's light, folds, grain and blur."""
 
-    def __call__(self, gray: np.ndarray, index: int, rng: np.random.Generator) -> np.ndarray:
-        points = self.points[index]
-        if np.isnan(points).any():
-            return gray
-        style = choose_style(rng, self.styles)
-        luma, alpha = mask_layer(refitted(mask_box(points, gray.shape[::-1]), rng), style, gray.shape)
-        return worn(gray, luma, alpha, rng)
+    def draw(self, gray, box, style, rng) -> np.ndarray:
+        return worn(gray, *mask_layer(box, style, gray.shape), rng)

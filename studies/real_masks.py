@@ -14,7 +14,7 @@ from tqdm import tqdm
 
 from deploy.face_status_data import MASKED, match, read_boxes, read_photo, split_of
 from deploy.faces import FaceFinder, crop
-from masker.geometry import DegenerateFace, NOSE_BRIDGE, mask_box
+from masker.geometry import CHIN, DegenerateFace, NOSE_BRIDGE, mask_box
 from masker.points import mask_points
 from studies.round_trip import eval_faces
 
@@ -49,6 +49,19 @@ def real_masked_faces(realmask, min_side: int = MIN_SIDE, progress: bool = True)
                 continue
             faces.append((gray, points))
     return faces
+
+
+def real_mask_greys(donors, percentiles) -> list:
+    """The mean grey of each real mask (the donors' middle of the mask: from 0.3 to 0.8 of the way from the nose
+    bridge to the chin, 16 px wide), at `percentiles`: masker.online's REAL_MASK_GREYS."""
+    means = []
+    for gray, points in donors:
+        (x, top), bottom = points[NOSE_BRIDGE], points[CHIN][1]
+        patch = gray[max(int(top + 0.3 * (bottom - top)), 0):int(top + 0.8 * (bottom - top)),
+                     max(int(x - 8), 0):int(x + 8)]
+        if patch.size >= 20:
+            means.append(float(patch.mean()))
+    return [round(float(v)) for v in np.percentile(means, percentiles)]
 
 
 def with_real_half(face: np.ndarray, points: np.ndarray, donor: np.ndarray, donor_points: np.ndarray) -> np.ndarray:

@@ -64,3 +64,14 @@ def test_seed_maskable_faces_are_those_the_seeds_masker_writes(tmp_path):
     assert report["faces"] == 16 and 0 < report["seed_maskable"] < 16     # it misses some faces: 71 % of all
     for name in ("masked model alone", "routed"):
         assert 0 <= report[name]["all"] <= 1 and 0 <= report[name]["seed_maskable"] <= 1
+
+
+def test_the_real_mask_greys_of_the_masker_are_those_of_the_tuning_photos():
+    from masker.online import REAL_MASK_GREYS, REAL_MASK_PERCENTILES
+    from studies.real_masks import real_mask_greys, real_masked_faces
+
+    shared = ROOT.parent / "shared" / "realmask"
+    if not (shared / "boxes.csv").is_file():
+        pytest.skip("needs ../shared/realmask")
+    donors = real_masked_faces(shared, progress=False)
+    assert real_mask_greys(donors, REAL_MASK_PERCENTILES) == list(REAL_MASK_GREYS)
