@@ -12,6 +12,7 @@ from .config import ConfigError
 from .data import build_loader, label_list
 from .metrics import metric_topk
 from .logger import log, setup_logging
+from .ensembles import EnsembleModel
 from .model import as_deployed, model_with_weights
 
 
@@ -93,24 +94,51 @@ def write_report(report, indices, labels, probs, files, class_names, out_dir):
             writer.writerow([files[index], class_names[label], class_names[pred], f"{prob[pred]:.6f}"])
 
 
-def evaluate_model(model, loader, class_names, out_dir=None, topk=(1,)):
+def evaluate_model(model, loader, class_names, out_dir=None, topk=(1,), extra=None):
+    """The report of `model` on `loader`, with `extra` entries; its files written into out_dir if given."""
     indices, labels, probs, skipped = predict_loader(model, loader)
-    report = make_report(labels, probs, class_names, topk)
-    report["skipped_unreadable"] = skipped
+    report = {**make_report(labels, probs, class_names, topk), "skipped_unreadable": skipped, **(extra or {})}
     if out_dir is not None:
         write_report(report, indices, labels, probs, loader.dataset.files, class_names, out_dir)
     return report
 
 
+def member_agreement(labels, member_probs):
+    """How an ensemble's members answer the same faces (member_probs: {name: [N, classes]}): each member's accuracy
+    alone, the fraction of faces on which each pair gives different classes and on which not all members agree,
+    and the fraction that at least one member gets right (what a perfect combination could reach)."""
+    preds = {name: probs.argmax(axis=1) for name, probs in member_probs.items()}
+    names = list(preds)
+    stacked = np.stack([preds[name] for name in names])
+    return {"accuracy": {name: float(np.mean(preds[name] == labels)) for name in names},
+            "disagree_pairs": {f"{a} / {b}": float(np.mean(preds[a] != preds[b]))
+                               for i, a in enumerate(names) for b in names[i + 1:]},
+            "disagree_any": float(np.mean((stacked != stacked[0]).any(axis=0))),
+            "one_right": float(np.mean((stacked == labels).any(axis=0)))}
+
+
 def evaluate(config):
-    """Evaluate Global.pretrained_model on DataLoader.Eval; writes the report files into output_dir/<Arch>/."""
+    """Evaluate Global.pretrained_model on DataLoader.Eval; writes the report files into output_dir/<Arch>/. For an
+    EnsembleModel the report also says how its members answer alone and how often they disagree."""
     model = model_with_weights(config, "evaluation")
     weights = config["Global"].get("pretrained_model") or "the members' weights"
     out_dir = Path(config["Global"].get("output_dir", "./output")) / config["Arch"]["name"]
     setup_logging(out_dir / "eval.log")
     class_names = label_list(config)
     loader = build_loader(config, "Eval", shard=False)
-    report = evaluate_model(as_deployed(model, config), loader, class_names, out_dir, metric_topk(config))
+    extra = {}
+    if isinstance(model, EnsembleModel):
+        answers = {name: predict_loader(as_deployed(net, config), loader)
+                   for name, net in zip(model.names, model.members)}
+        labels = next(iter(answers.values()))[1]
+        extra["members"] = member_agreement(labels, {name: answer[2] for name, answer in answers.items()})
+    report = evaluate_model(as_deployed(model, config), loader, class_names, out_dir, metric_topk(config), extra)
+    if "members" in report:
+        log.info("members alone: %s; they disagree on %.1f %% of the faces (%s); one of them is right on %.4f",
+                 ", ".join(f"{name} {acc:.4f}" for name, acc in report["members"]["accuracy"].items()),
+                 100 * report["members"]["disagree_any"],
+                 ", ".join(f"{pair} {100 * rate:.1f} %" for pair, rate in report["members"]["disagree_pairs"].items()),
+                 report["members"]["one_right"])
     log.info("eval %s: top-1 accuracy %.4f, macro F1 %.4f on %d images%s -> %s", weights, report["accuracy"],
              report["macro_f1"], report["images"],
              f" ({report['skipped_unreadable']} unreadable skipped)" if report["skipped_unreadable"] else "",

@@ -1,5 +1,6 @@
 """EnsembleModel: members trained on their own, their probabilities averaged in evaluation and in the exported
 graph."""
+import json
 from pathlib import Path
 
 import numpy as np
@@ -8,7 +9,7 @@ import pytest
 import yaml
 
 from engine.config import ConfigError, load_config
-from engine.evaluate import evaluate
+from engine.evaluate import evaluate, member_agreement
 from engine.export import export
 from engine.model import DeployedModel, build_model, trainable_parameters
 from engine.train import train
@@ -116,7 +117,26 @@ def test_evaluation_measures_the_ensemble(members, tmp_path):
     from engine.evaluate import make_report, predict_loader
     _, labels, probs, _ = predict_loader(model, build_loader(config, "Eval", shard=False))
     assert report["accuracy"] == make_report(labels, probs, report["labels"])["accuracy"]
-    assert (tmp_path / "EnsembleModel" / "report.json").is_file()
+    assert json.loads((tmp_path / "EnsembleModel" / "report.json").read_text())["members"] == report["members"]
+    ensemble = build_model(config)
+    alone = {}
+    for name, net in zip(ensemble.names, ensemble.members):
+        member = DeployedModel(net, flip_average=True, views=[[0.9, 0, 0]])
+        member.eval()
+        alone[name] = predict_loader(member, build_loader(config, "Eval", shard=False))[2].argmax(axis=1)
+    assert report["members"]["accuracy"] == {name: float(np.mean(pred == labels)) for name, pred in alone.items()}
+    assert report["members"]["disagree_pairs"] == {"A / B": float(np.mean(alone["A"] != alone["B"]))}
+
+
+def test_member_agreement_counts_disagreements_and_faces_one_member_gets_right():
+    labels = np.array([0, 1, 2, 0])
+    one_hot = np.eye(3, dtype=np.float32)
+    members = {"A": one_hot[[0, 1, 2, 1]], "B": one_hot[[0, 2, 2, 2]], "C": one_hot[[0, 1, 1, 2]]}
+    agreement = member_agreement(labels, members)
+    assert agreement["accuracy"] == {"A": 0.75, "B": 0.5, "C": 0.5}
+    assert agreement["disagree_pairs"] == {"A / B": 0.5, "A / C": 0.5, "B / C": 0.5}
+    assert agreement["disagree_any"] == 0.75
+    assert agreement["one_right"] == 0.75
 
 
 def test_an_ensemble_is_not_trained_and_needs_its_members_weights(members, tmp_path):
