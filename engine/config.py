@@ -62,7 +62,7 @@ class Part:
 
 
 # What a member of Arch.models may give besides its backbone's parameters (engine/ensembles.py says whose each is).
-MEMBER_KEYS = {"pretrained": STR, "answers": LIST, "flip_average": BOOL, "view_average": LIST}
+MEMBER_KEYS = {"pretrained": STR, "answers": LIST, "flip_average": BOOL, "view_average": LIST, "sees": STR}
 
 
 class Architecture(Part):

@@ -29,10 +29,11 @@ class DistillationModel(paddle.nn.Layer):
     an optional `pretrained` weights prefix; members flagged in Arch.freeze_params_list are frozen and stay in eval
     mode. forward gives {name: logits}. Given a paired batch [N, 2, C, H, W] (PairedImageNetDataset: this
     project's extension), frozen members see the second image of each pair and the others the first, so that a
-    teacher can see the unmasked face while the student learns from the masked one. A frozen member given
-    `flip_average` or `view_average` (this project's) answers with the log of its class probabilities averaged
-    over those views (engine/views.py), so that a one-pass student learns the view-averaged answer. What is
-    evaluated and exported is the member Arch.infer_model_name names."""
+    teacher can see the unmasked face while the student learns from the masked one; a member's `sees: image` or
+    `sees: pair` says otherwise (a masked model among the teachers sees the masked face, as the student does).
+    A frozen member given `flip_average` or `view_average` (this project's) answers with the log of its class
+    probabilities averaged over those views (engine/views.py), so that a one-pass student learns the view-averaged
+    answer. What is evaluated and exported is the member Arch.infer_model_name names."""
 
     def __init__(self, models: LIST, freeze_params_list: LIST = None, infer_model_name: STR = None, **shared):
         super().__init__()
@@ -48,8 +49,13 @@ class DistillationModel(paddle.nn.Layer):
             # Each member has its own name scope, so two trainable members would share optimizer state names.
             raise ConfigError("Arch.freeze_params_list: exactly one member may train (the others are teachers)")
         self.frozen = dict(zip(self.names, frozen))
-        self.members, self.views = paddle.nn.LayerList(), {}
+        self.members, self.views, self.sees_pair = paddle.nn.LayerList(), {}, {}
         for name, spec in members:
+            sees = spec.pop("sees", "pair" if self.frozen[name] else "image")
+            if sees not in ("image", "pair"):
+                raise ConfigError(f"Arch.models.{name}.sees: 'image' (the list's image, e.g. the masked face) or "
+                                  f"'pair' (its pair from pair_root, e.g. the unmasked face); got {sees!r}")
+            self.sees_pair[name] = sees == "pair"
             if "answers" in spec:
                 raise ConfigError(f"Arch.models.{name}.answers is an EnsembleModel's: a DistillationModel exports "
                                   "one member")
@@ -75,7 +81,7 @@ class DistillationModel(paddle.nn.Layer):
     def forward(self, x):
         outputs = {}
         for name, net in zip(self.names, self.members):
-            view = x if x.ndim == 4 else x[:, 1 if self.frozen[name] else 0]
+            view = x if x.ndim == 4 else x[:, 1 if self.sees_pair[name] else 0]
             if self.frozen[name]:
                 # Here, not in train(): paddle.DataParallel's train() sets every sublayer's mode itself.
                 if net.training:
@@ -114,6 +120,9 @@ class EnsembleModel(paddle.nn.Layer):
             if {"flip_average", "view_average"} & set(spec):
                 raise ConfigError(f"Arch.models.{name}: an EnsembleModel's views are Global.flip_average and "
                                   "Global.view_average, for all members")
+            if "sees" in spec:
+                raise ConfigError(f"Arch.models.{name}.sees is a DistillationModel's: an EnsembleModel's members all "
+                                  "see the image")
             if "answers" in spec:
                 answers[name] = spec.pop("answers")
             if not pretrained:

@@ -147,6 +147,31 @@ def test_a_teacher_with_views_answers_the_view_average(data, tmp_path):
     np.testing.assert_allclose(paddle.nn.functional.softmax(logits / 4).numpy(), softened, atol=1e-5)
 
 
+def test_each_teacher_sees_the_image_its_sees_names(data, tmp_path):
+    """By default a teacher sees the pair (the unmasked face) and the student the image (the masked one); a masked
+    model among the teachers, `sees: image`, answers the image as the student sees it."""
+    data, pairs = data
+    plain = build_model(load_config(TINY, overrides(data, tmp_path)))
+    rng = np.random.default_rng(5)
+    # Weights that answer unevenly, so that the two images get different answers.
+    plain.set_state_dict({k: (v.numpy() + rng.normal(0, 0.3, v.shape)).astype(np.float32)
+                          for k, v in plain.state_dict().items() if not k.endswith("_variance")})
+    paddle.save(plain.state_dict(), str(tmp_path / "teacher.pdparams"))
+    members = (f"Arch.models=[{{Unmasked: {{name: PPLCNet_x0_25, pretrained: {tmp_path / 'teacher'}}}}}, "
+               f"{{Masked: {{name: PPLCNet_x0_25, pretrained: {tmp_path / 'teacher'}, sees: image}}}}, "
+               f"{{Student: {{name: PPLCNet_x0_25}}}}]")
+    model = build_model(load_config(TINY, distill_overrides(
+        data, tmp_path, "", pairs, [members, "Arch.freeze_params_list=[True, True, False]"])))
+    model.train()
+    plain.eval()
+    x = paddle.to_tensor(rng.uniform(-1, 1, (4, 2, 3, 48, 48)).astype(np.float32))
+    outputs = model(x)
+    image, pair = plain(x[:, 0]).numpy(), plain(x[:, 1]).numpy()
+    assert np.abs(image - pair).max() > 0.01
+    np.testing.assert_allclose(outputs["Unmasked"].numpy(), pair, atol=1e-5)
+    np.testing.assert_allclose(outputs["Masked"].numpy(), image, atol=1e-5)
+
+
 @pytest.mark.parametrize("extra, message", [
     (["Arch.freeze_params_list=[False, False]"], "exactly one member may train"),
     (["Arch.models=[{Teacher: {name: PPLCNet_x0_25}}, {Student: {name: PPLCNet_x0_25, flip_average: True}}]"],
@@ -159,6 +184,8 @@ def test_a_teacher_with_views_answers_the_view_average(data, tmp_path):
     (["Arch.models=[{Student: {name: PPLCNet_x0_25}}]", "Arch.freeze_params_list=[False]"], "two or more members"),
     (["Arch.models=[{Teacher: {name: PPLCNet_x0_25, answers: [1]}}, {Student: {name: PPLCNet_x0_25}}]"],
      "Arch.models.Teacher.answers is an EnsembleModel's"),
+    (["Arch.models=[{Teacher: {name: PPLCNet_x0_25, sees: masked}}, {Student: {name: PPLCNet_x0_25}}]"],
+     "Arch.models.Teacher.sees: 'image' .* or 'pair' .*; got 'masked'"),
     (["DataLoader.Train.dataset.pair_root="], "PairedImageNetDataset needs pair_root"),
     (["Loss.Train=[{CELoss: {weight: 1.0}}]"], "Loss.Train.CELoss: a DistillationModel gives one output per member"),
 ])
