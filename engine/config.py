@@ -63,6 +63,8 @@ class Part:
 
 # What a member of Arch.models may give besides its backbone's parameters (engine/ensembles.py says whose each is).
 MEMBER_KEYS = {"pretrained": STR, "answers": LIST, "flip_average": BOOL, "view_average": LIST, "sees": STR}
+# A DistillationModel teacher given as an exported model's prefix instead of a backbone.
+EXPORTED_MEMBER_KEYS = {"exported": STR, "sees": STR}
 
 
 class Architecture(Part):
@@ -93,6 +95,13 @@ class Architecture(Part):
                                   f"FaceCNN_x0_5, ...}}', got {member!r}")
             (member_name, spec), = member.items()
             at = f"{where}models.{member_name}."
+            if "exported" in spec:
+                for key, value in spec.items():
+                    if key not in EXPORTED_MEMBER_KEYS:
+                        raise _unknown(key, set(EXPORTED_MEMBER_KEYS), at,
+                                       f" (an exported teacher takes no '{key}': its graph is whole)")
+                    EXPORTED_MEMBER_KEYS[key].check(value, f"{at}{key}.")
+                continue
             if "name" not in spec:
                 raise ConfigError(f"'{at}name': give the member's backbone, e.g. FaceCNN_x0_5")
             if spec["name"] not in BACKBONES:

@@ -1,6 +1,7 @@
 """Models of several members: PaddleClas's DistillationModel (a teacher and a student trained together) and this
 project's EnsembleModel (members trained apart, combined in the exported graph)."""
 import math
+from pathlib import Path
 
 import paddle
 import paddle.nn.functional as F
@@ -20,7 +21,33 @@ def member_specs(models, shared, kind):
             isinstance(m, dict) and len(m) == 1 and isinstance(next(iter(m.values())), dict) for m in models):
         raise ConfigError(f"Arch.models: list two or more members as '- Teacher: {{name: FaceCNN_x0_5, ...}}' "
                           f"for a {kind}")
-    return [(name, {**shared, **spec}) for member in models for name, spec in member.items()]
+    # An exported teacher is a whole graph: the settings shared by the backbones are not its.
+    return [(name, spec if "exported" in spec else {**shared, **spec})
+            for member in models for name, spec in member.items()]
+
+
+class ExportedTeacher(paddle.nn.Layer):
+    """A frozen teacher that is an exported model (`exported: prefix`, engine.export's inference.pdmodel and
+    .pdiparams): whatever its graph computes (an ensemble, views, the face-status combination) is its answer. It
+    answers the log of the graph's class probabilities, so that softened at T its softmax is p^(1/T), as a teacher
+    with views answers (DistillationModel._teacher_answer)."""
+
+    def __init__(self, prefix, where):
+        super().__init__()
+        if not (Path(f"{prefix}.pdmodel").is_file() and Path(f"{prefix}.pdiparams").is_file()):
+            raise ConfigError(f"{where}exported: {prefix}.pdmodel and .pdiparams not found (give an exported "
+                              "model's prefix, e.g. ./inference/face_status/inference)")
+        graph = paddle.jit.load(str(prefix))
+        graph.eval()
+        for param in graph.parameters():
+            param.stop_gradient = True
+        # Kept out of the layer tree: its weights are the exported file's, not the run's, so checkpoints do not
+        # hold them (their saved names would collide with the student's) and nothing can switch it to training.
+        object.__setattr__(self, "_graph", graph)
+
+    def forward(self, x):
+        # A floor far below any probability that matters, so that softened at T = 4 (p^(1/4)) it stays negligible.
+        return paddle.log(paddle.clip(self._graph(x), min=1e-30))
 
 
 @MODELS.register
@@ -33,7 +60,7 @@ class DistillationModel(paddle.nn.Layer):
     `sees: pair` says otherwise (a masked model among the teachers sees the masked face, as the student does).
     A frozen member given `flip_average` or `view_average` (this project's) answers with the log of its class
     probabilities averaged over those views (engine/views.py), so that a one-pass student learns the view-averaged
-    answer. What is evaluated and exported is the member Arch.infer_model_name names."""
+    answer; one given `exported` instead of a backbone is an exported model's whole graph (ExportedTeacher). What is evaluated and exported is the member Arch.infer_model_name names."""
 
     def __init__(self, models: LIST, freeze_params_list: LIST = None, infer_model_name: STR = None, **shared):
         super().__init__()
@@ -64,6 +91,12 @@ class DistillationModel(paddle.nn.Layer):
                 raise ConfigError(f"Arch.models.{name}: flip_average and view_average are for a frozen teacher; "
                                   "the member that trains sees one view (set the exported model's views in Global)")
             self.views[name] = Views(flip, check_views(crops, f"Arch.models.{name}.view_average"))
+            if "exported" in spec:
+                if not self.frozen[name]:
+                    raise ConfigError(f"Arch.models.{name}.exported: an exported model can only teach (freeze it "
+                                      "in Arch.freeze_params_list)")
+                self.members.append(ExportedTeacher(spec["exported"], f"Arch.models.{name}."))
+                continue
             pretrained = spec.pop("pretrained", None)
             net = build_backbone(spec)
             if pretrained:
@@ -120,9 +153,10 @@ class EnsembleModel(paddle.nn.Layer):
             if {"flip_average", "view_average"} & set(spec):
                 raise ConfigError(f"Arch.models.{name}: an EnsembleModel's views are Global.flip_average and "
                                   "Global.view_average, for all members")
-            if "sees" in spec:
-                raise ConfigError(f"Arch.models.{name}.sees is a DistillationModel's: an EnsembleModel's members all "
-                                  "see the image")
+            for key in ("sees", "exported"):
+                if key in spec:
+                    raise ConfigError(f"Arch.models.{name}.{key} is a DistillationModel teacher's: an EnsembleModel "
+                                      "combines backbones of its own, which all see the image")
             if "answers" in spec:
                 answers[name] = spec.pop("answers")
             if not pretrained:

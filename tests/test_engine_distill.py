@@ -172,6 +172,43 @@ def test_each_teacher_sees_the_image_its_sees_names(data, tmp_path):
     np.testing.assert_allclose(outputs["Masked"].numpy(), image, atol=1e-5)
 
 
+def test_an_exported_model_teaches_with_its_whole_graph(data, tmp_path):
+    """A teacher given as an exported model (here with its mirror image and a crop averaged in the graph) answers
+    what its graph answers, softened as a teacher with views is, and a student trains and exports beside it."""
+    data, pairs = data
+    plain = build_model(load_config(TINY, overrides(data, tmp_path)))
+    rng = np.random.default_rng(7)
+    plain.set_state_dict({k: (v.numpy() + rng.normal(0, 0.3, v.shape)).astype(np.float32)
+                          for k, v in plain.state_dict().items() if not k.endswith("_variance")})
+    paddle.save(plain.state_dict(), str(tmp_path / "teacher.pdparams"))
+    graph = export(load_config(TINY, overrides(data, tmp_path, [
+        f"Global.pretrained_model={tmp_path / 'teacher'}", f"Global.save_inference_dir={tmp_path / 'graph'}",
+        "Global.flip_average=True", "Global.view_average=[[0.9, 0, 0]]"]))) / "inference"
+    members = (f"Arch.models=[{{Teacher: {{exported: {graph}}}}}, "
+               f"{{Student: {{name: PPLCNet_x0_25, pretrained: {tmp_path / 'teacher'}}}}}]")
+    config = load_config(TINY, distill_overrides(data, tmp_path, "", pairs, [members, "Global.epochs=1"]))
+    model = build_model(config)
+    model.train()
+    x = paddle.to_tensor(rng.uniform(-1, 1, (4, 2, 3, 48, 48)).astype(np.float32))
+    answer = paddle.jit.load(str(graph))(x[:, 1]).numpy()
+    one_pass = DeployedModel(plain)
+    one_pass.eval()
+    assert np.abs(answer - one_pass(x[:, 1]).numpy()).max() > 0.01
+    logits = model(x)["Teacher"]
+    np.testing.assert_allclose(paddle.nn.functional.softmax(logits).numpy(), answer, atol=1e-5)
+    softened = answer ** 0.25 / (answer ** 0.25).sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(paddle.nn.functional.softmax(logits / 4).numpy(), softened, atol=1e-5)
+
+    run_dir = train(config)
+    # A checkpoint holds the graph's weights too, and a run resumes from it.
+    config["Global"].update(epochs=2, checkpoints=str(run_dir / "latest"))
+    train(config)
+    config["Global"].update(checkpoints=None, pretrained_model=str(run_dir / "latest"),
+                            save_inference_dir=str(tmp_path / "student"))
+    student = paddle.jit.load(str(export(config) / "inference"))(x[:, 0]).numpy()
+    assert student.shape == (4, 4) and np.allclose(student.sum(axis=1), 1, atol=1e-5)
+
+
 @pytest.mark.parametrize("extra, message", [
     (["Arch.freeze_params_list=[False, False]"], "exactly one member may train"),
     (["Arch.models=[{Teacher: {name: PPLCNet_x0_25}}, {Student: {name: PPLCNet_x0_25, flip_average: True}}]"],
@@ -186,6 +223,12 @@ def test_each_teacher_sees_the_image_its_sees_names(data, tmp_path):
      "Arch.models.Teacher.answers is an EnsembleModel's"),
     (["Arch.models=[{Teacher: {name: PPLCNet_x0_25, sees: masked}}, {Student: {name: PPLCNet_x0_25}}]"],
      "Arch.models.Teacher.sees: 'image' .* or 'pair' .*; got 'masked'"),
+    (["Arch.models=[{Teacher: {exported: ./nowhere/inference}}, {Student: {name: PPLCNet_x0_25}}]"],
+     r"Arch.models.Teacher.exported: ./nowhere/inference.pdmodel and .pdiparams not found"),
+    (["Arch.models=[{Teacher: {exported: x, name: PPLCNet_x0_25}}, {Student: {name: PPLCNet_x0_25}}]"],
+     "an exported teacher takes no 'name'"),
+    (["Arch.models=[{Teacher: {name: PPLCNet_x0_25}}, {Student: {exported: x}}]"],
+     "Arch.models.Student.exported: an exported model can only teach"),
     (["DataLoader.Train.dataset.pair_root="], "PairedImageNetDataset needs pair_root"),
     (["Loss.Train=[{CELoss: {weight: 1.0}}]"], "Loss.Train.CELoss: a DistillationModel gives one output per member"),
 ])

@@ -150,7 +150,7 @@ def test_an_ensemble_is_not_trained_and_needs_its_members_weights(members, tmp_p
     with pytest.raises(ConfigError, match="'Arch.infer_model_name' is for DistillationModel: EnsembleModel does not "
                                           "take it"):
         build_model(load_config(TINY, ensemble_overrides(data, tmp_path, prefixes, ["Arch.infer_model_name=A"])))
-    with pytest.raises(ConfigError, match="Arch.models.B.sees is a DistillationModel's"):
+    with pytest.raises(ConfigError, match="Arch.models.B.sees is a DistillationModel teacher's"):
         build_model(load_config(TINY, ensemble_overrides(data, tmp_path, prefixes, [
             f"Arch.models=[{{A: {{name: FaceCNN_x0_5, pretrained: {prefixes[0]}}}}}, "
             f"{{B: {{name: FaceCNN_x0_5, pretrained: {prefixes[1]}, sees: pair}}}}]"])))
