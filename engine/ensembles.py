@@ -60,7 +60,8 @@ class DistillationModel(paddle.nn.Layer):
     `sees: pair` says otherwise (a masked model among the teachers sees the masked face, as the student does).
     A frozen member given `flip_average` or `view_average` (this project's) answers with the log of its class
     probabilities averaged over those views (engine/views.py), so that a one-pass student learns the view-averaged
-    answer; one given `exported` instead of a backbone is an exported model's whole graph (ExportedTeacher). What is evaluated and exported is the member Arch.infer_model_name names."""
+    answer; one given `exported` instead of a backbone is an exported model's whole graph (ExportedTeacher).
+    What is evaluated and exported is the member Arch.infer_model_name names."""
 
     def __init__(self, models: LIST, freeze_params_list: LIST = None, infer_model_name: STR = None, **shared):
         super().__init__()
