@@ -121,16 +121,22 @@ def test_the_student_trains_the_teacher_stays_and_only_the_student_ships(data, i
                                atol=1e-5)
 
 
+def uneven_teacher(data, tmp_path, seed):
+    """A model whose weights answer unevenly (so that views and images change its answer), saved as
+    tmp_path/teacher.pdparams; returns it and the generator that made it."""
+    plain = build_model(load_config(TINY, overrides(data, tmp_path)))
+    rng = np.random.default_rng(seed)
+    plain.set_state_dict({k: (v.numpy() + rng.normal(0, 0.3, v.shape)).astype(np.float32)
+                          for k, v in plain.state_dict().items() if not k.endswith("_variance")})
+    paddle.save(plain.state_dict(), str(tmp_path / "teacher.pdparams"))
+    return plain, rng
+
+
 def test_a_teacher_with_views_answers_the_view_average(data, tmp_path):
     """Softened at any temperature, the teacher's logits give the view-averaged model's probabilities (T = 1) or
     their p^(1/T): what its exported model with those views answers."""
     data, pairs = data
-    plain = build_model(load_config(TINY, overrides(data, tmp_path)))
-    rng = np.random.default_rng(3)
-    # Weights that answer unevenly, so that the views change the answer.
-    plain.set_state_dict({k: (v.numpy() + rng.normal(0, 0.3, v.shape)).astype(np.float32)
-                          for k, v in plain.state_dict().items() if not k.endswith("_variance")})
-    paddle.save(plain.state_dict(), str(tmp_path / "teacher.pdparams"))
+    plain, rng = uneven_teacher(data, tmp_path, 3)
     views = [[0.9, 0, 0], [1.0, 2, -1]]
     members = (f"Arch.models=[{{Teacher: {{name: PPLCNet_x0_25, pretrained: {tmp_path / 'teacher'}, "
                f"flip_average: True, view_average: {views}}}}}, {{Student: {{name: PPLCNet_x0_25}}}}]")
@@ -151,12 +157,7 @@ def test_each_teacher_sees_the_image_its_sees_names(data, tmp_path):
     """By default a teacher sees the pair (the unmasked face) and the student the image (the masked one); a masked
     model among the teachers, `sees: image`, answers the image as the student sees it."""
     data, pairs = data
-    plain = build_model(load_config(TINY, overrides(data, tmp_path)))
-    rng = np.random.default_rng(5)
-    # Weights that answer unevenly, so that the two images get different answers.
-    plain.set_state_dict({k: (v.numpy() + rng.normal(0, 0.3, v.shape)).astype(np.float32)
-                          for k, v in plain.state_dict().items() if not k.endswith("_variance")})
-    paddle.save(plain.state_dict(), str(tmp_path / "teacher.pdparams"))
+    plain, rng = uneven_teacher(data, tmp_path, 5)
     members = (f"Arch.models=[{{Unmasked: {{name: PPLCNet_x0_25, pretrained: {tmp_path / 'teacher'}}}}}, "
                f"{{Masked: {{name: PPLCNet_x0_25, pretrained: {tmp_path / 'teacher'}, sees: image}}}}, "
                f"{{Student: {{name: PPLCNet_x0_25}}}}]")
@@ -176,11 +177,7 @@ def test_an_exported_model_teaches_with_its_whole_graph(data, tmp_path):
     """A teacher given as an exported model (here with its mirror image and a crop averaged in the graph) answers
     what its graph answers, softened as a teacher with views is, and a student trains and exports beside it."""
     data, pairs = data
-    plain = build_model(load_config(TINY, overrides(data, tmp_path)))
-    rng = np.random.default_rng(7)
-    plain.set_state_dict({k: (v.numpy() + rng.normal(0, 0.3, v.shape)).astype(np.float32)
-                          for k, v in plain.state_dict().items() if not k.endswith("_variance")})
-    paddle.save(plain.state_dict(), str(tmp_path / "teacher.pdparams"))
+    plain, rng = uneven_teacher(data, tmp_path, 7)
     graph = export(load_config(TINY, overrides(data, tmp_path, [
         f"Global.pretrained_model={tmp_path / 'teacher'}", f"Global.save_inference_dir={tmp_path / 'graph'}",
         "Global.flip_average=True", "Global.view_average=[[0.9, 0, 0]]"]))) / "inference"
