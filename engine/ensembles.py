@@ -21,8 +21,9 @@ def member_specs(models, shared, kind):
             isinstance(m, dict) and len(m) == 1 and isinstance(next(iter(m.values())), dict) for m in models):
         raise ConfigError(f"Arch.models: list two or more members as '- Teacher: {{name: FaceCNN_x0_5, ...}}' "
                           f"for a {kind}")
-    # An exported teacher is a whole graph: the settings shared by the backbones are not its.
-    return [(name, spec if "exported" in spec else {**shared, **spec})
+    # Copies, which the models may pop keys from. An exported teacher is a whole graph: the settings shared by the
+    # backbones are not its.
+    return [(name, dict(spec) if "exported" in spec else {**shared, **spec})
             for member in models for name, spec in member.items()]
 
 

@@ -181,10 +181,12 @@ def test_an_exported_model_teaches_with_its_whole_graph(data, tmp_path):
     graph = export(load_config(TINY, overrides(data, tmp_path, [
         f"Global.pretrained_model={tmp_path / 'teacher'}", f"Global.save_inference_dir={tmp_path / 'graph'}",
         "Global.flip_average=True", "Global.view_average=[[0.9, 0, 0]]"]))) / "inference"
-    members = (f"Arch.models=[{{Teacher: {{exported: {graph}}}}}, "
+    members = (f"Arch.models=[{{Teacher: {{exported: {graph}, sees: pair}}}}, "
                f"{{Student: {{name: PPLCNet_x0_25, pretrained: {tmp_path / 'teacher'}}}}}]")
     config = load_config(TINY, distill_overrides(data, tmp_path, "", pairs, [members, "Global.epochs=1"]))
     model = build_model(config)
+    # Building reads the config and leaves it whole: a run saves it, and a resumed run builds from it again.
+    assert config["Arch"]["models"][0] == {"Teacher": {"exported": str(graph), "sees": "pair"}}
     model.train()
     x = paddle.to_tensor(rng.uniform(-1, 1, (4, 2, 3, 48, 48)).astype(np.float32))
     answer = paddle.jit.load(str(graph))(x[:, 1]).numpy()
