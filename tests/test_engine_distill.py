@@ -199,7 +199,8 @@ def test_an_exported_model_teaches_with_its_whole_graph(data, tmp_path):
     np.testing.assert_allclose(paddle.nn.functional.softmax(logits / 4).numpy(), softened, atol=1e-5)
 
     run_dir = train(config)
-    # A checkpoint holds the graph's weights too, and a run resumes from it.
+    # The checkpoint holds the student, not the graph (read from its file again); with the graph's weights in it,
+    # their saved names, the same as the student's, made the resumed student NaN.
     config["Global"].update(epochs=2, checkpoints=str(run_dir / "latest"))
     train(config)
     config["Global"].update(checkpoints=None, pretrained_model=str(run_dir / "latest"),
