@@ -18,6 +18,10 @@ from engine.config import ConfigError
 # the face-status model (masked / unmasked / no_face) and the expression model for unmasked faces. The folder's own
 # model is the one for masked faces (and the one FastDeploy's PaddleClasModel and the phone load).
 UNMASKED_MODEL, FACE_STATUS_MODEL = "unmasked", "face_status"
+# A sub-folder (or the folder itself) whose one graph answers all three with heads of one backbone (inference.yml's
+# Heads, configs/fused/): where present, it routes in one forward pass a face instead of the three models.
+FUSED_MODEL = "fused"
+ROUTING_HEADS = {"face_status": "status_model", "masked": "masked_model", "unmasked": "unmasked_model"}
 # A found face whose face-status model says no_face with at least this probability is dropped; chosen on the
 # face-status model's validation photos, the one value of 0.6-0.9 that kept both masked recall and precision at
 # 0.90 or more there (0.904 at 0.907; docs/predictor.md).
@@ -91,6 +95,7 @@ class Classifier:
         self.model_dir = model_dir
         self.model_name = str(config.get("Global", {}).get("model_name") or Path(model_dir).name)
         self.labels = [str(label) for label in config["PostProcess"]["label_list"]]
+        self.heads = read_heads(config, self.labels, model_dir)
         self.topk = min(topk or config["PostProcess"].get("topk") or len(self.labels), len(self.labels))
         self.preprocess = Preprocess(config["PreProcess"]["transform_ops"], source=f"{model_dir}/inference.yml")
         self.batch_size = batch_size
@@ -120,33 +125,91 @@ class Classifier:
         return probs
 
 
+def read_heads(config, labels, model_dir):
+    """inference.yml's Heads (engine/export.py: {head: its labels}, in the graph's order) as {head: (first column,
+    end)}; {} for a model of one head."""
+    heads, start = {}, 0
+    for name, names in (config.get("Heads") or {}).items():
+        heads[name] = (start, start + len(names))
+        start += len(names)
+    if heads and [str(label) for names in config["Heads"].values() for label in names] != labels:
+        raise ConfigError(f"{model_dir}/inference.yml: its Heads' labels, in order, must be PostProcess's label_list")
+    return heads
+
+
+class Head:
+    """One head of a Classifier of several heads: its labels and its columns of the graph's answer, used where a
+    model of its own would be."""
+
+    def __init__(self, classifier, name, topk=None):
+        self.classifier, self.name = classifier, name
+        self.start, self.end = classifier.heads[name]
+        self.labels = classifier.labels[self.start:self.end]
+        self.topk = min(topk or len(self.labels), len(self.labels))
+        self.model_name, self.model_dir = f"{classifier.model_name} ({name} head)", classifier.model_dir
+        self.preprocess, self.backend = classifier.preprocess, classifier.backend
+
+    @property
+    def observe_stage(self):
+        return self.classifier.observe_stage
+
+    @observe_stage.setter
+    def observe_stage(self, observe):
+        self.classifier.observe_stage = observe
+
+    def predict_probs(self, images) -> np.ndarray:
+        return self.columns(self.classifier.predict_probs(images))
+
+    def columns(self, probs) -> np.ndarray:
+        """This head's answer from the whole graph's answer."""
+        return probs[:, self.start:self.end]
+
+
 class Predictor:
     """Faces in, expressions out: the model folder's expression model for masked faces and, where the folder has
     them (UNMASKED_MODEL, FACE_STATUS_MODEL), the face-status model that tells a masked face from an unmasked one
-    and the expression model for unmasked faces, so that each face is answered by the model that fits it.
-    route=False uses the folder's own model alone. finder: the FaceFinder of predict_faces (by default one with
-    its default settings, made when first needed). Other arguments as Classifier's; both expression models must
-    list the same labels.
+    and the expression model for unmasked faces, so that each face is answered by the model that fits it. Where
+    the folder has a FUSED_MODEL (or is one), its heads do all three in one graph instead. route=False uses the
+    folder's own model alone (a fused folder's masked head). finder: the FaceFinder of predict_faces (by default
+    one with its default settings, made when first needed). Other arguments as Classifier's; both expression
+    models must list the same labels.
     """
 
     def __init__(self, model_dir="inference", backend="paddle", device="cpu", batch_size=8, topk=None,
                  route=True, finder: FaceFinder = None, **backend_options):
         options = dict(backend=backend, device=device, batch_size=batch_size, **backend_options)
-        self.masked_model = Classifier(model_dir, topk=topk, **options)
-        self.model_dir, self.labels, self.topk = model_dir, self.masked_model.labels, self.masked_model.topk
-        self.preprocess, self.batch_size, self.backend_name = self.masked_model.preprocess, batch_size, backend
-        self.backend = self.masked_model.backend
-        self.unmasked_model = self.status_model = None
+        own = Classifier(model_dir, topk=topk, **options)
         sub = lambda name: Path(model_dir) / name  # noqa: E731
-        if route and (sub(UNMASKED_MODEL) / "inference.yml").is_file() and \
+        self.fused = own if own.heads else None
+        if route and self.fused is None and (sub(FUSED_MODEL) / "inference.yml").is_file():
+            self.fused = Classifier(sub(FUSED_MODEL), **options)
+        self.masked_model, self.unmasked_model, self.status_model = own, None, None
+        if self.fused is not None:
+            missing = set(ROUTING_HEADS) - set(self.fused.heads)
+            if missing:
+                raise ConfigError(f"{self.fused.model_dir}: a fused model needs the heads {sorted(ROUTING_HEADS)}; "
+                                  f"it lacks {sorted(missing)}")
+            if route or self.fused is own:
+                self.masked_model = Head(self.fused, "masked", topk)
+            if route:
+                self.unmasked_model = Head(self.fused, "unmasked", topk)
+                self.status_model = Head(self.fused, "face_status")
+        elif route and (sub(UNMASKED_MODEL) / "inference.yml").is_file() and \
                 (sub(FACE_STATUS_MODEL) / "inference.yml").is_file():
             self.unmasked_model = Classifier(sub(UNMASKED_MODEL), topk=topk, **options)
             self.status_model = Classifier(sub(FACE_STATUS_MODEL), **options)
+        if not route:
+            self.fused = None
+        self.model_dir, self.labels, self.topk = model_dir, self.masked_model.labels, self.masked_model.topk
+        self.preprocess, self.batch_size, self.backend_name = self.masked_model.preprocess, batch_size, backend
+        self.backend = self.masked_model.backend
+        if self.routes:
+            where = self.fused.model_dir if self.fused is not None else sub(UNMASKED_MODEL)
             if self.unmasked_model.labels != self.labels:
-                raise ConfigError(f"{sub(UNMASKED_MODEL)} lists the labels {self.unmasked_model.labels}, "
-                                  f"{model_dir} {self.labels}: export both from the same data set's classes")
+                raise ConfigError(f"{where} lists the labels {self.unmasked_model.labels} for unmasked faces, "
+                                  f"{self.labels} for masked ones: export both from the same data set's classes")
             if set(self.status_model.labels) != {"masked", "unmasked", "no_face"}:
-                raise ConfigError(f"{sub(FACE_STATUS_MODEL)}: expected the labels masked, unmasked, no_face, got "
+                raise ConfigError(f"{where}: expected the face-status labels masked, unmasked, no_face, got "
                                   f"{self.status_model.labels}")
         self.finder = finder
         self.observe_stage = None
@@ -155,7 +218,7 @@ class Predictor:
         """observe_stage(stage, seconds) hears the time of every batch's preprocessing and graph, of every model,
         and of every photo's face finding ("preprocess", "graph", "find"); None stops it."""
         self.observe_stage = observe_stage
-        for model in (self.masked_model, self.unmasked_model, self.status_model):
+        for model in (self.masked_model, self.unmasked_model, self.status_model, self.fused):
             if model is not None:
                 model.observe_stage = observe_stage
 
@@ -165,7 +228,12 @@ class Predictor:
 
     def describe(self) -> str:
         """The models in a sentence, by their names and folders (for people, not their absolute paths)."""
-        folder = Path(self.model_dir).name
+        model_dir = self.model_dir
+        folder = Path(model_dir).name
+        if self.fused is not None:
+            where = folder if Path(self.fused.model_dir) == Path(model_dir) else f"{folder}/{FUSED_MODEL}"
+            return (f"{self.fused.model_name} ({where}/): face status, then the masked or the unmasked faces' "
+                    "expression, heads of one graph")
         if not self.routes:
             return f"{self.masked_model.model_name} ({folder}/)"
         return (f"{self.masked_model.model_name} ({folder}/) for masked faces, {self.unmasked_model.model_name} "
@@ -173,7 +241,9 @@ class Predictor:
 
     def face_status(self, images) -> np.ndarray:
         """[len(images), 2]: each face's P(no_face) and its mask score (see Prediction.mask_score)."""
-        probs = self.status_model.predict_probs(images)
+        return self._status_of(self.status_model.predict_probs(images))
+
+    def _status_of(self, probs) -> np.ndarray:
         column = {label: i for i, label in enumerate(self.status_model.labels)}
         masked, unmasked = probs[:, column["masked"]], probs[:, column["unmasked"]]
         return np.stack([probs[:, column["no_face"]], masked / np.maximum(masked + unmasked, 1e-9)], axis=1)
@@ -183,20 +253,29 @@ class Predictor:
         model its mask status picks (status: face_status's answer, where already known)."""
         if not self.routes:
             return self.masked_model.predict_probs(images)
+        return self._routed(images, status)[0]
+
+    def _routed(self, images, status=None):
+        """(expression probabilities, status): each face answered by the model or head its mask status picks. A
+        fused graph answers everything in one pass, this pass's status unless the face-status crop's is given."""
+        if self.fused is not None:
+            probs = self.fused.predict_probs(images)
+            status = self._status_of(self.status_model.columns(probs)) if status is None else status
+            masked = (status[:, 1] >= MASKED_FROM)[:, None]
+            return np.where(masked, self.masked_model.columns(probs), self.unmasked_model.columns(probs)), status
         status = self.face_status(images) if status is None else status
         probs = np.zeros((len(images), len(self.labels)), np.float32)
         masked = status[:, 1] >= MASKED_FROM
         for model, chosen in ((self.masked_model, masked), (self.unmasked_model, ~masked)):
             if chosen.any():
                 probs[chosen] = model.predict_probs([image for image, c in zip(images, chosen) if c])
-        return probs
+        return probs, status
 
     def predict(self, images, status=None) -> list:
         if not self.routes:
             return [self.prediction_of(row) for row in self.predict_probs(images)]
-        status = self.face_status(images) if status is None else status
-        return [self.prediction_of(row, mask_score) for row, (_, mask_score)
-                in zip(self.predict_probs(images, status), status)]
+        probs, status = self._routed(images, status)
+        return [self.prediction_of(row, mask_score) for row, (_, mask_score) in zip(probs, status)]
 
     def predict_faces(self, image, min_face: int = None, faces=None, status=None) -> FoundFaces:
         """Every face in an ordinary photo (the finder's), masked or not, cropped like FER2013's and answered by

@@ -139,6 +139,10 @@ SCHEMA = {
         # This project's: evaluation and the exported model answer with the first N classes alone, for a model
         # trained on more (FER2013's seven, or the four plus "other") that is asked about the four.
         "answer_classes": COUNT,
+        # This project's: a model of several heads, {name: label map} in the order of its classes (engine/data.py's
+        # head_slices): the exported graph answers each head with its own softmax, and evaluation measures
+        # eval_head (default: the first).
+        "heads": ANY, "eval_head": STR,
     },
     # A backbone (FaceCNN or paddleclas's) or a model of several: engine/registry.py's BACKBONES and MODELS.
     "Arch": Architecture(),
@@ -211,7 +215,24 @@ def validate(config):
     if answered is not None and answered > config["Arch"]["class_num"]:
         raise ConfigError(f"Global.answer_classes ({answered}) must be at most Arch.class_num "
                           f"({config['Arch']['class_num']}): it keeps the first classes of those trained")
+    check_heads(config["Global"])
     return config
+
+
+def check_heads(global_section):
+    heads, evaluated = global_section.get("heads"), global_section.get("eval_head")
+    if heads is None:
+        if evaluated is not None:
+            raise ConfigError("Global.eval_head names one of Global.heads: set Global.heads too, or drop eval_head")
+        return
+    if not (isinstance(heads, dict) and len(heads) >= 2 and all(isinstance(k, str) and isinstance(v, str)
+                                                                  for k, v in heads.items())):
+        raise ConfigError("Global.heads: two or more '<head name>: <its label_list.txt>', e.g. "
+                          "{masked: ./dataset/masked/label_list.txt, unmasked: ./dataset/unmasked/label_list.txt}")
+    if global_section.get("answer_classes") is not None:
+        raise ConfigError("Global.answer_classes and Global.heads both pick the classes answered: keep one")
+    if evaluated is not None and evaluated not in heads:
+        raise ConfigError(f"Global.eval_head {evaluated!r} is not among Global.heads {sorted(heads)}")
 
 
 def apply_override(config, override):

@@ -42,9 +42,11 @@ def read_label_map(path):
 
 
 def label_list(config):
-    """The names of the classes answered (all, or the first Global.answer_classes), from
+    """The names of the classes answered (all, or the first Global.answer_classes, or Global.eval_head's), from
     Infer.PostProcess.class_id_map_file, or else the label_list.txt that tools/make_dataset.py writes beside the
     training list (PaddleClas trains without a label map; this engine names the classes in its reports)."""
+    if config["Global"].get("heads"):
+        return head_slices(config)[eval_head(config)][2]
     path = config.get("Infer", {}).get("PostProcess", {}).get("class_id_map_file")
     if not path or not Path(path).is_file():
         train_list = config.get("DataLoader", {}).get("Train", {}).get("dataset", {}).get("cls_label_path", ".")
@@ -62,8 +64,58 @@ def label_list(config):
     return labels[:config["Global"].get("answer_classes") or len(labels)]
 
 
+def head_slices(config):
+    """Global.heads (this project's: {head name: its label map}, in the order of the model's classes) as
+    {name: (first class, end, labels)}; the heads' classes must add up to Arch.class_num."""
+    slices, start = {}, 0
+    for name, path in config["Global"]["heads"].items():
+        labels = read_label_map(path)
+        slices[name] = (start, start + len(labels), labels)
+        start += len(labels)
+    if start != config["Arch"]["class_num"]:
+        raise ConfigError(f"Global.heads list {start} classes in all, but Arch.class_num is "
+                          f"{config['Arch']['class_num']}: make them agree")
+    return slices
+
+
+def eval_head(config):
+    """The head that evaluation measures and training picks its best epoch on: Global.eval_head, or the first."""
+    return config["Global"].get("eval_head") or next(iter(config["Global"]["heads"]))
+
+
 # The label of a face of none of the classes (teacher_only_classes): the losses on labels skip it.
 UNLABELLED = -1
+
+
+def read_list(cls_label_path, image_root, class_num=None, teacher_only=(), label_offset=0):
+    """The (relative paths, labels) of a PaddleClas list file, each label plus label_offset; a label among
+    teacher_only (before the offset) becomes UNLABELLED. Bad lines, labels and missing images are DataErrors."""
+    list_path, image_root = Path(cls_label_path), Path(image_root)
+    if not list_path.is_file():
+        raise DataError(f"list file {list_path} not found: run tools/make_dataset.py or fix cls_label_path")
+    files, labels = [], []
+    for number, line in enumerate(list_path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        parts = line.rsplit(maxsplit=1)
+        if len(parts) != 2 or not parts[1].lstrip("-").isdigit():
+            raise DataError(f"{list_path}:{number}: expected '<image path> <label>', got {line!r}")
+        label = int(parts[1])
+        if label in teacher_only:
+            label = UNLABELLED
+        else:
+            label += label_offset
+            if class_num is not None and not 0 <= label < class_num:
+                raise DataError(f"{list_path}:{number}: label {label} (with label_offset {label_offset}) is outside "
+                                f"0..{class_num - 1} (Arch.class_num): fix the list, label_offset or class_num")
+        if not (image_root / parts[0]).is_file():
+            raise DataError(f"{list_path}:{number}: image {image_root / parts[0]} does not exist: regenerate the "
+                            "list or fix image_root")
+        files.append(parts[0])
+        labels.append(label)
+    if not files:
+        raise EmptyList(f"list file {list_path} is empty: run tools/make_dataset.py again")
+    return files, labels
 
 
 @DATASETS.register
@@ -76,31 +128,8 @@ class ImageNetDataset(Dataset):
 
     def __init__(self, image_root: STR, cls_label_path: STR, transform_ops=(), class_num=None, seed=0,
                  teacher_only_classes: LIST = ()):
-        self.image_root, list_path = Path(image_root), Path(cls_label_path)
-        teacher_only = set(teacher_only_classes)
-        if not list_path.is_file():
-            raise DataError(f"list file {list_path} not found: run tools/make_dataset.py or fix cls_label_path")
-        self.files, self.labels = [], []
-        for number, line in enumerate(list_path.read_text(encoding="utf-8").splitlines(), 1):
-            if not line.strip():
-                continue
-            parts = line.rsplit(maxsplit=1)
-            if len(parts) != 2 or not parts[1].lstrip("-").isdigit():
-                raise DataError(f"{list_path}:{number}: expected '<image path> <label>', got {line!r}")
-            label = int(parts[1])
-            if label in teacher_only:
-                label = UNLABELLED
-            elif class_num is not None and not 0 <= label < class_num:
-                raise DataError(f"{list_path}:{number}: label {label} is outside 0..{class_num - 1} "
-                                "(Arch.class_num): fix the list or class_num")
-            image = self.image_root / parts[0]
-            if not image.is_file():
-                raise DataError(f"{list_path}:{number}: image {image} does not exist: regenerate the list or "
-                                "fix image_root")
-            self.files.append(parts[0])
-            self.labels.append(label)
-        if not self.files:
-            raise EmptyList(f"list file {list_path} is empty: run tools/make_dataset.py again")
+        self.image_root = Path(image_root)
+        self.files, self.labels = read_list(cls_label_path, self.image_root, class_num, set(teacher_only_classes))
         self.ops = build_transforms(transform_ops)
         self.seed, self.epoch = seed, 0
 
@@ -184,6 +213,38 @@ class PairedImageNetDataset(ImageNetDataset):
         # As DecodeImage decodes a gray JPEG: the gray in every channel.
         return [self._transformed(self.ops[1:], np.repeat(gray[:, :, None], 3, axis=2), index)
                 for gray in (masked, face)]
+
+
+# The keys of one list of MultiListDataset.lists.
+LIST_KEYS = {"image_root", "cls_label_path", "label_offset", "repeat"}
+
+
+@DATASETS.register
+class MultiListDataset(ImageNetDataset):
+    """This project's: the images of several PaddleClas lists as one dataset, for a model with several heads
+    (Global.heads) that learns from every list at once. Each of `lists` is {image_root, cls_label_path,
+    label_offset: the first class of its head (default 0), repeat: how many times an epoch sees it (default 1)}."""
+
+    def __init__(self, lists: LIST, transform_ops=(), class_num=None, seed=0):
+        if not lists or not all(isinstance(item, dict) for item in lists):
+            raise ConfigError("MultiListDataset.lists: a list of {image_root, cls_label_path, label_offset, repeat}")
+        self.files, self.labels = [], []
+        for number, item in enumerate(lists):
+            where = f"MultiListDataset.lists item {number}"
+            unknown = set(item) - LIST_KEYS
+            if unknown or not {"image_root", "cls_label_path"} <= set(item):
+                raise ConfigError(f"{where}: give image_root and cls_label_path (and optionally label_offset, "
+                                  f"repeat); got the keys {sorted(item)}")
+            offset, repeat = item.get("label_offset", 0), item.get("repeat", 1)
+            if not (type(offset) is int and offset >= 0 and type(repeat) is int and repeat >= 1):
+                raise ConfigError(f"{where}: label_offset must be an int >= 0 and repeat an int >= 1, got "
+                                  f"{offset!r} and {repeat!r}")
+            files, labels = read_list(item["cls_label_path"], item["image_root"], class_num, (), offset)
+            self.files += [str(Path(item["image_root"]) / f) for f in files] * repeat
+            self.labels += labels * repeat
+        self.image_root = Path()
+        self.ops = build_transforms(transform_ops)
+        self.seed, self.epoch = seed, 0
 
 
 class ResumableBatchSampler(DistributedBatchSampler):

@@ -10,7 +10,7 @@ import yaml
 from basics import unwritable
 
 from .config import ConfigError
-from .data import label_list
+from .data import head_slices, label_list
 from .ensembles import EnsembleModel
 from .model import as_deployed, build_model, deployed_arch_name
 from .weights import load_weights
@@ -39,14 +39,20 @@ def deploy_transforms(config):
 
 
 def inference_yml(config):
-    labels = label_list(config)
+    """PaddleClas's inference.yml. A model of several heads (Global.heads) lists every head's labels, in the
+    graph's order, and `Heads` (this project's) names each head's labels."""
+    heads = head_slices(config) if config["Global"].get("heads") else {}
+    labels = [label for *_, names in heads.values() for label in names] or label_list(config)
     post = config["Infer"].get("PostProcess", {})
-    return {
+    yml = {
         "Global": {"model_name": deployed_arch_name(config)},
         "PreProcess": {"transform_ops": deploy_transforms(config)},
         # PaddleClas's shape (ppcls/utils/config.py, dump_infer_config): the post-process name is the key.
         "PostProcess": {post.get("name", "Topk"): {"topk": int(post.get("topk", len(labels))), "label_list": labels}},
     }
+    if heads:
+        yml["Heads"] = {name: names for name, (*_, names) in heads.items()}
+    return yml
 
 
 def export(config):
@@ -64,7 +70,7 @@ def export(config):
         load_weights(model, weights)
     elif not isinstance(model, EnsembleModel):
         log.warning("Global.pretrained_model is not set: exporting randomly initialised weights")
-    model = as_deployed(model, config)
+    model = as_deployed(model, config, every_head=True)
     model.eval()
     channels, height, width = config["Global"].get("image_shape", [3, 224, 224])
     spec = [paddle.static.InputSpec([None, channels, height, width], "float32", name="x")]

@@ -5,6 +5,7 @@ import paddle.nn.functional as F
 from .config import ConfigError
 from .data import UNLABELLED
 from .registry import LOSSES
+from .schema import NONNEGATIVE_INT
 
 
 def is_soft(labels, class_num):
@@ -100,28 +101,31 @@ class DistillationKLDivLoss(paddle.nn.Layer):
 
     This project's extension: a student with more classes than its teacher (FER2013's seven against the four,
     answered with Global.answer_classes) learns the teacher's answer as its own answer among the teacher's classes,
-    its first ones."""
+    its first ones, or those from class_offset on: a student of several heads (Global.heads) learns each head from
+    its own teacher, one term per head, class_offset the head's first class."""
 
-    def __init__(self, class_num, model_name_pairs=(("Student", "Teacher"),), temperature=4.0):
+    def __init__(self, class_num, model_name_pairs=(("Student", "Teacher"),), temperature=4.0,
+                 class_offset: NONNEGATIVE_INT = 0):
         super().__init__()
         self.pairs = [list(pair) for pair in model_name_pairs]
         if not all(len(pair) == 2 for pair in self.pairs):
             raise ConfigError("DistillationKLDivLoss.model_name_pairs: a list of [student, teacher] name pairs")
         if not float(temperature) > 0:
             raise ConfigError(f"DistillationKLDivLoss.temperature must be above 0, got {temperature!r}")
-        self.temperature = float(temperature)
+        self.temperature, self.offset = float(temperature), class_offset
 
     def forward(self, outputs, labels):
         total = 0.0
         for student, teacher in self.pairs:
             student_logits = _output(outputs, student, "DistillationKLDivLoss")
             teacher_logits = _output(outputs, teacher, "DistillationKLDivLoss").detach()
-            taught = teacher_logits.shape[-1]
-            if student_logits.shape[-1] < taught:
+            taught, end = teacher_logits.shape[-1], self.offset + teacher_logits.shape[-1]
+            if student_logits.shape[-1] < end:
+                offset = f"class_offset {self.offset} plus " if self.offset else ""
                 raise ConfigError(f"DistillationKLDivLoss: {student} answers {student_logits.shape[-1]} classes, "
-                                  f"fewer than its teacher {teacher}'s {taught}: give the student a class_num of at "
-                                  "least the teacher's")
-            log_p = F.log_softmax(student_logits[:, :taught] / self.temperature, axis=-1)
+                                  f"fewer than {offset}its teacher {teacher}'s {taught}: give the student a class_num "
+                                  "of at least that")
+            log_p = F.log_softmax(student_logits[:, self.offset:end] / self.temperature, axis=-1)
             target = F.softmax(teacher_logits / self.temperature, axis=-1)
             kl = (target * (paddle.log(target + 1e-12) - log_p)).sum(axis=-1).mean()
             total = total + kl * self.temperature ** 2

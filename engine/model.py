@@ -5,6 +5,7 @@ import paddle.nn.functional as F
 
 from .backbones import build_backbone
 from .config import ConfigError
+from .data import eval_head, head_slices
 from .ensembles import DistillationModel, EnsembleModel
 from .registry import MODELS
 from .views import Views, check_views
@@ -62,12 +63,13 @@ class DeployedModel(paddle.nn.Layer):
     Global.flip_average, the mean of each face's and its mirror image's; with Global.view_average, the mean over
     those views of the face as well (engine/views.py), every view mirrored too when flip_average is on; for an
     EnsembleModel, each member's, then combined (EnsembleModel.combine). All run as one batch, so every backend and
-    the phone get the same answer. With answer_classes, the softmax runs over the first classes' logits alone: a
-    model trained on more classes answers among those."""
+    the phone get the same answer. With groups, [(first class, end)], each group of logits gets its own softmax
+    and the answers are concatenated: a model trained on more classes answers among the first ones
+    (Global.answer_classes), and a model of several heads answers with one head or all (Global.heads)."""
 
-    def __init__(self, model, flip_average=False, views=None, answer_classes=None):
+    def __init__(self, model, flip_average=False, views=None, groups=None):
         super().__init__()
-        self.model, self.answer_classes = model, answer_classes
+        self.model, self.groups = model, groups
         self.views = Views(flip_average, views)
 
     def forward(self, x):
@@ -79,11 +81,23 @@ class DeployedModel(paddle.nn.Layer):
         return self.views.mean(self._softmax(self.model(batch)))
 
     def _softmax(self, logits):
-        return F.softmax(logits if self.answer_classes is None else logits[:, :self.answer_classes], axis=-1)
+        if self.groups is None:
+            return F.softmax(logits, axis=-1)
+        answers = [F.softmax(logits[:, start:end], axis=-1) for start, end in self.groups]
+        return answers[0] if len(answers) == 1 else paddle.concat(answers, axis=-1)
 
 
-def as_deployed(model, config):
+def as_deployed(model, config, every_head=False):
+    """The DeployedModel of `model`: evaluation's (Global.eval_head's answer, for a model of several heads) or,
+    with every_head, export's (every head's)."""
     if isinstance(model, DistillationModel):
         model = model.infer_model
+    answered, groups = config["Global"].get("answer_classes"), None
+    if config["Global"].get("heads"):
+        slices = head_slices(config)
+        chosen = slices.values() if every_head else [slices[eval_head(config)]]
+        groups = [(start, end) for start, end, _ in chosen]
+    elif answered:
+        groups = [(0, answered)]
     return DeployedModel(model, bool(config["Global"].get("flip_average", False)),
-                         check_views(config["Global"].get("view_average")), config["Global"].get("answer_classes"))
+                         check_views(config["Global"].get("view_average")), groups)

@@ -1,0 +1,159 @@
+"""A model of several heads (Global.heads): MultiListDataset, DistillationKLDivLoss.class_offset, evaluation of one
+head and export of all (configs/fused/FaceCNN_fused.yaml's machinery)."""
+import numpy as np
+import paddle
+import pytest
+import yaml
+
+from engine.config import ConfigError, load_config
+from engine.data import DataError, build_loader, label_list
+from engine.evaluate import evaluate
+from engine.export import export
+from engine.losses import DistillationKLDivLoss
+from engine.model import as_deployed, build_model
+from engine.train import train
+from engine.weights import load_weights
+from test_engine_data import make_dataset, overrides
+from test_engine_distill import TINY
+
+STATUS = ["masked", "unmasked", "no_face"]
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    """The generated four classes, and a label map of three 'status' classes (the first three of them)."""
+    data = make_dataset(tmp_path_factory.mktemp("data"))
+    (data / "status_labels.txt").write_text("".join(f"{i} {n}\n" for i, n in enumerate(STATUS)))
+    lines = [line for line in (data / "train_list.txt").read_text().splitlines() if int(line.split()[1]) < 3]
+    (data / "status_list.txt").write_text("\n".join(lines) + "\n")
+    return data
+
+
+def headed_overrides(data, out, teachers, extra=()):
+    """A DistillationModel whose student has a 3-class head and a 4-class one, each taught by its own exported
+    teacher, on both lists at once."""
+    status, expression = teachers
+    return overrides(data, out, [
+        "Global.heads={status: %s, expression: %s}" % (data / "status_labels.txt", data / "label_list.txt"),
+        "Global.eval_head=expression", "Arch.name=DistillationModel", "Arch.class_num=7",
+        "Arch.freeze_params_list=[True, True, False]", "Arch.infer_model_name=Student",
+        f"Arch.models=[{{Status: {{exported: {status}}}}}, {{Expression: {{exported: {expression}}}}}, "
+        "{Student: {name: PPLCNet_x0_25}}]",
+        "Loss.Train=[{DistillationKLDivLoss: {weight: 1.0, model_name_pairs: [[Student, Status]]}}, "
+        "{DistillationKLDivLoss: {weight: 1.0, model_name_pairs: [[Student, Expression]], class_offset: 3}}]",
+        "DataLoader.Train.dataset={name: MultiListDataset, lists: ["
+        f"{{image_root: {data}, cls_label_path: {data / 'status_list.txt'}, repeat: 2}}, "
+        f"{{image_root: {data}, cls_label_path: {data / 'train_list.txt'}, label_offset: 3}}], "
+        "transform_ops: [{DecodeImage: {to_rgb: True, channel_first: False}}, {RandFlipImage: {flip_code: 1}}, "
+        "{NormalizeImage: {scale: 1.0/255.0, mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5], order: ''}}]}",
+        "Metric.Train=[]", *extra])
+
+
+def exported_teacher(data, folder, labels, seed):
+    """A tiny model of the classes `labels` lists, with weights that answer unevenly, exported into folder."""
+    config = load_config(TINY, overrides(data, folder, [f"Infer.PostProcess.class_id_map_file={labels}",
+                                                        f"Arch.class_num={len(labels.read_text().splitlines())}"]))
+    model = build_model(config)
+    rng = np.random.default_rng(seed)
+    model.set_state_dict({k: (v.numpy() + rng.normal(0, 0.3, v.shape)).astype(np.float32)
+                          for k, v in model.state_dict().items() if not k.endswith("_variance")})
+    paddle.save(model.state_dict(), str(folder / "weights.pdparams"))
+    config["Global"].update(pretrained_model=str(folder / "weights"), save_inference_dir=str(folder / "graph"))
+    return export(config) / "inference"
+
+
+def head_distance(model, x):
+    """How far the student's heads answer from their teachers (mean absolute difference of the probabilities)."""
+    model.eval()
+    outputs = {name: logits.numpy() for name, logits in model(x).items()}
+    softmax = lambda z: np.exp(z - z.max(axis=1, keepdims=True)) / np.exp(z - z.max(axis=1, keepdims=True)).sum(  # noqa: E731
+        axis=1, keepdims=True)
+    student = outputs["Student"]
+    return (np.abs(softmax(student[:, :3]) - softmax(outputs["Status"])).mean()
+            + np.abs(softmax(student[:, 3:]) - softmax(outputs["Expression"])).mean())
+
+
+def test_the_list_of_lists_offsets_and_repeats_each_list(data, tmp_path):
+    config = load_config(TINY, headed_overrides(data, tmp_path, ("a", "b")))
+    dataset = build_loader(config, "Train").dataset
+    status = (data / "status_list.txt").read_text().splitlines()
+    train_lines = (data / "train_list.txt").read_text().splitlines()
+    assert len(dataset) == 2 * len(status) + len(train_lines)
+    assert dataset.labels == [int(line.split()[1]) for line in status] * 2 + \
+        [int(line.split()[1]) + 3 for line in train_lines]
+    image, label, _ = dataset[len(dataset) - 1]
+    assert image.shape == (3, 48, 48) and label == 6
+
+
+@pytest.mark.parametrize("lists, message", [
+    ("[{image_root: DATA, cls_label_path: DATA/train_list.txt, offset: 3}]", r"got the keys \['cls_label_path', "),
+    ("[{image_root: DATA, cls_label_path: DATA/train_list.txt, repeat: 0}]", "repeat an int >= 1"),
+    ("[{image_root: DATA, cls_label_path: DATA/train_list.txt, label_offset: 4}]",
+     r"label 7 \(with label_offset 4\) is outside 0..6"),
+    ("[{image_root: DATA, cls_label_path: DATA/none.txt}]", "none.txt not found"),
+])
+def test_a_bad_list_of_lists_names_the_fix(data, tmp_path, lists, message):
+    config = load_config(TINY, headed_overrides(data, tmp_path, ("a", "b"), [
+        "DataLoader.Train.dataset.lists=" + lists.replace("DATA", str(data))]))
+    with pytest.raises((ConfigError, DataError), match=message):
+        build_loader(config, "Train")
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["Arch.class_num=8"], "Global.heads list 7 classes in all, but Arch.class_num is 8"),
+    (["Global.eval_head=mouth"], r"Global.eval_head 'mouth' is not among Global.heads \['expression', 'status'\]"),
+    (["Global.answer_classes=4"], "Global.answer_classes and Global.heads both pick"),
+    (["Global.heads=[a, b]"], "Global.heads: two or more '<head name>: <its label_list.txt>'"),
+])
+def test_bad_heads_name_the_fix(data, tmp_path, extra, message):
+    with pytest.raises(ConfigError, match=message):
+        label_list(load_config(TINY, headed_overrides(data, tmp_path, ("a", "b"), extra)))
+
+
+def test_an_eval_head_without_heads_is_an_error(data, tmp_path):
+    with pytest.raises(ConfigError, match="Global.eval_head names one of Global.heads"):
+        load_config(TINY, overrides(data, tmp_path, ["Global.eval_head=masked"]))
+
+
+def test_the_kl_term_of_a_head_is_the_kl_term_on_its_classes():
+    rng = np.random.default_rng(0)
+    student, teacher = rng.normal(size=(5, 7)), rng.normal(size=(5, 4)) * 3
+    sliced = DistillationKLDivLoss(4)({"Student": paddle.to_tensor(student[:, 3:]),
+                                      "Teacher": paddle.to_tensor(teacher)}, None)
+    offset = DistillationKLDivLoss(7, class_offset=3)({"Student": paddle.to_tensor(student),
+                                                       "Teacher": paddle.to_tensor(teacher)}, None)
+    assert float(offset) == pytest.approx(float(sliced), rel=1e-6) and float(offset) > 0.01
+    with pytest.raises(ConfigError, match="fewer than class_offset 4 plus its teacher Teacher's 4"):
+        DistillationKLDivLoss(7, class_offset=4)({"Student": paddle.to_tensor(student),
+                                                  "Teacher": paddle.to_tensor(teacher)}, None)
+
+
+def test_a_student_of_two_heads_learns_each_from_its_teacher_evaluates_one_and_exports_both(data, tmp_path):
+    teachers = []
+    for name, labels, seed in (("status", data / "status_labels.txt", 1), ("expression", data / "label_list.txt", 2)):
+        (tmp_path / name).mkdir()
+        teachers.append(exported_teacher(data, tmp_path / name, labels, seed))
+    config = load_config(TINY, headed_overrides(data, tmp_path / "run", teachers, ["Global.epochs=4"]))
+    x = paddle.to_tensor(np.random.default_rng(0).uniform(-1, 1, (6, 3, 48, 48)).astype(np.float32))
+    before = head_distance(build_model(config), x)
+
+    run_dir = train(config)
+    config["Global"].update(pretrained_model=str(run_dir / "latest"), save_inference_dir=str(tmp_path / "fused"))
+    trained = build_model(config)
+    load_weights(trained, str(run_dir / "latest"))
+    assert head_distance(trained, x) < 0.7 * before, "the heads did not move toward their teachers"
+
+    # Evaluation measures the eval head alone, with its labels; export writes every head, each its own softmax.
+    report = evaluate(config)
+    assert report["labels"] == ["angry", "fear", "happy", "surprise"] and report["images"] == 16
+    out = export(config)
+    yml = yaml.safe_load((out / "inference.yml").read_text())
+    assert yml["Heads"] == {"status": STATUS, "expression": ["angry", "fear", "happy", "surprise"]}
+    assert yml["PostProcess"]["Topk"]["label_list"] == STATUS + ["angry", "fear", "happy", "surprise"]
+    probs = paddle.jit.load(str(out / "inference"))(x).numpy()
+    assert probs.shape == (6, 7)
+    np.testing.assert_allclose(probs.sum(axis=1), 2, atol=1e-5)
+    np.testing.assert_allclose(probs[:, :3].sum(axis=1), 1, atol=1e-5)
+    one_head = as_deployed(trained, config)
+    one_head.eval()
+    np.testing.assert_allclose(probs[:, 3:], one_head(x).numpy(), atol=1e-5)
