@@ -214,6 +214,15 @@ def test_paddle_lite_runtime_matches_paddle_inference(py310, trained_like_model,
     assert difference <= packager.CHECK_TOLERANCE
 
 
+
+def test_paddle_lite_runs_a_fused_models_every_head(py310, tmp_path):
+    """A fused model (face status and both expressions, heads of one graph) in Paddle Lite's runtime: the check
+    compares the graph's whole answer (it compared the masked head alone with Lite's eleven columns)."""
+    from test_predictor_fused import export_fused, faces
+
+    folder = export_fused(tmp_path / "fused")
+    assert packager.check_lite_runtime(folder, faces(8)) <= packager.CHECK_TOLERANCE
+
 def test_package_model_check_runs_the_lite_runtime(py310, trained_like_model, tmp_path):
     app = tmp_path / "app"
     shutil.copytree(APP, app, ignore=shutil.ignore_patterns("assets", "*.aar"))

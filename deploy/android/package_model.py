@@ -199,11 +199,12 @@ def run_lite_x86(opt, model_file, params_file, batch, python310=None) -> list:
 
 def check_lite_runtime(model_dir, images, paddle_lite_opt=None, python310=None) -> float:
     """The largest difference between Paddle Lite's runtime (an x86 .nb, run by .venv310's paddlelite) and Paddle
-    Inference on `images` (gray or BGR uint8); raises PackagingError above CHECK_TOLERANCE."""
-    from deploy.predictor import Predictor
+    Inference on `images` (gray or BGR uint8), over the graph's whole answer (every head of a fused model); raises
+    PackagingError above CHECK_TOLERANCE."""
+    from deploy.predictor import Classifier
 
     model_dir = Path(model_dir)
-    predictor = Predictor(model_dir, route=False)
+    predictor = Classifier(model_dir)
     expected = predictor.predict_probs(images)
     got = run_lite_x86(paddle_lite_opt or find_paddle_lite_opt(), model_dir / "inference.pdmodel",
                        model_dir / "inference.pdiparams", predictor.preprocess.batch(images), python310)[0]
