@@ -22,8 +22,9 @@ import paddle
 import paddle.nn as nn
 from paddleclas.ppcls.arch import backbone
 
+from .errors import ConfigError
 from .registry import BACKBONES
-from .schema import BOOL, COUNT, FRACTION, NONNEGATIVE_INT, POSITIVE
+from .schema import BOOL, COUNT, FRACTION, LIST, NONNEGATIVE_INT, POSITIVE
 
 BASE_WIDTHS = (32, 64, 128, 256)
 # The last map's side for the 48 px input every config uses (four 2x2 pools); a spatial head is built for it.
@@ -44,27 +45,47 @@ class SqueezeExcitation(nn.Layer):
         return x * gain.unsqueeze([2, 3])
 
 
+def conv_stage(in_channels, width):
+    layers = []
+    for _ in range(2):
+        layers += [nn.Conv2D(in_channels, width, 3, padding=1, bias_attr=False), nn.BatchNorm2D(width), nn.ReLU()]
+        in_channels = width
+    return layers + [nn.MaxPool2D(2, 2)]
+
+
 class FaceCNN(nn.Layer):
-    # se_reduction: 0 (none) or a whole reduction ratio such as 4.
+    """se_reduction: 0 (none) or a whole reduction ratio such as 4. branches: for a model of several heads
+    (Global.heads), the class counts of groups of heads that each get a last stage of their own after the first
+    three shared ones, e.g. [3, 8]: face status apart from the two expression heads; they add up to class_num."""
+
     def __init__(self, class_num: COUNT = 4, scale: POSITIVE = 1.0, dropout_prob: FRACTION = 0.3,
-                 se_reduction: NONNEGATIVE_INT = 0, spatial_head: BOOL = False):
+                 se_reduction: NONNEGATIVE_INT = 0, spatial_head: BOOL = False, branches: LIST = None):
         super().__init__()
         widths = [max(8, int(round(w * scale))) for w in BASE_WIDTHS]
         layers, in_channels = [], 3
         for width in widths:
-            for _ in range(2):
-                layers += [nn.Conv2D(in_channels, width, 3, padding=1, bias_attr=False), nn.BatchNorm2D(width),
-                           nn.ReLU()]
-                in_channels = width
-            layers.append(nn.MaxPool2D(2, 2))
+            layers += conv_stage(in_channels, width)
+            in_channels = width
         self.features = nn.Sequential(*layers)
         self.spatial_head = bool(spatial_head)
         self.dropout = nn.Dropout(dropout_prob)
-        self.fc = nn.Linear(in_channels * (FINAL_SIDE ** 2 if self.spatial_head else 1), class_num)
-        # Built last, so that the plain network's parameter names (and an exported twin's) stay as they are.
+        self.branches = check_branches(branches, class_num, se_reduction or spatial_head)
+        self.fc = nn.Linear(in_channels * (FINAL_SIDE ** 2 if self.spatial_head else 1),
+                            self.branches[0] if self.branches else class_num)
+        # Built last, so that the plain network's parameter names (and an exported twin's) stay as they are. The
+        # first branch is the plain network's own last stage and fc; the others are copies of that stage.
         self.se = nn.LayerList([SqueezeExcitation(w, se_reduction) for w in widths] if se_reduction else [])
+        self.branch_stages = nn.LayerList([nn.Sequential(*conv_stage(widths[-2], widths[-1]))
+                                           for _ in self.branches[1:]])
+        self.branch_fcs = nn.LayerList([nn.Linear(widths[-1], count) for count in self.branches[1:]])
 
     def forward(self, x):
+        if self.branches:
+            split = len(self.features) - LAYERS_PER_STAGE
+            trunk = self.features[:split](x)
+            stages = [self.features[split:], *self.branch_stages]
+            return paddle.concat([fc(self.dropout(stage(trunk).mean([2, 3])))
+                                  for stage, fc in zip(stages, [self.fc, *self.branch_fcs])], axis=-1)
         for index, layer in enumerate(self.features):
             x = layer(x)
             if len(self.se) and index % LAYERS_PER_STAGE == LAYERS_PER_STAGE - 2:     # a stage's last ReLU
@@ -81,17 +102,56 @@ class FaceCNN(nn.Layer):
     def fit_pretrained(self, state):
         """A plainer or narrower FaceCNN's weights (key -> array) fitted to this one: a narrower twin's channels are
         widened (widen_channels), the squeeze-excitation parameters that the state lacks keep their initial
-        values, and a plain head's [C, K] weights become a spatial head's [C * 9, K], each divided by 9, which
-        computes the same mean. Other mismatches are left to the loader."""
+        values, each branch's stage starts as the plain last stage and its head as tiled_head's (or new), and a
+        plain head's [C, K] weights become a spatial head's [C * 9, K], each divided by 9, which computes the same
+        mean. Other mismatches are left to the loader."""
         state = widen_channels(self, dict(state))
         for key, param in self.state_dict().items():
+            if key.startswith("branch_fcs.") and key not in state:
+                tiled = tiled_head(state, key.rsplit(".", 1)[1], param)
+                state[key] = param.numpy() if tiled is None else tiled
             if key.startswith("se.") and key not in state:
                 state[key] = param.numpy()
+            if key.startswith("branch_stages.") and key not in state:
+                # A branch starts as the plain network's last stage: branch_stages.<b>.<j>.x from features.<k + j>.x.
+                _, _, layer, part = key.split(".", 3)
+                source = f"features.{len(self.features) - LAYERS_PER_STAGE + int(layer)}.{part}"
+                if source in state:
+                    state[key] = state[source]
+        if self.branches and "fc.weight" in state:
+            own = self.state_dict()
+            tiled = {part: tiled_head(state, part, own[f"fc.{part}"]) for part in ("weight", "bias")}
+            if tiled["weight"] is not None:
+                state.update({f"fc.{part}": value for part, value in tiled.items()})
         if self.spatial_head and "fc.weight" in state:
             weight = np.asarray(state["fc.weight"])
             if weight.shape[0] * FINAL_SIDE ** 2 == self.fc.weight.shape[0]:
                 state["fc.weight"] = np.repeat(weight, FINAL_SIDE ** 2, axis=0) / FINAL_SIDE ** 2
         return state
+
+
+def tiled_head(state, part, param):
+    """A branch's head (`part`: weight or bias) from a plain network's K-class fc: copies of it where the branch
+    answers a multiple of K classes (the two expression heads both start as the masked model's); else None."""
+    plain = np.asarray(state.get(f"fc.{part}", np.zeros(0)))
+    count = param.shape[-1]
+    if plain.ndim == len(param.shape) and plain.shape[-1] and count % plain.shape[-1] == 0 and \
+            plain.shape[:-1] == tuple(param.shape[:-1]):
+        return np.tile(plain, [1] * (plain.ndim - 1) + [count // plain.shape[-1]])
+    return None
+
+
+def check_branches(branches, class_num, grown):
+    if branches is None:
+        return []
+    if not (isinstance(branches, list) and len(branches) >= 2 and all(type(b) is int and b >= 1 for b in branches)):
+        raise ConfigError(f"FaceCNN branches: two or more class counts, e.g. [3, 8]; got {branches!r}")
+    if sum(branches) != class_num:
+        raise ConfigError(f"FaceCNN branches {branches} add up to {sum(branches)}, not Arch.class_num {class_num}")
+    if grown:
+        raise ConfigError("FaceCNN branches: not with se_reduction or spatial_head (a branch copies the plain "
+                          "last stage); drop one")
+    return branches
 
 
 def widen_channels(model, state, noise=0.01, seed=0):

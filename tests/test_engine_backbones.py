@@ -11,7 +11,7 @@ import pytest
 from deploy.android import package_model as packager
 from deploy.predictor import Predictor
 from engine.backbones import BACKBONES, widen_channels
-from engine.config import load_config
+from engine.config import ConfigError, load_config
 from engine.export import export
 from engine.backbones import build_backbone
 from engine.model import as_deployed, build_model
@@ -197,3 +197,46 @@ def test_a_grown_facecnn_exports_and_converts_for_the_phone(py310, tmp_path):
     opt = str(py310.parent / "paddle_lite_opt")
     support = packager.check_arm_support(opt, model_dir / "inference.pdmodel", model_dir / "inference.pdiparams")
     assert not support.unsupported, support.unsupported
+
+
+def test_branches_start_as_the_plain_twin_and_learn_apart(py310, tmp_path):
+    """FaceCNN's branches ([3, 8]: face status apart from two expression heads): each branch's last stage starts as
+    the plain network's, the expression heads as its head (both answer as the twin), the status head new; the
+    branches then learn apart, and the export (every head, each its own softmax) runs in Paddle Lite on ARM."""
+    x = paddle.to_tensor(as_input(faces(4)))
+    plain = build_backbone({"name": "FaceCNN_x0_5", "class_num": 4})
+    load_weights(plain, TWIN)
+    plain.eval()
+    branched = build_backbone({"name": "FaceCNN_x0_5", "class_num": 11, "branches": [3, 8]})
+    assert load_weights(branched, TWIN, finetune=True) == ["fc.weight", "fc.bias"]     # the status head is new
+    branched.eval()
+    out = branched(x).numpy()
+    np.testing.assert_allclose(out[:, 3:7], plain(x).numpy(), atol=1e-5)
+    np.testing.assert_allclose(out[:, 7:], plain(x).numpy(), atol=1e-5)
+    labels = {"status": ["masked", "unmasked", "no_face"], "masked": ["angry", "fear", "happy", "surprise"],
+              "unmasked": ["angry", "fear", "happy", "surprise"]}
+    for name, names in labels.items():
+        (tmp_path / f"{name}.txt").write_text("".join(f"{i} {n}\n" for i, n in enumerate(names)))
+    paddle.save(branched.state_dict(), str(tmp_path / "weights.pdparams"))
+    config = load_config(SHIPPED, [f"Global.save_inference_dir={tmp_path / 'model'}", "Global.dataset=null",
+                                   f"Global.pretrained_model={tmp_path / 'weights'}", "Arch.class_num=11",
+                                   "Arch.branches=[3, 8]",
+                                   "Global.heads={%s}" % ", ".join(f"{n}: {tmp_path / n}.txt" for n in labels)])
+    model_dir = export(config)
+    probs = paddle.jit.load(str(model_dir / "inference"))(x).numpy()
+    np.testing.assert_allclose(probs[:, 3:7], paddle.nn.functional.softmax(plain(x)).numpy(), atol=1e-5)
+    opt = str(py310.parent / "paddle_lite_opt")
+    support = packager.check_arm_support(opt, model_dir / "inference.pdmodel", model_dir / "inference.pdiparams")
+    assert not support.unsupported, support.unsupported
+    branched.train()
+    branched(x)[:, :3].sum().backward()
+    assert float(branched.features[-7].weight.grad.abs().sum()) > 0     # the status branch's own last stage
+    assert branched.branch_stages[0][0].weight.grad is None or \
+        float(branched.branch_stages[0][0].weight.grad.abs().sum()) == 0
+
+
+@pytest.mark.parametrize("branches, message", [([3], "two or more class counts"), ([3, 7], "add up to 10, not"),
+                                               ("3,8", "two or more class counts")])
+def test_bad_branches_name_the_fix(branches, message):
+    with pytest.raises(ConfigError, match=message):
+        build_backbone({"name": "FaceCNN_x0_5", "class_num": 11, "branches": branches})
