@@ -1,6 +1,8 @@
 """A fused model folder (inference.yml's Heads: face status and both expression heads in one graph): the Predictor
 routes every face with one pass of it, as it routes with three separate models."""
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import cv2
@@ -15,6 +17,7 @@ from deploy.predictor import FUSED_MODEL, MASKED_FROM, Predictor
 from engine.config import ConfigError, load_config
 from engine.export import export
 from engine.model import build_model
+from predictor_models import fastdeploy_probs
 
 ROOT = Path(__file__).resolve().parents[1]
 HEADS = {"face_status": ["masked", "unmasked", "no_face"], "masked": ["angry", "fear", "happy", "surprise"],
@@ -137,3 +140,17 @@ def test_a_fused_model_without_the_routing_heads_is_refused(tmp_path):
     (folder / "inference.yml").write_text(yaml.safe_dump(yml))
     with pytest.raises(ConfigError, match="its Heads' labels, in order, must be PostProcess's label_list"):
         Predictor(folder)
+
+
+def test_every_backend_routes_a_fused_folder_alike(fused_dir, py310, tmp_path):
+    """Paddle Inference, ONNX Runtime (tools/export_onnx.py converts the fused graph too) and FastDeploy (Python
+    3.10) give the same routed answers."""
+    folder = tmp_path / "inference"
+    shutil.copytree(fused_dir, folder)
+    converted = subprocess.run([sys.executable, str(ROOT / "tools" / "export_onnx.py"), "--model-dir", str(folder)],
+                               capture_output=True, text=True)
+    assert converted.returncode == 0 and f"wrote {folder / FUSED_MODEL / 'inference.onnx'}" in converted.stdout
+    images = faces()
+    expected = Predictor(folder).predict_probs(images)
+    np.testing.assert_allclose(Predictor(folder, backend="onnx").predict_probs(images), expected, atol=1e-5)
+    np.testing.assert_allclose(fastdeploy_probs(py310, folder, images, tmp_path), expected, atol=1e-5)

@@ -1,6 +1,6 @@
 """Convert an exported Paddle model to ONNX beside it: python tools/export_onnx.py --model-dir inference/
 
-The folder's unmasked/ and face_status/ models, where it has them, are converted too (the predictor routes
+The folder's unmasked/, face_status/ and fused/ models, where it has them, are converted too (the predictor routes
 through them on every backend)."""
 import argparse
 import sys
@@ -18,11 +18,11 @@ def main(argv=None):
     parser.add_argument("--opset", type=int, default=11, help="ONNX opset (raised automatically if an op needs it)")
     parser.add_argument("--output", help="where to write (default: MODEL_DIR/inference.onnx)")
     args = parser.parse_args(argv)
-    from deploy.predictor import FACE_STATUS_MODEL, UNMASKED_MODEL
+    from deploy.predictor import FACE_STATUS_MODEL, FUSED_MODEL, UNMASKED_MODEL
 
     folders = [Path(args.model_dir)]
     if not args.output:
-        folders += [Path(args.model_dir) / name for name in (UNMASKED_MODEL, FACE_STATUS_MODEL)
+        folders += [Path(args.model_dir) / name for name in (UNMASKED_MODEL, FACE_STATUS_MODEL, FUSED_MODEL)
                     if (Path(args.model_dir) / name / "inference.pdmodel").is_file()]
     try:
         for folder in folders:
