@@ -5,7 +5,7 @@ import paddle.nn.functional as F
 from .config import ConfigError
 from .data import UNLABELLED
 from .registry import LOSSES
-from .schema import NONNEGATIVE_INT
+from .schema import LIST, NONNEGATIVE_INT
 
 
 def is_soft(labels, class_num):
@@ -78,16 +78,39 @@ def labelled_rows(logits, labels):
 @LOSSES.register
 class DistillationGTCELoss(CELoss):
     """PaddleClas's name: CELoss (with its epsilon and class_weight) on the ground truth, for each member of a
-    DistillationModel in model_names. Faces of none of the classes (teacher_only_classes) are left out of it."""
+    DistillationModel in model_names. Faces of none of the classes (teacher_only_classes) are left out of it.
 
-    def __init__(self, class_num, model_names=("Student",), epsilon=None, class_weight=None):
-        super().__init__(class_num, epsilon, class_weight)
+    This project's: class_range [first, end] makes it one head's loss (Global.heads): CE over those logits alone,
+    on the faces labelled among those classes (MultiListDataset's label_offset puts each list's there); the others
+    are left out."""
+
+    def __init__(self, class_num, model_names=("Student",), epsilon=None, class_weight=None, class_range: LIST = None):
+        if class_range is not None and not (isinstance(class_range, list) and len(class_range) == 2 and all(
+                type(c) is int for c in class_range) and 0 <= class_range[0] < class_range[1] <= class_num):
+            raise ConfigError(f"DistillationGTCELoss.class_range: [first, end] of a head's classes, within 0.."
+                              f"{class_num} (Arch.class_num), e.g. [3, 7]; got {class_range!r}")
+        self.range = class_range
+        super().__init__(class_num if class_range is None else class_range[1] - class_range[0], epsilon,
+                         class_weight)
         self.model_names = list(model_names)
 
     def forward(self, outputs, labels):
         total = 0.0
         for name in self.model_names:
-            rows = labelled_rows(_output(outputs, name, "DistillationGTCELoss"), labels)
+            logits = _output(outputs, name, "DistillationGTCELoss")
+            if self.range is not None:
+                if labels.ndim != 1:
+                    raise ConfigError("DistillationGTCELoss.class_range takes integer labels: drop the batch ops "
+                                      "that mix them")
+                first, end = self.range
+                inside = (labels >= first) & (labels < end)
+                if not bool(inside.any()):
+                    continue
+                index = paddle.nonzero(inside).flatten()
+                logits, labels_here = paddle.gather(logits[:, first:end], index), paddle.gather(labels, index) - first
+                total = total + super(DistillationGTCELoss, self).forward(logits, labels_here)
+                continue
+            rows = labelled_rows(logits, labels)
             if rows is not None:
                 total = total + super(DistillationGTCELoss, self).forward(*rows)
         return total

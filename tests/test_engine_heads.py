@@ -9,7 +9,7 @@ from engine.config import ConfigError, load_config
 from engine.data import DataError, build_loader, label_list
 from engine.evaluate import evaluate
 from engine.export import export
-from engine.losses import DistillationKLDivLoss
+from engine.losses import CELoss, DistillationGTCELoss, DistillationKLDivLoss
 from engine.model import as_deployed, build_model
 from engine.train import train
 from engine.weights import load_weights
@@ -157,3 +157,19 @@ def test_a_student_of_two_heads_learns_each_from_its_teacher_evaluates_one_and_e
     one_head = as_deployed(trained, config)
     one_head.eval()
     np.testing.assert_allclose(probs[:, 3:], one_head(x).numpy(), atol=1e-5)
+
+
+def test_the_ce_term_of_a_head_takes_the_faces_labelled_among_its_classes():
+    rng = np.random.default_rng(1)
+    logits = rng.normal(size=(6, 7)).astype(np.float32)
+    labels = np.array([0, 4, 2, 6, 3, 1])
+    head = DistillationGTCELoss(7, class_range=[3, 7], epsilon=0.1, class_weight=[1.0, 2.0, 1.0, 1.0])
+    got = head({"Student": paddle.to_tensor(logits)}, paddle.to_tensor(labels))
+    rows = labels >= 3
+    expected = CELoss(4, epsilon=0.1, class_weight=[1.0, 2.0, 1.0, 1.0])(
+        paddle.to_tensor(logits[rows, 3:]), paddle.to_tensor(labels[rows] - 3))
+    assert float(got) == pytest.approx(float(expected), rel=1e-6)
+    assert float(head({"Student": paddle.to_tensor(logits)}, paddle.to_tensor(np.array([0, 1, 2, 0, 1, 2])))) == 0
+    for bad in ([3, 8], [4, 3], [3]):
+        with pytest.raises(ConfigError, match=r"class_range: \[first, end\] of a head's classes, within 0..7"):
+            DistillationGTCELoss(7, class_range=bad)
