@@ -21,7 +21,7 @@ UNMASKED_MODEL, FACE_STATUS_MODEL = "unmasked", "face_status"
 # A sub-folder (or the folder itself) whose one graph answers all three with heads of one backbone (inference.yml's
 # Heads, configs/fused/): where present, it routes in one forward pass a face instead of the three models.
 FUSED_MODEL = "fused"
-ROUTING_HEADS = {"face_status": "status_model", "masked": "masked_model", "unmasked": "unmasked_model"}
+ROUTING_HEADS = ("face_status", "masked", "unmasked")
 # A found face whose face-status model says no_face with at least this probability is dropped; chosen on the
 # face-status model's validation photos, the one value of 0.6-0.9 that kept both masked recall and precision at
 # 0.90 or more there (0.904 at 0.907; docs/predictor.md).
@@ -228,10 +228,9 @@ class Predictor:
 
     def describe(self) -> str:
         """The models in a sentence, by their names and folders (for people, not their absolute paths)."""
-        model_dir = self.model_dir
-        folder = Path(model_dir).name
+        folder = Path(self.model_dir).name
         if self.fused is not None:
-            where = folder if Path(self.fused.model_dir) == Path(model_dir) else f"{folder}/{FUSED_MODEL}"
+            where = folder if Path(self.fused.model_dir) == Path(self.model_dir) else f"{folder}/{FUSED_MODEL}"
             return (f"{self.fused.model_name} ({where}/): face status, then the masked or the unmasked faces' "
                     "expression, heads of one graph")
         if not self.routes:
