@@ -22,7 +22,7 @@ TINY = ROOT / "configs" / "test" / "tiny.yaml"
                                 "'Cosine'? (registered: Constant, Cosine, Piecewise)"),
     ("DataLoader.Train.dataset.name=ImageNetDatset", "unknown dataset 'ImageNetDatset'; did you mean "
                                                      "'ImageNetDataset'? (registered: ImageNetDataset, "
-                                                     "PairedImageNetDataset)"),
+                                                     "MultiListDataset, PairedImageNetDataset)"),
     ("Arch.name=FaceCNN_x0_6", "'Arch.name': unknown backbone 'FaceCNN_x0_6'; did you mean 'FaceCNN_x0_5'?"),
 ])
 def test_an_unknown_name_lists_the_registered_ones_and_the_closest(override, words):
