@@ -66,12 +66,16 @@ def labelled_rows(logits, labels):
     from DataLoader.Train.dataset.teacher_only_classes); None when there is none."""
     if is_soft(labels, logits.shape[-1]):
         return logits, labels
-    known = labels != UNLABELLED
-    if bool(known.all()):
+    return rows_where(logits, labels, labels != UNLABELLED)
+
+
+def rows_where(logits, labels, keep):
+    """The rows of (logits, labels) where the boolean `keep` holds; None when it holds nowhere."""
+    if bool(keep.all()):
         return logits, labels
-    if not bool(known.any()):
+    if not bool(keep.any()):
         return None
-    index = paddle.nonzero(known).flatten()
+    index = paddle.nonzero(keep).flatten()
     return paddle.gather(logits, index), paddle.gather(labels, index)
 
 
@@ -98,19 +102,14 @@ class DistillationGTCELoss(CELoss):
         total = 0.0
         for name in self.model_names:
             logits = _output(outputs, name, "DistillationGTCELoss")
-            if self.range is not None:
-                if labels.ndim != 1:
-                    raise ConfigError("DistillationGTCELoss.class_range takes integer labels: drop the batch ops "
-                                      "that mix them")
+            if self.range is None:
+                rows = labelled_rows(logits, labels)
+            elif labels.ndim != 1:
+                raise ConfigError("DistillationGTCELoss.class_range takes integer labels: drop the batch ops that "
+                                  "mix them")
+            else:
                 first, end = self.range
-                inside = (labels >= first) & (labels < end)
-                if not bool(inside.any()):
-                    continue
-                index = paddle.nonzero(inside).flatten()
-                logits, labels_here = paddle.gather(logits[:, first:end], index), paddle.gather(labels, index) - first
-                total = total + super(DistillationGTCELoss, self).forward(logits, labels_here)
-                continue
-            rows = labelled_rows(logits, labels)
+                rows = rows_where(logits[:, first:end], labels - first, (labels >= first) & (labels < end))
             if rows is not None:
                 total = total + super(DistillationGTCELoss, self).forward(*rows)
         return total
