@@ -178,28 +178,28 @@ class Predictor:
     def __init__(self, model_dir="inference", backend="paddle", device="cpu", batch_size=8, topk=None,
                  route=True, finder: FaceFinder = None, **backend_options):
         options = dict(backend=backend, device=device, batch_size=batch_size, **backend_options)
-        own = Classifier(model_dir, topk=topk, **options)
         sub = lambda name: Path(model_dir) / name  # noqa: E731
-        self.fused = own if own.heads else None
-        if route and self.fused is None and (sub(FUSED_MODEL) / "inference.yml").is_file():
-            self.fused = Classifier(sub(FUSED_MODEL), **options)
-        self.masked_model, self.unmasked_model, self.status_model = own, None, None
-        if self.fused is not None:
-            missing = set(ROUTING_HEADS) - set(self.fused.heads)
+        # A fused sub-folder routes alone: the folder's own model is then not loaded.
+        if route and (sub(FUSED_MODEL) / "inference.yml").is_file():
+            fused = Classifier(sub(FUSED_MODEL), **options)
+        else:
+            own = Classifier(model_dir, topk=topk, **options)
+            fused = own if own.heads else None
+        self.masked_model, self.unmasked_model, self.status_model = own if fused is None else None, None, None
+        self.fused = fused if route else None
+        if fused is not None:
+            missing = set(ROUTING_HEADS) - set(fused.heads)
             if missing:
-                raise ConfigError(f"{self.fused.model_dir}: a fused model needs the heads {sorted(ROUTING_HEADS)}; "
+                raise ConfigError(f"{fused.model_dir}: a fused model needs the heads {sorted(ROUTING_HEADS)}; "
                                   f"it lacks {sorted(missing)}")
-            if route or self.fused is own:
-                self.masked_model = Head(self.fused, "masked", topk)
-            if route:
-                self.unmasked_model = Head(self.fused, "unmasked", topk)
-                self.status_model = Head(self.fused, "face_status")
+            self.masked_model = Head(fused, "masked", topk)
+        if self.fused is not None:
+            self.unmasked_model = Head(fused, "unmasked", topk)
+            self.status_model = Head(fused, "face_status")
         elif route and (sub(UNMASKED_MODEL) / "inference.yml").is_file() and \
                 (sub(FACE_STATUS_MODEL) / "inference.yml").is_file():
             self.unmasked_model = Classifier(sub(UNMASKED_MODEL), topk=topk, **options)
             self.status_model = Classifier(sub(FACE_STATUS_MODEL), **options)
-        if not route:
-            self.fused = None
         self.model_dir, self.labels, self.topk = model_dir, self.masked_model.labels, self.masked_model.topk
         self.preprocess, self.batch_size, self.backend_name = self.masked_model.preprocess, batch_size, backend
         self.backend = self.masked_model.backend
