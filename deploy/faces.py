@@ -17,8 +17,11 @@ Passes over a photo, merged by a weighted non-maximum suppression:
 """
 import copy
 import importlib.util
+import os
+import queue
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -168,8 +171,9 @@ MODELS = {SHORT_RANGE: (128, (8, 16, 16, 16), 2), FULL_RANGE: (192, (4,), 1)}
 
 
 @lru_cache(maxsize=None)
-def blazeface(name: str, threads: int = 1) -> _BlazeFace:
-    return _BlazeFace(name, *MODELS[name], threads)
+def blazeface(name: str, slot: int = 0) -> _BlazeFace:
+    """The model `name` on one thread; each slot is an interpreter of its own, so that views run at once."""
+    return _BlazeFace(name, *MODELS[name], 1)
 
 
 def square_view(rgb: np.ndarray, left: int, top: int, side: int) -> np.ndarray:
@@ -217,16 +221,39 @@ class FaceFinder:
     """Faces in an ordinary photo (BGR or gray uint8), masked or not, largest first.
 
     min_face: faces whose box side is smaller (px of the photo) are left out, and no tiling pass is run for
-    faces smaller than that. threads: tflite-runtime's threads per model."""
+    faces smaller than that. threads: how many views (passes, tiles, followed faces) run at once, each on an
+    interpreter of its own with one thread: tflite-runtime's own threads made one view slower here (the
+    full-range model 5.0 ms on two against 3.3 ms on one), two views at once ran in 0.58 of the time of one after
+    the other (docs/benchmarks.md)."""
 
     def __init__(self, min_face: int = MIN_FACE, short_range_score: float = SHORT_RANGE_SCORE,
                  full_range_score: float = FULL_RANGE_SCORE, tiles: bool = True, threads: int = 1):
         for name, value in (("short_range_score", short_range_score), ("full_range_score", full_range_score)):
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} must be within 0-1, got {value}")
+        if type(threads) is not int or threads < 1:
+            raise ValueError(f"threads must be a whole number of at least 1, got {threads!r}")
         self.min_face, self.tiles = checked_min_face(min_face), tiles
         self.short_range_score, self.full_range_score = short_range_score, full_range_score
-        self.short_range, self.full_range = blazeface(SHORT_RANGE, threads), blazeface(FULL_RANGE, threads)
+        self.threads, self.pool, self.pool_pid = threads, None, None
+        self.free_models = queue.SimpleQueue()   # a (short-range, full-range) pair for each view running
+        for slot in range(threads):
+            self.free_models.put({"short": blazeface(SHORT_RANGE, slot), "full": blazeface(FULL_RANGE, slot)})
+
+    def _each(self, work, items) -> list:
+        """[work(models, item) for item in items], `threads` at a time, each with a pair of models of its own."""
+        def run(item):
+            models = self.free_models.get()
+            try:
+                return work(models, item)
+            finally:
+                self.free_models.put(models)
+        if self.threads == 1 or len(items) < 2:
+            return list(map(run, items))
+        if self.pool_pid != os.getpid():   # made on first use, and again in a forked process (its threads stay behind)
+            self.pool = ThreadPoolExecutor(self.threads, thread_name_prefix="face-finder")
+            self.pool_pid = os.getpid()
+        return list(self.pool.map(run, items))
 
     def with_min_face(self, min_face: int) -> "FaceFinder":
         """The same finder (its models are shared) for another smallest face."""
@@ -269,12 +296,17 @@ class FaceFinder:
         seconds are added to ("short-range whole", "short-range padded", "full-range whole", "full-range tiles";
         "merge" for the suppression)."""
         rgb = _rgb(image)
+        views = self.views(*rgb.shape[:2])
+
+        def detect(models, view):
+            left, top, side, kind = view
+            started = time.perf_counter()
+            min_score = self.short_range_score if kind == "short" else self.full_range_score
+            found = models[kind](square_view(rgb, left, top, side), min_score)
+            return found, time.perf_counter() - started
+
         found = []
-        clock = time.perf_counter()
-        for left, top, side, kind in self.views(*rgb.shape[:2]):
-            model, min_score = ((self.short_range, self.short_range_score) if kind == "short"
-                                else (self.full_range, self.full_range_score))
-            boxes, scores, keypoints = model(square_view(rgb, left, top, side), min_score)
+        for (left, top, side, kind), ((boxes, scores, keypoints), seconds) in zip(views, self._each(detect, views)):
             keep = np.ones(len(scores), bool)
             if kind == "short":  # on small faces the short-range model misplaces its boxes
                 keep &= (boxes[:, 2] - boxes[:, 0]) >= SHORT_RANGE_MIN_SHARE * side
@@ -287,10 +319,10 @@ class FaceFinder:
             boxes, scores, keypoints = boxes[keep], scores[keep], keypoints[keep]
             offset = np.array([left, top], np.float32)
             found.append((boxes + np.tile(offset, 2), scores, keypoints + offset))
-            if timings is not None:
+            if timings is not None:    # each pass's own time; where views ran at once, they add up to more
                 name = f"{kind}-range " + ("padded" if left < 0 else "tiles" if side < max(rgb.shape[:2]) else "whole")
-                timings[name] = timings.get(name, 0.0) + time.perf_counter() - clock
-                clock = time.perf_counter()
+                timings[name] = timings.get(name, 0.0) + seconds
+        clock = time.perf_counter()
         boxes, scores, keypoints = (np.concatenate(parts) for parts in zip(*found))
         faces, too_small = [], []
         for box, score, points in weighted_nms(boxes, scores, keypoints):
@@ -309,23 +341,22 @@ class FaceFinder:
         window around its box (FOLLOW_WINDOW): the Face, or None where it is lost (gone, hidden, or under
         min_face px). A video detects in full every few frames and follows in between (deploy/video.py)."""
         rgb = _rgb(image)
-        followed = []
-        for face in faces:
+
+        def follow_one(models, face):
             box = np.asarray(face.box, np.float64)
             side = int(np.ceil(FOLLOW_WINDOW * max(box[2] - box[0], box[3] - box[1])))
             left, top = (int(round(c - side / 2)) for c in (box[:2] + box[2:]) / 2)
-            boxes, scores, keypoints = self.short_range(square_view(rgb, left, top, side), self.short_range_score)
+            boxes, scores, keypoints = models["short"](square_view(rgb, left, top, side), self.short_range_score)
             offset = np.array([left, top], np.float32)
             heads = [np.array(head_box(b)) + np.tile(offset, 2) for b in boxes]
             overlaps = _iou(box, np.array(heads)) if heads else np.zeros(0)
             best = int(np.argmax(overlaps)) if len(overlaps) else None
             if best is None or overlaps[best] < FOLLOW_IOU:
-                followed.append(None)
-                continue
+                return None
             found = Face(tuple(int(round(v)) for v in heads[best]), float(scores[best]), keypoints[best] + offset)
             large_enough = min(found.box[2] - found.box[0], found.box[3] - found.box[1]) >= self.min_face
-            followed.append(found if large_enough else None)
-        return followed
+            return found if large_enough else None
+        return self._each(follow_one, list(faces))
 
 
 def distinct(faces) -> list:

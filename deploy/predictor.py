@@ -1,4 +1,5 @@
 """One predictor for the CLI, the HTTP server and the benchmarks: images in, labelled probabilities out."""
+import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -171,7 +172,7 @@ class Predictor:
     and the expression model for unmasked faces, so that each face is answered by the model that fits it. Where
     the folder has a FUSED_MODEL (or is one), its heads do all three in one graph instead. route=False uses the
     folder's own model alone (a fused folder's masked head). finder: the FaceFinder of predict_faces (by default
-    one with its default settings, made when first needed). Other arguments as Classifier's; both expression
+    one with its default settings and as many threads as the backends, made when first needed). Other arguments as Classifier's; both expression
     models must list the same labels.
     """
 
@@ -212,6 +213,8 @@ class Predictor:
                 raise ConfigError(f"{where}: expected the face-status labels masked, unmasked, no_face, got "
                                   f"{self.status_model.labels}")
         self.finder = finder
+        # The default finder runs as many views at once as the backends have threads.
+        self.finder_threads = backend_options.get("cpu_threads") or os.cpu_count() or 1
         self.observe_stage = None
 
     def time_stages(self, observe_stage) -> None:
@@ -283,7 +286,7 @@ class Predictor:
         too_small. faces: the photo's faces where already found (FaceFinder.follow's, in a video): the finder
         does not run; status: their face_status answers where known too (a followed face keeps its own)."""
         if self.finder is None:
-            self.finder = FaceFinder(min_face=MIN_FACE if min_face is None else min_face)
+            self.finder = FaceFinder(min_face=MIN_FACE if min_face is None else min_face, threads=self.finder_threads)
         elif min_face is not None and min_face != self.finder.min_face:
             self.finder = self.finder.with_min_face(min_face)
         min_face = self.finder.min_face

@@ -47,6 +47,33 @@ def test_no_face_in_coffee_nor_on_the_mission_patch(astronaut):
     assert finder(np.ascontiguousarray(astronaut[250:, 200:])) == []
 
 
+def faces_as_tuples(faces):
+    return [None if f is None else (f.box, round(f.score, 6), np.round(f.keypoints, 3).tolist()) for f in faces]
+
+
+def test_views_run_at_once_find_what_one_after_another_finds(astronaut):
+    """Two threads run the passes, tiles and followed faces at once, on interpreters of their own: the same faces,
+    in the same order, as one thread."""
+    crowd = np.zeros((900, 1400, 3), np.uint8)          # large enough for tiles, with faces of several sizes
+    for (x, y, side) in ((20, 40, 420), (500, 100, 160), (800, 500, 90), (1200, 700, 60)):
+        crowd[y:y + side, x:x + side] = cv2.resize(astronaut[30:230, 130:330], (side, side))
+    photos = [astronaut, mask_photo(astronaut, "surgical", "blue"), crowd]
+    one, two = FaceFinder(threads=1), FaceFinder(threads=2)
+    assert len(two.views(*crowd.shape[:2])) > 4
+    for photo in photos:
+        found = one.find(photo)
+        assert [faces_as_tuples(part) for part in two.find(photo)] == [faces_as_tuples(part) for part in found]
+        moved = np.roll(photo, (6, -4), axis=(0, 1))
+        assert faces_as_tuples(two.follow(moved, found[0])) == faces_as_tuples(one.follow(moved, found[0]))
+    assert len(one(crowd)) >= 3
+
+
+@pytest.mark.parametrize("threads", [0, 1.5, "2"])
+def test_a_finder_needs_a_whole_number_of_threads(threads):
+    with pytest.raises(ValueError, match="threads must be a whole number"):
+        FaceFinder(threads=threads)
+
+
 def test_a_turned_face_keeps_fer2013s_tilt_and_is_levelled_beyond_it(astronaut):
     """FER2013's faces tilt by up to about TILT_KEPT_DEGREES: the crop of a face turned by 10 degrees keeps the
     turn, and one whose eye line tilts by more is levelled down to that tilt, not further."""

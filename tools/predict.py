@@ -43,7 +43,8 @@ def parse_args(argv=None):
                         help="fastdeploy runs only under .venv310 (Python 3.10)")
     parser.add_argument("--device", default="cpu", choices=["cpu", "gpu"])
     parser.add_argument("--tensorrt", action="store_true", help="paddle backend on gpu: use TensorRT")
-    parser.add_argument("--cpu-threads", type=int, help="CPU threads of the backend (default: all cores)")
+    parser.add_argument("--cpu-threads", type=int,
+                        help="CPU threads of the backend and of the face finder (default: all cores)")
     parser.add_argument("--batch-size", type=int, default=8, help="images per model call")
     parser.add_argument("--topk", type=int, help="labels per prediction (default: inference.yml's PostProcess.topk)")
     parser.add_argument("--faces", action="store_true", help="detect faces in ordinary photos and classify each")
