@@ -223,8 +223,8 @@ class FaceFinder:
     min_face: faces whose box side is smaller (px of the photo) are left out, and no tiling pass is run for
     faces smaller than that. threads: how many views (passes, tiles, followed faces) run at once, each on an
     interpreter of its own with one thread: tflite-runtime's own threads made one view slower here (the
-    full-range model 5.0 ms on two against 3.3 ms on one), two views at once ran in 0.58 of the time of one after
-    the other (docs/benchmarks.md)."""
+    full-range model 5.0 ms on two against 3.3 ms on one); views at once made a photo's search faster
+    (docs/benchmarks.md)."""
 
     def __init__(self, min_face: int = MIN_FACE, short_range_score: float = SHORT_RANGE_SCORE,
                  full_range_score: float = FULL_RANGE_SCORE, tiles: bool = True, threads: int = 1):
