@@ -230,6 +230,25 @@ def test_concurrent_requests_are_all_answered(server, face_jpeg, client):
         "concurrent requests should share batches"
 
 
+def test_a_lone_request_does_not_wait_for_a_batch_but_concurrent_ones_share_one(inference_dir, face_jpeg):
+    """With a long batching wait (--max-wait-ms 300): a request with no other on its way is answered at once,
+    and requests that arrive together still share batches."""
+    with running_server(inference_dir, extra_args=["--max-wait-ms", 300]) as url, \
+            httpx.Client(base_url=url, timeout=60) as http:
+        upload = {"file": ("face.jpg", face_jpeg, "image/jpeg")}
+        for _ in range(3):
+            assert http.post("/predict", files=upload).status_code == 200
+        text = http.get("/metrics").text
+        waited = metric(text, 'fer_stage_seconds_sum{stage="queue"}')
+        assert metric(text, 'fer_stage_seconds_count{stage="queue"}') == 3 and waited < 0.1, waited
+
+        async def burst():
+            async with httpx.AsyncClient(base_url=url, timeout=120) as client:
+                return await asyncio.gather(*[client.post("/predict", files=upload) for _ in range(16)])
+        assert [r.status_code for r in asyncio.run(burst())] == [200] * 16
+        assert metric(http.get("/metrics").text, "fer_batches_total") - metric(text, "fer_batches_total") < 16
+
+
 def metric(text: str, name: str) -> float:
     return sum(float(line.split()[-1]) for line in text.splitlines() if line.startswith(name + " ")
                or line.startswith(name + "{"))

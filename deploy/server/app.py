@@ -1,4 +1,5 @@
 """The FastAPI application: POST /predict, GET /healthz, GET /metrics."""
+import contextlib
 import dataclasses
 import json
 import logging
@@ -181,12 +182,13 @@ def create_app(settings: Settings, predictor=None) -> FastAPI:
     async def predict(request: Request,
                       faces: bool = Query(False, description="Detect every face in the photo and classify each.")):
         started = time.perf_counter()
-        data = await read_image_bytes(request)
-        read = time.perf_counter()
-        metrics.observe_stage("read", read - started)
-        image = await run_in_threadpool(decode_image, data, settings.max_pixels,
-                                        None if faces else settings.max_aspect)
-        metrics.observe_stage("decode", time.perf_counter() - read)
+        with contextlib.nullcontext() if faces else state["batcher"].on_its_way():
+            data = await read_image_bytes(request)
+            read = time.perf_counter()
+            metrics.observe_stage("read", read - started)
+            image = await run_in_threadpool(decode_image, data, settings.max_pixels,
+                                            None if faces else settings.max_aspect)
+            metrics.observe_stage("decode", time.perf_counter() - read)
         if faces:
             try:
                 found = await state["batcher"].run_exclusive(state["predictor"].predict_faces, image)

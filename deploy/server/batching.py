@@ -1,9 +1,11 @@
 """Micro-batching: concurrent requests are grouped into one predictor call on a single inference thread.
 
 The predictor is never called from two threads at once (Paddle Inference and FastDeploy predictors are not
-thread-safe), and under load one batch of N images costs far less than N single calls.
+thread-safe), and under load one batch of N images costs far less than N single calls. A batch waits for more
+requests only while others are on their way (read or decoded, not yet queued): a lone request never waits.
 """
 import asyncio
+import contextlib
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -18,6 +20,7 @@ class MicroBatcher:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inference")
         self._queue = None
         self._task = None
+        self.coming = 0     # requests to classify that are being read or decoded (on_its_way)
 
     def start(self) -> None:
         self._queue = asyncio.Queue()
@@ -30,6 +33,16 @@ class MicroBatcher:
         except asyncio.CancelledError:
             pass
         self._executor.shutdown(wait=True)
+
+    @contextlib.contextmanager
+    def on_its_way(self):
+        """Around a request's reading and decoding, before classify: a batch waits for it (the event loop's
+        thread only)."""
+        self.coming += 1
+        try:
+            yield
+        finally:
+            self.coming -= 1
 
     async def classify(self, image):
         """One image's Prediction, computed in a batch with whatever other requests arrive meanwhile."""
@@ -45,9 +58,9 @@ class MicroBatcher:
         loop = asyncio.get_running_loop()
         while True:
             batch = [await self._queue.get()]
-            # A short pause lets requests that arrive together share a batch; under load the queue fills up
-            # while the previous batch runs, so batches grow without any wait at all.
-            if self.max_wait > 0 and self._queue.qsize() < self.max_batch - 1:
+            # A short pause lets requests that arrive together share a batch, if any are on their way; under load
+            # the queue fills up while the previous batch runs, so batches grow without any wait at all.
+            if self.max_wait > 0 and self.coming and self._queue.qsize() < self.max_batch - 1:
                 await asyncio.sleep(self.max_wait)
             while len(batch) < self.max_batch and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
