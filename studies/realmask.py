@@ -317,7 +317,7 @@ def finding_speed(realmask, predictor=None, every: int = 3, repeats: int = 3) ->
 
 
 def threshold_grid(predictor, realmask, images, boxes, detection_scores=(0.5, 0.4, 0.35, 0.3, 0.25, 0.2),
-                   no_face_thresholds=(0.5, 0.6, 0.7, 0.8, 0.9, 1.01)) -> list:
+                   no_face_thresholds=(0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 1.01)) -> list:
     """Masked and unmasked recall and precision on `images` for each pair of the finder's detection score (both
     models) and the face-status model's no-face threshold: the data the shipped thresholds were chosen on."""
     from deploy.faces import FaceFinder, status_crop
