@@ -343,6 +343,8 @@ def test_loadtest_reports_throughput_and_percentiles(server):
     assert photos[0]["ok"] == 4, photos
     metrics = httpx.get(f"{server}/metrics").text
     assert metric(metrics, 'fer_stage_seconds_count{stage="find"}') >= 5   # they went to ?faces=1
+    refused = run_loadtest(server, image=b"not an image", concurrencies=(2,), requests=6, seconds=30, warmup=0)
+    assert refused[0]["requests"] == refused[0]["errors"] == 6 and refused[0]["ok"] == 0
     with pytest.raises(ValueError, match="loopback"):
         run_loadtest("http://example.com:8080", requests=1)
 
