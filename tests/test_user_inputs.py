@@ -300,6 +300,7 @@ def test_make_dataset_refuses_inputs_that_give_no_dataset(tmp_path, make_input, 
 @pytest.mark.parametrize("argv, message", [
     (["--port", "99999"], "--port must be within 0-65535, got 99999"),
     (["--workers", "0"], "--workers must be above 0"),
+    (["--cpu-threads", "0"], "--cpu-threads must be above 0"),
     (["--backend", "fastdeploy"], "the fastdeploy backend needs FastDeploy"),
     (["--backend", "onnx", "--model-dir", "{model}"], "inference.onnx not found"),
     (["--model-dir", "{empty}"], "inference.yml not found"),

@@ -1,7 +1,8 @@
 """Serve an exported model over HTTP (the shipped inference/ unless --model-dir names another).
 
     python tools/serve.py [--model-dir inference/] [--host 127.0.0.1] [--port 8080] [--backend paddle|onnx|fastdeploy]
-        [--workers N] [--max-upload-mb N] [--max-pixels N] [--max-aspect R] [--max-batch N] [--max-wait-ms MS]
+        [--workers N] [--cpu-threads N] [--max-upload-mb N] [--max-pixels N] [--max-aspect R] [--max-batch N]
+        [--max-wait-ms MS]
 """
 import argparse
 import dataclasses
@@ -29,6 +30,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--backend", default=defaults.backend, choices=["paddle", "onnx", "fastdeploy"])
     parser.add_argument("--device", default=defaults.device, help="cpu or gpu")
     parser.add_argument("--workers", type=int, default=1, help="server processes, each with its own model")
+    parser.add_argument("--cpu-threads", type=int,
+                        help="CPU threads of each process's backends and face finder (default: all cores)")
     parser.add_argument("--max-upload-mb", type=float, default=defaults.max_upload_mb,
                         help="larger request bodies are refused with 413")
     parser.add_argument("--max-pixels", type=int, default=defaults.max_pixels,
@@ -44,8 +47,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if not 0 <= args.port <= 65535:
         parser.error(f"--port must be within 0-65535, got {args.port}")
-    for name in ("workers", "max_upload_mb", "max_pixels", "max_aspect", "max_batch"):
-        if getattr(args, name) <= 0:
+    for name in ("workers", "max_upload_mb", "max_pixels", "max_aspect", "max_batch", "cpu_threads"):
+        if getattr(args, name) is not None and getattr(args, name) <= 0:
             parser.error(f"--{name.replace('_', '-')} must be above 0, got {getattr(args, name)}")
     if args.max_wait_ms < 0:
         parser.error(f"--max-wait-ms must be 0 or more, got {args.max_wait_ms}")
@@ -66,7 +69,7 @@ def main(argv=None) -> None:
     settings = Settings(model_dir=str(model_dir.resolve()), backend=args.backend, device=args.device,
                         max_batch=args.max_batch, max_wait_ms=args.max_wait_ms,
                         max_upload_mb=args.max_upload_mb, max_pixels=args.max_pixels,
-                        max_aspect=args.max_aspect)
+                        max_aspect=args.max_aspect, cpu_threads=args.cpu_threads)
     # The model is loaded here, before uvicorn starts, so that a backend that cannot run here is one line, not
     # uvicorn's startup traceback; one worker serves this very predictor.
     try:

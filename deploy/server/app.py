@@ -46,13 +46,14 @@ class Settings:
     max_upload_mb: float = 8.0
     max_pixels: int = 40_000_000
     max_aspect: float = 10.0
+    cpu_threads: int = None     # the backends' and the face finder's threads; None: every core
 
 
 def load_predictor(settings: Settings):
     # Imported here so that the server imports in environments without paddle (the fastdeploy backend's).
     from deploy.predictor import Predictor
     return Predictor(settings.model_dir, backend=settings.backend, device=settings.device,
-                     batch_size=settings.max_batch)
+                     batch_size=settings.max_batch, cpu_threads=settings.cpu_threads)
 
 
 def reclaim_signals():
