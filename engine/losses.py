@@ -124,23 +124,41 @@ class DistillationKLDivLoss(paddle.nn.Layer):
     This project's extension: a student with more classes than its teacher (FER2013's seven against the four,
     answered with Global.answer_classes) learns the teacher's answer as its own answer among the teacher's classes,
     its first ones, or those from class_offset on: a student of several heads (Global.heads) learns each head from
-    its own teacher, one term per head, class_offset the head's first class."""
+    its own teacher, one term per head, class_offset the head's first class. on_labels: the term learns on the
+    faces labelled with one of these classes only (integer labels, as MultiListDataset offsets them), so that a
+    head learns its teacher on the faces it will answer (the unmasked faces' head on unmasked faces, not on
+    masked ones); by default on every face."""
 
     def __init__(self, class_num, model_name_pairs=(("Student", "Teacher"),), temperature=4.0,
-                 class_offset: NONNEGATIVE_INT = 0):
+                 class_offset: NONNEGATIVE_INT = 0, on_labels: LIST = None):
         super().__init__()
         self.pairs = [list(pair) for pair in model_name_pairs]
         if not all(len(pair) == 2 for pair in self.pairs):
             raise ConfigError("DistillationKLDivLoss.model_name_pairs: a list of [student, teacher] name pairs")
         if not float(temperature) > 0:
             raise ConfigError(f"DistillationKLDivLoss.temperature must be above 0, got {temperature!r}")
-        self.temperature, self.offset = float(temperature), class_offset
+        if on_labels is not None and not (isinstance(on_labels, list) and on_labels and all(
+                type(c) is int and 0 <= c < class_num for c in on_labels)):
+            raise ConfigError(f"DistillationKLDivLoss.on_labels: the classes (0..{class_num - 1}, Arch.class_num) "
+                              f"whose faces the term learns on, e.g. [1, 7, 8, 9, 10]; got {on_labels!r}")
+        self.temperature, self.offset, self.on_labels = float(temperature), class_offset, on_labels
 
     def forward(self, outputs, labels):
         total = 0.0
+        keep = None
+        if self.on_labels is not None:
+            if labels.ndim != 1:
+                raise ConfigError("DistillationKLDivLoss.on_labels takes integer labels: drop the batch ops that mix "
+                                  "them")
+            keep = (labels.unsqueeze(-1) == paddle.to_tensor(self.on_labels, dtype=labels.dtype)).any(axis=-1)
         for student, teacher in self.pairs:
             student_logits = _output(outputs, student, "DistillationKLDivLoss")
             teacher_logits = _output(outputs, teacher, "DistillationKLDivLoss").detach()
+            if keep is not None:
+                if not bool(keep.any()):
+                    continue
+                student_logits, teacher_logits = (rows_where(logits, labels, keep)[0]
+                                                  for logits in (student_logits, teacher_logits))
             taught, end = teacher_logits.shape[-1], self.offset + teacher_logits.shape[-1]
             if student_logits.shape[-1] < end:
                 offset = f"class_offset {self.offset} plus " if self.offset else ""

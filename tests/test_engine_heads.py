@@ -126,6 +126,24 @@ def test_the_kl_term_of_a_head_is_the_kl_term_on_its_classes():
                                                   "Teacher": paddle.to_tensor(teacher)}, None)
 
 
+def test_a_kl_term_on_some_labels_learns_on_those_faces_alone():
+    rng = np.random.default_rng(2)
+    student, teacher = rng.normal(size=(6, 7)), rng.normal(size=(6, 4)) * 3
+    labels = np.array([0, 4, 2, 1, 3, 6])
+    rows = np.isin(labels, [1, 3, 4])
+    got = DistillationKLDivLoss(7, class_offset=3, on_labels=[1, 3, 4])(
+        {"Student": paddle.to_tensor(student), "Teacher": paddle.to_tensor(teacher)}, paddle.to_tensor(labels))
+    expected = DistillationKLDivLoss(7, class_offset=3)(
+        {"Student": paddle.to_tensor(student[rows]), "Teacher": paddle.to_tensor(teacher[rows])}, None)
+    assert float(got) == pytest.approx(float(expected), rel=1e-6) and float(got) > 0.01
+    none = DistillationKLDivLoss(7, class_offset=3, on_labels=[5])(
+        {"Student": paddle.to_tensor(student), "Teacher": paddle.to_tensor(teacher)}, paddle.to_tensor(labels))
+    assert float(none) == 0
+    for bad in ([], [7], [1.0], 3):
+        with pytest.raises(ConfigError, match=r"on_labels: the classes \(0..6, Arch.class_num\)"):
+            DistillationKLDivLoss(7, on_labels=bad)
+
+
 def test_a_student_of_two_heads_learns_each_from_its_teacher_evaluates_one_and_exports_both(data, tmp_path):
     teachers = []
     for name, labels, seed in (("status", data / "status_labels.txt", 1), ("expression", data / "label_list.txt", 2)):
