@@ -1,5 +1,6 @@
 """A model of several heads (Global.heads): MultiListDataset, DistillationKLDivLoss.class_offset, evaluation of one
 head and export of all (configs/fused/FaceCNN_fused.yaml's machinery)."""
+import cv2
 import numpy as np
 import paddle
 import pytest
@@ -144,13 +145,23 @@ def test_a_kl_term_on_some_labels_learns_on_those_faces_alone():
             DistillationKLDivLoss(7, on_labels=bad)
 
 
+def training_images(data):
+    """The training faces as the loader normalises them, [N, 3, 48, 48]."""
+    paths = [data / line.split()[0] for line in (data / "train_list.txt").read_text().splitlines()]
+    images = np.stack([cv2.cvtColor(cv2.imread(str(p)), cv2.COLOR_BGR2RGB) for p in paths]).astype(np.float32)
+    return paddle.to_tensor(((images / 255.0 - 0.5) / 0.5).transpose(0, 3, 1, 2))
+
+
 def test_a_student_of_two_heads_learns_each_from_its_teacher_evaluates_one_and_exports_both(data, tmp_path):
+    # Seeded: the teachers' weights are drawn at random. On six noise images, outside what the student learns on,
+    # a few seeds in six left the heads no nearer their teachers; on the training faces every one of them did.
+    paddle.seed(0)
     teachers = []
     for name, labels, seed in (("status", data / "status_labels.txt", 1), ("expression", data / "label_list.txt", 2)):
         (tmp_path / name).mkdir()
         teachers.append(exported_teacher(data, tmp_path / name, labels, seed))
     config = load_config(TINY, headed_overrides(data, tmp_path / "run", teachers, ["Global.epochs=4"]))
-    x = paddle.to_tensor(np.random.default_rng(0).uniform(-1, 1, (6, 3, 48, 48)).astype(np.float32))
+    x = training_images(data)
     before = head_distance(build_model(config), x)
 
     run_dir = train(config)
@@ -167,7 +178,7 @@ def test_a_student_of_two_heads_learns_each_from_its_teacher_evaluates_one_and_e
     assert yml["Heads"] == {"status": STATUS, "expression": ["angry", "fear", "happy", "surprise"]}
     assert yml["PostProcess"]["Topk"]["label_list"] == STATUS + ["angry", "fear", "happy", "surprise"]
     probs = paddle.jit.load(str(out / "inference"))(x).numpy()
-    assert probs.shape == (6, 7)
+    assert probs.shape == (x.shape[0], 7)
     np.testing.assert_allclose(probs.sum(axis=1), 2, atol=1e-5)
     np.testing.assert_allclose(probs[:, :3].sum(axis=1), 1, atol=1e-5)
     one_head = as_deployed(trained, config)
