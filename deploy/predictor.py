@@ -172,8 +172,8 @@ class Predictor:
     and the expression model for unmasked faces, so that each face is answered by the model that fits it. Where
     the folder has a FUSED_MODEL (or is one), its heads do all three in one graph instead. route=False uses the
     folder's own model alone (a fused folder's masked head). finder: the FaceFinder of predict_faces (by default
-    one with its default settings and as many threads as the backends, made when first needed). Other arguments as Classifier's; both expression
-    models must list the same labels.
+    one with its default settings and as many threads as the backends, made when first needed). Other arguments
+    as Classifier's; both expression models must list the same labels.
     """
 
     def __init__(self, model_dir="inference", backend="paddle", device="cpu", batch_size=8, topk=None,
@@ -201,6 +201,13 @@ class Predictor:
                 (sub(FACE_STATUS_MODEL) / "inference.yml").is_file():
             self.unmasked_model = Classifier(sub(UNMASKED_MODEL), topk=topk, **options)
             self.status_model = Classifier(sub(FACE_STATUS_MODEL), **options)
+        # The faces the finder finds in a photo: a face-status model beside a fused sub-folder drops the non-faces
+        # among them and gives their mask status, as it did before the fused graph (the finder's thresholds were
+        # chosen on its answers; the fused graph's head let more non-faces through on the validation photos,
+        # docs/predictor.md). Crops, which are faces already, take the fused graph's status from its one pass.
+        self.photo_status_model = self.status_model
+        if self.fused is not None and (sub(FACE_STATUS_MODEL) / "inference.yml").is_file():
+            self.photo_status_model = Classifier(sub(FACE_STATUS_MODEL), **options)
         self.model_dir, self.labels, self.topk = model_dir, self.masked_model.labels, self.masked_model.topk
         self.preprocess, self.batch_size, self.backend_name = self.masked_model.preprocess, batch_size, backend
         self.backend = self.masked_model.backend
@@ -209,9 +216,10 @@ class Predictor:
             if self.unmasked_model.labels != self.labels:
                 raise ConfigError(f"{where} lists the labels {self.unmasked_model.labels} for unmasked faces, "
                                   f"{self.labels} for masked ones: export both from the same data set's classes")
-            if set(self.status_model.labels) != {"masked", "unmasked", "no_face"}:
-                raise ConfigError(f"{where}: expected the face-status labels masked, unmasked, no_face, got "
-                                  f"{self.status_model.labels}")
+            for model in {self.status_model, self.photo_status_model}:
+                if set(model.labels) != {"masked", "unmasked", "no_face"}:
+                    raise ConfigError(f"{model.model_dir}: expected the face-status labels masked, unmasked, "
+                                      f"no_face, got {model.labels}")
         self.finder = finder
         # The default finder runs as many views at once as the backends have threads.
         self.finder_threads = backend_options.get("cpu_threads") or os.cpu_count() or 1
@@ -221,7 +229,8 @@ class Predictor:
         """observe_stage(stage, seconds) hears the time of every batch's preprocessing and graph, of every model,
         and of every photo's face finding ("preprocess", "graph", "find"); None stops it."""
         self.observe_stage = observe_stage
-        for model in (self.masked_model, self.unmasked_model, self.status_model, self.fused):
+        for model in (self.masked_model, self.unmasked_model, self.status_model, self.photo_status_model,
+                      self.fused):
             if model is not None:
                 model.observe_stage = observe_stage
 
@@ -234,19 +243,23 @@ class Predictor:
         folder = Path(self.model_dir).name
         if self.fused is not None:
             where = folder if Path(self.fused.model_dir) == Path(self.model_dir) else f"{folder}/{FUSED_MODEL}"
+            checker = self.photo_status_model
+            photos = ("" if checker is self.status_model else
+                      f"; a photo's faces checked by {checker.model_name} ({folder}/{FACE_STATUS_MODEL}/)")
             return (f"{self.fused.model_name} ({where}/): face status, then the masked or the unmasked faces' "
-                    "expression, heads of one graph")
+                    f"expression, heads of one graph{photos}")
         if not self.routes:
             return f"{self.masked_model.model_name} ({folder}/)"
         return (f"{self.masked_model.model_name} ({folder}/) for masked faces, {self.unmasked_model.model_name} "
                 f"({folder}/{UNMASKED_MODEL}/) for the others, chosen by the face-status model")
 
     def face_status(self, images) -> np.ndarray:
-        """[len(images), 2]: each face's P(no_face) and its mask score (see Prediction.mask_score)."""
-        return self._status_of(self.status_model.predict_probs(images))
+        """[len(images), 2]: each face's P(no_face) and its mask score (see Prediction.mask_score), from the model
+        that checks a photo's faces (photo_status_model)."""
+        return self._status_of(self.photo_status_model.predict_probs(images), self.photo_status_model.labels)
 
-    def _status_of(self, probs) -> np.ndarray:
-        column = {label: i for i, label in enumerate(self.status_model.labels)}
+    def _status_of(self, probs, labels) -> np.ndarray:
+        column = {label: i for i, label in enumerate(labels)}
         masked, unmasked = probs[:, column["masked"]], probs[:, column["unmasked"]]
         return np.stack([probs[:, column["no_face"]], masked / np.maximum(masked + unmasked, 1e-9)], axis=1)
 
@@ -262,7 +275,8 @@ class Predictor:
         fused graph answers everything in one pass, this pass's status unless the face-status crop's is given."""
         if self.fused is not None:
             probs = self.fused.predict_probs(images)
-            status = self._status_of(self.status_model.columns(probs)) if status is None else status
+            status = self._status_of(self.status_model.columns(probs), self.status_model.labels) if status is None \
+                else status
             masked = (status[:, 1] >= MASKED_FROM)[:, None]
             return np.where(masked, self.masked_model.columns(probs), self.unmasked_model.columns(probs)), status
         status = self.face_status(images) if status is None else status

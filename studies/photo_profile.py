@@ -44,7 +44,8 @@ def photo_profile(predictor, photos, repeats: int = 2) -> dict:
         for stage, seconds in stages.items():
             best[stage] = min(best[stage], 1000 * seconds / len(images))
     sizes = np.array([image.shape[:2] for image in images])
-    return {"photos": len(images), "finder_threads": predictor.finder.threads, "median_size": [int(np.median(sizes[:, 1])), int(np.median(sizes[:, 0]))],
+    return {"photos": len(images), "finder_threads": predictor.finder.threads,
+            "median_size": [int(np.median(sizes[:, 1])), int(np.median(sizes[:, 0]))],
             "ms_per_photo": {stage: round(ms, 2) for stage, ms in best.items()}}
 
 

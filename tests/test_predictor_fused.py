@@ -117,6 +117,34 @@ def test_a_photo_takes_its_status_from_the_status_crop_and_its_expression_from_t
                                atol=1e-5)
 
 
+def test_a_face_status_model_beside_the_fused_one_checks_a_photos_faces(fused_dir, tmp_path):
+    """The shipped face-status graph beside fused/: a photo's found faces take their no-face check and mask status
+    from it; crops still take everything from the fused graph's one pass."""
+    folder = tmp_path / "inference"
+    shutil.copytree(fused_dir, folder)
+    shutil.copytree(ROOT / "inference" / "face_status", folder / "face_status")
+    predictor = Predictor(folder, batch_size=32)
+    assert predictor.photo_status_model is not predictor.status_model
+    assert "a photo's faces checked by" in predictor.describe() and "inference/face_status/" in predictor.describe()
+    photo = cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)
+    found = predictor.predict_faces(photo)
+    assert len(found) == 1
+    face = found[0].face
+    gray = lambda image: cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)  # noqa: E731
+    status_graph = paddle.jit.load(str(folder / "face_status" / "inference"))
+    status = status_graph(paddle.to_tensor(predictor.preprocess.batch([gray(status_crop(photo, face))]))).numpy()[0]
+    score = status[0] / (status[0] + status[1])
+    # The shipped graph calls her unmasked, so the fused graph's unmasked head answers.
+    assert found[0].prediction.mask_score == pytest.approx(score, abs=1e-5) and not found[0].prediction.masked
+    expression = graph_answer(predictor, folder / FUSED_MODEL, [gray(crop(photo, face))])[0]
+    np.testing.assert_allclose(found[0].prediction.probs, expression[7:11], atol=1e-5)
+    passes = []
+    predictor.time_stages(lambda stage, seconds: passes.append(stage))
+    crops = predictor.predict_probs(faces())
+    assert passes.count("graph") == 1
+    np.testing.assert_allclose(crops, Predictor(fused_dir).predict_probs(faces()), atol=1e-6)
+
+
 def test_without_routing_the_folder_answers_with_its_own_model(fused_dir, inference_dir):
     images = faces(4)
     alone = Predictor(fused_dir, route=False)
