@@ -21,7 +21,7 @@ from deploy.server.launch import free_port
 NOT_HERE = {"make setup", "make test"}
 # Hours of training or measuring each: checked with `make -n` only.
 LONG = ("make data", "make default-model", "make twin-model", "make unmasked-model", "make face-status-data",
-        "make eval-faces", "make study", "make bench")
+        "make fused-model", "make eval-faces", "make study", "make bench")
 SLOW = ("make demo FER2013=",)
 ALARMING = re.compile(r"Traceback|FatalError|\bError\b")
 
