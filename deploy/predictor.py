@@ -170,7 +170,8 @@ class Predictor:
     """Faces in, expressions out: the model folder's expression model for masked faces and, where the folder has
     them (UNMASKED_MODEL, FACE_STATUS_MODEL), the face-status model that tells a masked face from an unmasked one
     and the expression model for unmasked faces, so that each face is answered by the model that fits it. Where
-    the folder has a FUSED_MODEL (or is one), its heads do all three in one graph instead. route=False uses the
+    the folder has a FUSED_MODEL (or is one), its heads do all three in one graph instead, and a FACE_STATUS_MODEL
+    beside it still checks the faces found in a photo (photo_status_model). route=False uses the
     folder's own model alone (a fused folder's masked head). finder: the FaceFinder of predict_faces (by default
     one with its default settings and as many threads as the backends, made when first needed). Other arguments
     as Classifier's; both expression models must list the same labels.
