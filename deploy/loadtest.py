@@ -78,6 +78,8 @@ async def _run_level(url: str, image: bytes, concurrency: int, requests: int, se
                     connection = None
             except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, asyncio.TimeoutError,
                     ValueError, IndexError):
+                if connection is not None:
+                    connection[1].close()
                 status, connection = 0, None
             statuses.append(status)
             latencies.append(time.perf_counter() - started)
