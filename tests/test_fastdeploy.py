@@ -76,6 +76,16 @@ def test_fastdeploy_scores_match_paddle_inference(which, runtime, py310, inferen
         np.testing.assert_array_equal(labels.astype(int), paddle_probs.argmax(axis=1))
 
 
+def test_the_backend_runs_on_every_core_unless_told(py310, model_dir):
+    """As the paddle and onnx backends: cpu_threads, else every core. FastDeploy's own default (-1) made the fused
+    graph's batch of one 1.05-1.17 ms against 0.81-0.84 on two threads set (docs/benchmarks.md)."""
+    script = ("import json, os, sys; from deploy.backends.fastdeploy_runtime import FastDeployBackend; "
+              "threads = [FastDeployBackend(sys.argv[1], cpu_threads=t).option._option.cpu_thread_num "
+              "for t in (None, 1)]; print(json.dumps([threads, os.cpu_count()]))")
+    (default, one), cores = json.loads(run_py310(py310, "-c", script, model_dir).strip().splitlines()[-1])
+    assert (default, one) == (cores, 1)
+
+
 def test_cli_and_bench_under_py310(py310, model_dir, fer2013_dir, tmp_path):
     faces = [str(p) for p in fer2013_faces(fer2013_dir, 3)]
     run_py310(py310, "tools/predict.py", "--model-dir", model_dir, "--backend", "fastdeploy", *faces,
