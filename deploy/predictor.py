@@ -1,5 +1,4 @@
 """One predictor for the CLI, the HTTP server and the benchmarks: images in, labelled probabilities out."""
-import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -8,7 +7,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from deploy.backends import create_backend
+from deploy.backends import cpu_threads_or_all, create_backend
 from deploy.faces import MIN_FACE, Face, FaceFinder, crop, status_crop
 from deploy.images import as_bgr
 from deploy.preprocess import Preprocess, read_inference_config
@@ -223,7 +222,7 @@ class Predictor:
                                       f"no_face, got {model.labels}")
         self.finder = finder
         # The default finder runs as many views at once as the backends have threads.
-        self.finder_threads = backend_options.get("cpu_threads") or os.cpu_count() or 1
+        self.finder_threads = cpu_threads_or_all(backend_options.get("cpu_threads"))
         self.observe_stage = None
 
     def time_stages(self, observe_stage) -> None:

@@ -52,7 +52,7 @@ def photo_profile(predictor, photos, repeats: int = 2) -> dict:
 def profile_table(profile) -> list:
     w, h = profile["median_size"]
     lines = [f"{profile['photos']} photos, median {w}x{h}; ms per photo, the fastest of the passes; the finder ran "
-             f"{profile.get('finder_threads', 1)} of its views at once (each pass's own time is given, so where views "
+             f"{profile['finder_threads']} of its views at once (each pass's own time is given, so where views "
              "overlap these add up to more than its wall time):", "",
              "| stage | ms per photo |", "|---|---:|"]
     lines += [f"| {stage} | {ms} |" for stage, ms in profile["ms_per_photo"].items()]

@@ -4,6 +4,8 @@ Each backend is imported only when asked for: paddle, onnxruntime and fastdeploy
 Tensor backends (paddle, onnx) take the float32 NCHW batch that deploy.preprocess makes; FastDeploy preprocesses
 the BGR images itself from the same inference.yml, so it takes the images (`takes_images = True`).
 """
+import os
+
 from basics import UserError
 from engine.errors import ConfigError
 from engine.registry import Registry
@@ -12,6 +14,11 @@ from engine.registry import Registry
 class BackendError(UserError, RuntimeError):
     """A backend this environment cannot run as asked (a package or a GPU build is missing): the message says what
     to install, or what to use instead."""
+
+
+def cpu_threads_or_all(cpu_threads=None) -> int:
+    """The CPU threads a backend (and the predictor's face finder) runs on: cpu_threads, else every core."""
+    return cpu_threads or os.cpu_count() or 1
 
 
 # Each imported only when chosen: paddle, onnxruntime and fastdeploy live in different environments.

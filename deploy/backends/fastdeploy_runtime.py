@@ -2,13 +2,12 @@
 
 Only .venv310 has FastDeploy (its wheels stop at Python 3.10), with numpy<2: under numpy 2 it returns NaN silently.
 """
-import os
 import sys
 from pathlib import Path
 
 import numpy as np
 
-from deploy.backends import BackendError, ConfigError
+from deploy.backends import BackendError, ConfigError, cpu_threads_or_all
 from deploy.backends.paddle_inference import model_files
 from deploy.preprocess import read_inference_config
 
@@ -38,7 +37,7 @@ class FastDeployBackend:
             option.use_cpu()
         # Every core unless told, as the other backends: FastDeploy's own default (-1) ran the fused graph's batch
         # of one in 1.05-1.17 ms, against 0.81-0.84 on two threads set (docs/benchmarks.md).
-        option.set_cpu_thread_num(cpu_threads or os.cpu_count() or 1)
+        option.set_cpu_thread_num(cpu_threads_or_all(cpu_threads))
         {"paddle": option.use_paddle_infer_backend, "ort": option.use_ort_backend,
          "openvino": option.use_openvino_backend}[runtime]()
         if runtime == "paddle":

@@ -1,10 +1,9 @@
 """ONNX Runtime on inference.onnx, the file tools/export_onnx.py converts from the Paddle model."""
-import os
 from pathlib import Path
 
 import numpy as np
 
-from deploy.backends import BackendError
+from deploy.backends import BackendError, cpu_threads_or_all
 
 
 class OnnxRuntimeBackend:
@@ -21,7 +20,7 @@ class OnnxRuntimeBackend:
             raise FileNotFoundError(f"{path} not found: convert the model with "
                                     f"`.venv/bin/python tools/export_onnx.py --model-dir {model_dir}`")
         options = ort.SessionOptions()
-        options.intra_op_num_threads = cpu_threads or os.cpu_count() or 1
+        options.intra_op_num_threads = cpu_threads_or_all(cpu_threads)
         providers = ["CPUExecutionProvider"]
         if device == "gpu":
             if "CUDAExecutionProvider" not in ort.get_available_providers():

@@ -1,10 +1,9 @@
 """Paddle Inference on inference.pdmodel/.pdiparams: MKLDNN on CPU, optional GPU and TensorRT."""
-import os
 from pathlib import Path
 
 import numpy as np
 
-from deploy.backends import BackendError, ConfigError
+from deploy.backends import BackendError, ConfigError, cpu_threads_or_all
 from deploy.preprocess import EXPORT_HINT
 
 
@@ -51,7 +50,7 @@ class PaddleInferenceBackend:
                 config.enable_mkldnn()
                 # MKLDNN caches kernels per input shape; bound it, since batch sizes vary.
                 config.set_mkldnn_cache_capacity(10)
-            config.set_cpu_math_library_num_threads(cpu_threads or os.cpu_count() or 1)
+            config.set_cpu_math_library_num_threads(cpu_threads_or_all(cpu_threads))
         config.switch_ir_optim(True)
         if not (device == "cpu" and mkldnn):  # Paddle turns memory_optim off under MKLDNN anyway, with a warning
             config.enable_memory_optim()
