@@ -74,6 +74,21 @@ def test_a_finder_needs_a_whole_number_of_threads(threads):
         FaceFinder(threads=threads)
 
 
+@pytest.mark.parametrize("threads", ["0", "-1"])
+def test_predict_refuses_a_thread_count_under_one_in_one_line(tmp_path, astronaut, threads):
+    """--cpu-threads sets the backends' and the face finder's threads: 0 and below are a mistake, not every core."""
+    import subprocess
+    import sys
+
+    photo = tmp_path / "astronaut.jpg"
+    cv2.imwrite(str(photo), astronaut)
+    result = subprocess.run([sys.executable, str(ROOT / "tools" / "predict.py"), "--faces", str(photo),
+                             "--cpu-threads", threads], capture_output=True, text=True)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert f"--cpu-threads must be at least 1 (or left out: every core), got {threads}" in \
+        result.stderr.strip().splitlines()[-1], result.stderr
+
+
 def test_a_turned_face_keeps_fer2013s_tilt_and_is_levelled_beyond_it(astronaut):
     """FER2013's faces tilt by up to about TILT_KEPT_DEGREES: the crop of a face turned by 10 degrees keeps the
     turn, and one whose eye line tilts by more is levelled down to that tilt, not further."""

@@ -100,6 +100,8 @@ def parse_args(argv=None):
         parser.error("--smooth must be at least 1 frame")
     if args.detect_every < 1:
         parser.error("--detect-every must be at least 1 frame")
+    if args.cpu_threads is not None and args.cpu_threads < 1:
+        parser.error(f"--cpu-threads must be at least 1 (or left out: every core), got {args.cpu_threads}")
     # Checked before any work: a path that cannot be written would fail only at the end.
     for option, folder in (("annotate", True), ("timeline", True), ("out", True), ("csv", False), ("json", False)):
         problem = getattr(args, option) and unwritable(getattr(args, option), folder=folder)
