@@ -9,11 +9,12 @@ thresholds were chosen: docs/predictor.md.
 Passes over a photo, merged by a weighted non-maximum suppression:
 - the short-range model (128 px input) on the whole photo: close-ups, faces filling much of the frame; and on the
   photo in a black border, for faces that fill it or are cut by its edge;
-- the full-range model (192 px input) on the whole photo, faces down to about 1/16 of its longer side;
-- in a photo large enough that a face worth classifying (min_face px) would be smaller than that, the full-range
-  model on 2 x 2 (up to 3 x 3) overlapping tiles as well. Keeping its whole-photo pass beside the tiles found
-  0.886 of the masked faces of the tuning photos after the face-status check, against 0.857 with the tiles
-  alone, at a precision of 0.920 against 0.946 (studies/realmask.py's split; docs/face_finding.md).
+- the full-range model on the whole photo, scaled so that a face worth classifying (min_face px) is about 19 px
+  on its input: 320 x 224 px for a 400 x 276 photo, where its own 192 px input would leave such a face under the
+  model's reach. Its input is resized by rewriting the sizes of the model's upsampling layers (resized_model).
+  This one pass replaced the model's 192 px pass plus 2 x 2 (up to 3 x 3) tiles: on the validation photos, after
+  the face-status check, 0.904 of the masked faces found at a precision of 0.942, against 0.904 at 0.907, in
+  three passes a photo instead of 7 (docs/face_finding.md).
 """
 import copy
 import importlib.util
@@ -39,6 +40,11 @@ from basics import FACE_SIZE, UserError
 # of the coffee's foam passed for a masked face; masked recall there 0.851 against 0.872).
 SHORT_RANGE_SCORE = 0.5
 FULL_RANGE_SCORE = 0.35
+# The full-range model's pass on the photo scaled for small faces (FULL_RANGE_FACE) scores many masked faces lower
+# than its own 192 px input does; alone, the highest score at which it found as many masked faces of the validation
+# photos as the 192 px pass and its tiles had (0.904 of 94) was 0.25 (0.3: 0.894; 0.2: 0.915), at a precision of
+# 0.942 against 0.907 (docs/face_finding.md). At 0.2 it also boxed the masked astronaut's suit.
+SCALED_FULL_RANGE_SCORE = 0.25
 # The short-range model is for close-ups: its boxes smaller than this share of the view's side are dropped (on
 # small faces it misplaces them; 0.12 keeps the 160 px faces of a 900 px group photo).
 SHORT_RANGE_MIN_SHARE = 0.12
@@ -54,6 +60,13 @@ NMS_IOU = 0.3
 # short-range model is at home; the detection there that overlaps the last box most, at least FOLLOW_IOU, is it.
 FOLLOW_WINDOW = 2.0
 FOLLOW_IOU = 0.3
+# The full-range model finds faces down to about 1/16 of its input's side (12 of its 192 px), and better when they
+# are larger: its pass scales the photo so that a face of the finder's min_face px is this many px on its input
+# (never under its own 192 px a side, nor over FULL_RANGE_MAX_SIDE, the reach of the 3 x 3 tiles it replaces).
+# 19.2 px is the 2 x 2 tiles' scale on the 400 px photos of realmask (at 16 px fewer masked faces of the
+# validation photos were found; docs/face_finding.md).
+FULL_RANGE_FACE = 19.2
+FULL_RANGE_MAX_SIDE = 480
 # Half the classifier's input: a smaller face would be upscaled more than twice, to a blur.
 MIN_FACE = FACE_SIZE // 2
 # BlazeFace boxes the face from brows to mouth; people (and ../shared/realmask's annotators) box the head down to
@@ -104,64 +117,89 @@ def model_path(name: str) -> Path:
     return path
 
 
-def _anchor_centres(size: int, strides, per_layer: int) -> np.ndarray:
-    """SSD anchor centres (x, y), 0-1, in the models' output order: per distinct stride, row by row, cell by cell,
-    per_layer anchors for each layer of that stride (MediaPipe's fixed-size anchors share their cell's centre)."""
+def _anchor_centres(size: int, strides, per_layer: int, height: int, width: int) -> np.ndarray:
+    """SSD anchor centres (x, y) in the pixels of a height x width input, in the models' output order: per distinct
+    stride, row by row, cell by cell, per_layer anchors for each layer of that stride (MediaPipe's fixed-size anchors
+    share their cell's centre). size: the model's own input side, whose strides scale with the input."""
     centres = []
     for stride in dict.fromkeys(strides):
-        grid = size // stride
-        ys, xs = np.mgrid[0:grid, 0:grid]
-        cells = np.stack([(xs.ravel() + 0.5) / grid, (ys.ravel() + 0.5) / grid], axis=1)
+        ys, xs = np.mgrid[0:height // stride, 0:width // stride]
+        cells = np.stack([(xs.ravel() + 0.5) * stride, (ys.ravel() + 0.5) * stride], axis=1)
         centres.append(np.repeat(cells, per_layer * strides.count(stride), axis=0))
     return np.concatenate(centres).astype(np.float32)
 
 
-class _BlazeFace:
-    """One BlazeFace model on tflite-runtime: a square RGB view in, (boxes, scores, keypoints) in view pixels."""
+def resized_model(name: str, height: int, width: int) -> bytes:
+    """The .tflite model `name` for an input of height x width px (multiples of 32): BlazeFace's upsampling layers
+    have their output sizes written into the file, for its own input side; everything else follows the input."""
+    import tflite
 
-    def __init__(self, name: str, size: int, strides, per_layer: int, threads: int):
+    data = bytearray(model_path(name).read_bytes())
+    model = tflite.Model.GetRootAsModel(data, 0)
+    graph = model.Subgraphs(0)
+    side = int(graph.Tensors(graph.Inputs(0)).ShapeAsNumpy()[1])
+    for i in range(graph.OperatorsLength()):
+        operator = graph.Operators(i)
+        code = model.OperatorCodes(operator.OpcodeIndex())
+        if max(code.BuiltinCode(), code.DeprecatedBuiltinCode()) == tflite.BuiltinOperator.RESIZE_BILINEAR:
+            size = model.Buffers(graph.Tensors(operator.Inputs(1)).Buffer()).DataAsNumpy().view(np.int32)
+            size[:] = height * size[0] // side, width * size[1] // side   # a view into `data`
+    return bytes(data)
+
+
+class _BlazeFace:
+    """One BlazeFace model on tflite-runtime, on an input of `shape` (height, width) px: its own square, or any
+    multiple of 32 a side."""
+
+    def __init__(self, name: str, size: int, strides, per_layer: int, threads: int, shape=None):
         from tflite_runtime.interpreter import Interpreter
 
-        self.size = size
-        self.interpreter = Interpreter(str(model_path(name)), num_threads=threads)
-        self.interpreter.allocate_tensors()
+        self.shape = tuple(shape or (size, size))
+        if any(n % 32 or n < 32 for n in self.shape):
+            raise ValueError(f"{name}: an input of {self.shape} px; each side must be a multiple of 32")
+        native = self.shape == (size, size)
+        self.interpreter = Interpreter(**({"model_path": str(model_path(name))} if native else
+                                          {"model_content": resized_model(name, *self.shape)}), num_threads=threads)
         self.input = self.interpreter.get_input_details()[0]["index"]
+        if not native:
+            self.interpreter.resize_tensor_input(self.input, [1, *self.shape, 3])
+        self.interpreter.allocate_tensors()
         outputs = sorted(self.interpreter.get_output_details(), key=lambda d: -d["shape"][-1])
         self.regressors, self.classifiers = outputs[0]["index"], outputs[1]["index"]
-        self.anchors = _anchor_centres(size, list(strides), per_layer)
-        if len(self.anchors) != self.interpreter.get_output_details()[0]["shape"][1]:
+        self.anchors = _anchor_centres(size, list(strides), per_layer, *self.shape)
+        if len(self.anchors) != self.interpreter.get_tensor(self.classifiers).shape[1]:
             raise DetectorMissing(f"{name}: the anchors do not match the model's outputs (another model version?)")
         self.lock = threading.Lock()
 
     def outputs(self, x: np.ndarray):
-        """The model's raw answer on one input view (model_input's): box and keypoint regressors [anchors, 16] in
-        model pixels from the anchor centres, and score logits [anchors]."""
+        """The model's raw answer on one input (model_input's): box and keypoint regressors [anchors, 16] in input
+        pixels from the anchor centres, and score logits [anchors]."""
         with self.lock:
             self.interpreter.set_tensor(self.input, x[None])
             self.interpreter.invoke()
             return (self.interpreter.get_tensor(self.regressors)[0],
                     self.interpreter.get_tensor(self.classifiers)[0, :, 0])
 
-    def __call__(self, rgb: np.ndarray, min_score: float):
-        """Detections in a square RGB uint8 view of any size."""
-        return self.decode(*self.outputs(model_input(rgb, self.size)), rgb.shape[0], min_score)
-
-    def decode(self, raw: np.ndarray, logits: np.ndarray, side: int, min_score: float):
-        """(boxes, scores, keypoints) in the pixels of a view of that side, for the detections scoring min_score."""
+    def decode(self, raw: np.ndarray, logits: np.ndarray, step, origin, min_score: float):
+        """(boxes, scores, keypoints) of the detections scoring min_score, in the pixels of a photo where the input's
+        pixel (x, y) is origin + (x, y) * step."""
         scores = 1.0 / (1.0 + np.exp(-np.clip(logits, -80, 80)))
         keep = scores >= min_score
         raw, scores, anchors = raw[keep], scores[keep], self.anchors[keep]
-        scale = side / self.size
-        centre = anchors * side + raw[:, 0:2] * scale
-        half = raw[:, 2:4] * scale / 2
+        step, origin = np.asarray(step, np.float32), np.asarray(origin, np.float32)
+        centre = (anchors + raw[:, 0:2]) * step + origin
+        half = raw[:, 2:4] * step / 2
         boxes = np.concatenate([centre - half, centre + half], axis=1)
-        keypoints = anchors[:, None, :] * side + raw[:, 4:16].reshape(-1, 6, 2) * scale
+        keypoints = (anchors[:, None, :] + raw[:, 4:16].reshape(-1, 6, 2)) * step + origin
         return boxes, scores, keypoints
 
 
-def model_input(rgb: np.ndarray, size: int) -> np.ndarray:
-    """A square RGB uint8 view as a BlazeFace input: size x size (area-averaged when shrinking), in [-1, 1]."""
-    x = cv2.resize(rgb, (size, size), interpolation=cv2.INTER_AREA if rgb.shape[0] > size else cv2.INTER_LINEAR)
+def model_input(region: np.ndarray, shape) -> np.ndarray:
+    """An RGB uint8 region of a photo as a BlazeFace input of shape (height, width): resized (area-averaged when
+    shrinking), in [-1, 1]."""
+    height, width = (shape, shape) if np.isscalar(shape) else shape
+    shrinking = region.shape[1] > width
+    x = cv2.resize(region, (width, height), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
     return x.astype(np.float32) / 127.5 - 1.0
 
 
@@ -170,19 +208,58 @@ SHORT_RANGE, FULL_RANGE = "face_detection_short_range", "face_detection_full_ran
 MODELS = {SHORT_RANGE: (128, (8, 16, 16, 16), 2), FULL_RANGE: (192, (4,), 1)}
 
 
-@lru_cache(maxsize=None)
-def blazeface(name: str, slot: int = 0) -> _BlazeFace:
-    """The model `name` on one thread; each slot is an interpreter of its own, so that views run at once."""
-    return _BlazeFace(name, *MODELS[name], 1)
+@lru_cache(maxsize=64)
+def blazeface(name: str, slot: int = 0, shape: tuple = None) -> _BlazeFace:
+    """The model `name` on one thread, on an input of `shape` (its own square by default); each slot is an
+    interpreter of its own, so that views run at once. Bounded: photos of many sizes make many shapes."""
+    return _BlazeFace(name, *MODELS[name], 1, shape)
 
 
-def square_view(rgb: np.ndarray, left: int, top: int, side: int) -> np.ndarray:
-    """The side x side square of rgb at (left, top), zero-padded where it runs past the photo."""
-    view = np.zeros((side, side, 3), np.uint8)
+@dataclass(frozen=True)
+class View:
+    """One pass of a model over a photo: the region width x height px from (left, top), black where it runs past
+    the photo, resized onto the model's input of `shape` (height, width)."""
+    kind: str          # "short" or "full"
+    left: int
+    top: int
+    width: int
+    height: int
+    shape: tuple
+
+    @property
+    def model_name(self) -> str:
+        return SHORT_RANGE if self.kind == "short" else FULL_RANGE
+
+    @property
+    def scaled(self) -> bool:
+        """Whether the model runs on an input other than its own square (FaceFinder's scaled full-range pass)."""
+        return self.shape != (MODELS[self.model_name][0],) * 2
+
+    def input(self, rgb: np.ndarray) -> np.ndarray:
+        return model_input(photo_region(rgb, self.left, self.top, self.width, self.height), self.shape)
+
+    def detect(self, rgb: np.ndarray, min_score: float, slot: int = 0):
+        """(boxes, scores, keypoints) in rgb's pixels, of the detections scoring min_score."""
+        model = blazeface(self.model_name, slot, self.shape)
+        step = (self.width / self.shape[1], self.height / self.shape[0])
+        return model.decode(*model.outputs(self.input(rgb)), step, (self.left, self.top), min_score)
+
+    @staticmethod
+    def square(kind: str, left: int, top: int, side: int) -> "View":
+        """A square region on the model's own square input."""
+        size = MODELS[SHORT_RANGE if kind == "short" else FULL_RANGE][0]
+        return View(kind, left, top, side, side, (size, size))
+
+
+def photo_region(rgb: np.ndarray, left: int, top: int, width: int, height: int) -> np.ndarray:
+    """The width x height region of rgb at (left, top), zero-padded where it runs past the photo."""
     h, w = rgb.shape[:2]
-    patch = rgb[max(top, 0):min(top + side, h), max(left, 0):min(left + side, w)]
-    view[max(-top, 0):max(-top, 0) + patch.shape[0], max(-left, 0):max(-left, 0) + patch.shape[1]] = patch
-    return view
+    if (left, top, width, height) == (0, 0, w, h):
+        return rgb
+    region = np.zeros((height, width, 3), np.uint8)
+    patch = rgb[max(top, 0):min(top + height, h), max(left, 0):min(left + width, w)]
+    region[max(-top, 0):max(-top, 0) + patch.shape[0], max(-left, 0):max(-left, 0) + patch.shape[1]] = patch
+    return region
 
 
 def _iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
@@ -220,34 +297,37 @@ def checked_min_face(min_face: int) -> int:
 class FaceFinder:
     """Faces in an ordinary photo (BGR or gray uint8), masked or not, largest first.
 
-    min_face: faces whose box side is smaller (px of the photo) are left out, and no tiling pass is run for
-    faces smaller than that. threads: how many views (passes, tiles, followed faces) run at once, each on an
-    interpreter of its own with one thread: tflite-runtime's own threads made one view slower here (the
-    full-range model 5.0 ms on two against 3.3 ms on one); views at once made a photo's search faster
-    (docs/benchmarks.md)."""
+    min_face: faces whose box side is smaller (px of the photo) are left out, and the full-range pass scales the
+    photo so that a face of that size is full_range_face px on its input (None: the model's own 192 px square on
+    the whole photo, as the phone app runs it). threads: how many views (passes, followed faces) run at once, each
+    on an interpreter of its own with one thread (docs/benchmarks.md)."""
 
     def __init__(self, min_face: int = MIN_FACE, short_range_score: float = SHORT_RANGE_SCORE,
-                 full_range_score: float = FULL_RANGE_SCORE, tiles: bool = True, threads: int = 1):
+                 full_range_score: float = None, full_range_face: float = FULL_RANGE_FACE,
+                 threads: int = 1):
         for name, value in (("short_range_score", short_range_score), ("full_range_score", full_range_score)):
-            if not 0.0 <= value <= 1.0:
+            if value is not None and not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} must be within 0-1, got {value}")
         if type(threads) is not int or threads < 1:
             raise ValueError(f"threads must be a whole number of at least 1, got {threads!r}")
-        self.min_face, self.tiles = checked_min_face(min_face), tiles
+        self.min_face = checked_min_face(min_face)
+        if full_range_face is not None and not full_range_face > 0:
+            raise ValueError(f"full_range_face must be over 0 px (or None), got {full_range_face!r}")
+        self.full_range_face = full_range_face
         self.short_range_score, self.full_range_score = short_range_score, full_range_score
         self.threads, self.pool, self.pool_pid = threads, None, None
-        self.free_models = queue.SimpleQueue()   # a (short-range, full-range) pair for each view running
+        self.free_slots = queue.SimpleQueue()   # an interpreter slot for each view running
         for slot in range(threads):
-            self.free_models.put({"short": blazeface(SHORT_RANGE, slot), "full": blazeface(FULL_RANGE, slot)})
+            self.free_slots.put(slot)
 
     def _each(self, work, items) -> list:
-        """[work(models, item) for item in items], `threads` at a time, each with a pair of models of its own."""
+        """[work(slot, item) for item in items], `threads` at a time, each on interpreters of its own."""
         def run(item):
-            models = self.free_models.get()
+            slot = self.free_slots.get()
             try:
-                return work(models, item)
+                return work(slot, item)
             finally:
-                self.free_models.put(models)
+                self.free_slots.put(slot)
         if self.threads == 1 or len(items) < 2:
             return list(map(run, items))
         if self.pool_pid != os.getpid():   # made on first use, and again in a forked process (its threads stay behind)
@@ -255,37 +335,32 @@ class FaceFinder:
             self.pool_pid = os.getpid()
         return list(self.pool.map(run, items))
 
+    def full_range_score_of(self, view) -> float:
+        """The full-range detections a view keeps: full_range_score where given, else the pass's own default."""
+        if self.full_range_score is not None:
+            return self.full_range_score
+        return SCALED_FULL_RANGE_SCORE if view.scaled else FULL_RANGE_SCORE
+
     def with_min_face(self, min_face: int) -> "FaceFinder":
         """The same finder (its models are shared) for another smallest face."""
         other = copy.copy(self)
         other.min_face = checked_min_face(min_face)
         return other
 
-    # The full-range model finds faces down to about this share of its view's side.
-    FULL_RANGE_REACH = 1 / 16
-    # Tiles: n x n of them, n from 2 up to MAX_TILES a side as the photo grows (4 a side found the insignia on Grace
-    # Hopper's uniform, a 36-face tiling of the astronaut is found with 3), each 1.2 / n of its longer side,
-    # so that neighbours overlap (by 0.2 of the side with 2 x 2: a face up to that size is whole in one of them, and
-    # a larger one is the short-range model's).
-    MAX_TILES = 3
-
-    def views(self, height: int, width: int):
-        """(left, top, side, model) for each pass over a photo of that size: both models on the whole photo, the
-        short-range one also on the photo in a black border (CLOSE_UP_PAD), and, where the full-range one would
-        miss faces of min_face px on the whole photo, that one on overlapping tiles too."""
+    def views(self, height: int, width: int) -> list:
+        """The passes over a photo of that size: the short-range model on the whole photo and on the photo in a
+        black border (CLOSE_UP_PAD), and the full-range model on the whole photo, scaled so that a face of min_face
+        px is full_range_face px on its input (at least its own 192 px, at most FULL_RANGE_MAX_SIDE)."""
         side = max(height, width)
         pad = int(np.floor(CLOSE_UP_PAD * side + 0.5))  # as Java's Math.round (the app's BlazeFace.passes)
-        passes = [(0, 0, side, "short"), (-pad, -pad, side + 2 * pad, "short"), (0, 0, side, "full")]
-        smallest = max(self.min_face, 1)
-        if not self.tiles or side * self.FULL_RANGE_REACH <= smallest:
-            return passes
-        n = int(min(self.MAX_TILES, max(2, np.ceil(1.2 * side * self.FULL_RANGE_REACH / smallest))))
-        tile = int(np.ceil(1.2 * side / n))
-
-        def starts(length):
-            count = n if length > tile else 1
-            return sorted({int(round(v)) for v in np.linspace(0, max(length - tile, 0), count)})
-        return passes + [(left, top, tile, "full") for top in starts(height) for left in starts(width)]
+        views = [View.square("short", 0, 0, side), View.square("short", -pad, -pad, side + 2 * pad)]
+        own = MODELS[FULL_RANGE][0]
+        if self.full_range_face is None or self.full_range_face / max(self.min_face, 1) <= own / side:
+            return views + [View.square("full", 0, 0, side)]
+        scale = min(self.full_range_face / max(self.min_face, 1), FULL_RANGE_MAX_SIDE / side)
+        shape = tuple(32 * int(np.ceil(n * scale / 32)) for n in (height, width))
+        # First, so that with two threads the short-range passes run beside it.
+        return [View("full", 0, 0, int(round(shape[1] / scale)), int(round(shape[0] / scale)), shape)] + views
 
     def __call__(self, image: np.ndarray) -> list:
         return self.find(image)[0]
@@ -293,34 +368,24 @@ class FaceFinder:
     def find(self, image: np.ndarray, timings: dict = None) -> tuple:
         """(faces of min_face px or more, faces found under min_face px), each list largest first. The small ones
         are too small to classify, and a user is told so rather than 'no face'. timings: a dict that each pass's
-        seconds are added to ("short-range whole", "short-range padded", "full-range whole", "full-range tiles";
-        "merge" for the suppression)."""
+        seconds are added to ("short-range whole", "short-range padded", "full-range scaled" or "full-range
+        whole"; "merge" for the suppression)."""
         rgb = _rgb(image)
         views = self.views(*rgb.shape[:2])
 
-        def detect(models, view):
-            left, top, side, kind = view
+        def detect(slot, view):
             started = time.perf_counter()
-            min_score = self.short_range_score if kind == "short" else self.full_range_score
-            found = models[kind](square_view(rgb, left, top, side), min_score)
-            return found, time.perf_counter() - started
+            min_score = self.short_range_score if view.kind == "short" else self.full_range_score_of(view)
+            return view.detect(rgb, min_score, slot), time.perf_counter() - started
 
         found = []
-        for (left, top, side, kind), ((boxes, scores, keypoints), seconds) in zip(views, self._each(detect, views)):
-            keep = np.ones(len(scores), bool)
-            if kind == "short":  # on small faces the short-range model misplaces its boxes
-                keep &= (boxes[:, 2] - boxes[:, 0]) >= SHORT_RANGE_MIN_SHARE * side
-            if side < max(rgb.shape[:2]):  # a face cut by a tile's inner edge is whole in the next tile
-                inner = np.array([left > 0, top > 0, left + side < rgb.shape[1], top + side < rgb.shape[0]])
-                margin = 0.1 * (boxes[:, 2:4] - boxes[:, 0:2])
-                cut = np.stack([boxes[:, 0] < margin[:, 0], boxes[:, 1] < margin[:, 1],
-                                boxes[:, 2] > side - margin[:, 0], boxes[:, 3] > side - margin[:, 1]], axis=1)
-                keep &= ~(cut & inner).any(axis=1)
-            boxes, scores, keypoints = boxes[keep], scores[keep], keypoints[keep]
-            offset = np.array([left, top], np.float32)
-            found.append((boxes + np.tile(offset, 2), scores, keypoints + offset))
+        for view, ((boxes, scores, keypoints), seconds) in zip(views, self._each(detect, views)):
+            if view.kind == "short":  # on small faces the short-range model misplaces its boxes
+                keep = (boxes[:, 2] - boxes[:, 0]) >= SHORT_RANGE_MIN_SHARE * view.width
+                boxes, scores, keypoints = boxes[keep], scores[keep], keypoints[keep]
+            found.append((boxes, scores, keypoints))
             if timings is not None:    # each pass's own time; where views ran at once, they add up to more
-                name = f"{kind}-range " + ("padded" if left < 0 else "tiles" if side < max(rgb.shape[:2]) else "whole")
+                name = f"{view.kind}-range " + ("padded" if view.left < 0 else "scaled" if view.scaled else "whole")
                 timings[name] = timings.get(name, 0.0) + seconds
         clock = time.perf_counter()
         boxes, scores, keypoints = (np.concatenate(parts) for parts in zip(*found))
@@ -335,25 +400,23 @@ class FaceFinder:
             timings["merge"] = timings.get("merge", 0.0) + time.perf_counter() - clock
         return largest_first(faces), largest_first(too_small)
 
-
     def follow(self, image: np.ndarray, faces) -> list:
         """Each of `faces` (found in an earlier video frame) found again in `image` by one short-range pass on a
         window around its box (FOLLOW_WINDOW): the Face, or None where it is lost (gone, hidden, or under
         min_face px). A video detects in full every few frames and follows in between (deploy/video.py)."""
         rgb = _rgb(image)
 
-        def follow_one(models, face):
+        def follow_one(slot, face):
             box = np.asarray(face.box, np.float64)
             side = int(np.ceil(FOLLOW_WINDOW * max(box[2] - box[0], box[3] - box[1])))
             left, top = (int(round(c - side / 2)) for c in (box[:2] + box[2:]) / 2)
-            boxes, scores, keypoints = models["short"](square_view(rgb, left, top, side), self.short_range_score)
-            offset = np.array([left, top], np.float32)
-            heads = [np.array(head_box(b)) + np.tile(offset, 2) for b in boxes]
+            boxes, scores, keypoints = View.square("short", left, top, side).detect(rgb, self.short_range_score, slot)
+            heads = [np.array(head_box(b)) for b in boxes]
             overlaps = _iou(box, np.array(heads)) if heads else np.zeros(0)
             best = int(np.argmax(overlaps)) if len(overlaps) else None
             if best is None or overlaps[best] < FOLLOW_IOU:
                 return None
-            found = Face(tuple(int(round(v)) for v in heads[best]), float(scores[best]), keypoints[best] + offset)
+            found = Face(tuple(int(round(v)) for v in heads[best]), float(scores[best]), keypoints[best])
             large_enough = min(found.box[2] - found.box[0], found.box[3] - found.box[1]) >= self.min_face
             return found if large_enough else None
         return self._each(follow_one, list(faces))

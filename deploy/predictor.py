@@ -30,6 +30,12 @@ NO_FACE_THRESHOLD = 0.9
 # masked faces than unmasked ones; on its validation photos 0.6 gave a balanced mask-status accuracy of 0.970,
 # against 0.944 at 0.5 (117 masked and 23 unmasked faces; docs/predictor.md).
 MASKED_FROM = 0.6
+# A face found in a photo whose fused graph (one pass on its expression crop) gives P(no_face) under this is taken
+# as a face with that pass's mask status; the others are checked by the face-status graph (four passes). On the
+# 79 validation photos the graph then ran on 102 of 163 found faces, and masked and unmasked recall, precision and
+# mask status were the graph's alone at 0.01-0.2 (at 0.3 mask status fell from 0.974 to 0.930; with the fused
+# pass's status alone, 0.870); docs/predictor.md.
+FUSED_SURE_FACE = 0.1
 
 
 @dataclass
@@ -270,11 +276,12 @@ class Predictor:
             return self.masked_model.predict_probs(images)
         return self._routed(images, status)[0]
 
-    def _routed(self, images, status=None):
+    def _routed(self, images, status=None, probs=None):
         """(expression probabilities, status): each face answered by the model or head its mask status picks. A
-        fused graph answers everything in one pass, this pass's status unless the face-status crop's is given."""
+        fused graph answers everything in one pass, this pass's status unless the face-status crop's is given
+        (probs: its answer on the images, where already known)."""
         if self.fused is not None:
-            probs = self.fused.predict_probs(images)
+            probs = self.fused.predict_probs(images) if probs is None else probs
             status = self._status_of(self.status_model.columns(probs), self.status_model.labels) if status is None \
                 else status
             masked = (status[:, 1] >= MASKED_FROM)[:, None]
@@ -287,15 +294,16 @@ class Predictor:
                 probs[chosen] = model.predict_probs([image for image, c in zip(images, chosen) if c])
         return probs, status
 
-    def predict(self, images, status=None) -> list:
+    def predict(self, images, status=None, fused_probs=None) -> list:
         if not self.routes:
             return [self.prediction_of(row) for row in self.predict_probs(images)]
-        probs, status = self._routed(images, status)
+        probs, status = self._routed(images, status, fused_probs)
         return [self.prediction_of(row, mask_score) for row, (_, mask_score) in zip(probs, status)]
 
     def predict_faces(self, image, min_face: int = None, faces=None, status=None) -> FoundFaces:
         """Every face in an ordinary photo (the finder's), masked or not, cropped like FER2013's and answered by
-        the model that fits it; found faces that the face-status model takes for no face are left out. Faces with
+        the model that fits it; found faces taken for no face are left out (by the fused graph's pass where it is
+        sure, FUSED_SURE_FACE, else by the face-status graph). Faces with
         a box side under min_face px (default: the finder's) are not classified: their boxes are the answer's
         too_small. faces: the photo's faces where already found (FaceFinder.follow's, in a video): the finder
         does not run; status: their face_status answers where known too (a followed face keeps its own)."""
@@ -315,15 +323,26 @@ class Predictor:
         gray = lambda crops: [cv2.cvtColor(c, cv2.COLOR_BGR2GRAY) for c in crops]  # noqa: E731
         if not faces and not too_small:
             return FoundFaces(min_face=min_face)
+        crops = gray(crop(image, face) for face in faces + too_small)
+        probs = None
         if self.routes and status is None:  # one batch: the small faces pass the no-face check before they are reported
             found = faces + too_small
-            status = self.face_status(gray(status_crop(image, face) for face in found))
+            status = np.zeros((len(found), 2), np.float32)
+            unsure = np.ones(len(found), bool)
+            if self.fused is not None and self.photo_status_model is not self.status_model:
+                probs = self.fused.predict_probs(crops)
+                status = self._status_of(self.status_model.columns(probs), self.status_model.labels)
+                unsure = status[:, 0] >= FUSED_SURE_FACE
+            if unsure.any():
+                status[unsure] = self.face_status(gray(status_crop(image, f) for f, u in zip(found, unsure) if u))
             keep = status[:, 0] < NO_FACE_THRESHOLD
             too_small = [face for face, k in zip(too_small, keep[len(faces):]) if k]
             keep, status = keep[:len(faces)], status[:len(faces)]
             faces, status = [face for face, k in zip(faces, keep) if k], status[keep]
-        crops = gray(crop(image, face) for face in faces)
-        predictions = self.predict(crops, status) if crops else []
+            crops, probs = [c for c, k in zip(crops, keep) if k], None if probs is None else probs[:len(keep)][keep]
+        else:
+            crops = crops[:len(faces)]
+        predictions = self.predict(crops, status, fused_probs=probs) if crops else []
         return FoundFaces([FacePrediction(face.box, prediction, face) for face, prediction in zip(faces, predictions)],
                           [face.box for face in too_small], min_face)
 

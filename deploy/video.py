@@ -1,7 +1,7 @@
 """Videos and webcams: faces found and classified frame by frame, followed by deploy/tracking.py's tracker,
 written as an annotated video and a timeline (deploy/timeline.py).
 
-The face finder's full search (every pass over the whole frame, tiles too) runs every DETECT_EVERY frames; in
+The face finder's full search (every pass over the whole frame) runs every DETECT_EVERY frames; in
 between, each face is followed in a window around its last box with one short-range pass (FaceFinder.follow), and
 the search runs at once when a face is lost. A face that enters is found at the next full search. The faces of a
 frame are classified in one batch. realtime: drop frames rather than fall behind the video's clock or the camera.

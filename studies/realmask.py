@@ -121,21 +121,20 @@ def dlib_boxes(bgr, min_face: int = 24):
 
 def finders(min_face: int = 24) -> dict:
     """{name: find(bgr) -> boxes}: the finders the README's table compares, in one run."""
-    from deploy.faces import FULL_RANGE, FULL_RANGE_SCORE, SHORT_RANGE, SHORT_RANGE_SCORE, FaceFinder, blazeface, \
-        square_view, weighted_nms
+    from deploy.faces import FULL_RANGE_SCORE, SHORT_RANGE_SCORE, FaceFinder, View, weighted_nms
 
-    def one_model(model, score):
+    def one_model(kind, score):
         def find(bgr):
             rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-            boxes, scores, keypoints = model(square_view(rgb, 0, 0, max(rgb.shape[:2])), score)
+            boxes, scores, keypoints = View.square(kind, 0, 0, max(rgb.shape[:2])).detect(rgb, score)
             merged = [tuple(int(round(v)) for v in box) for box, _, _ in weighted_nms(boxes, scores, keypoints)]
             return [b for b in merged if min(b[2] - b[0], b[3] - b[1]) >= min_face]
         return find
 
     finder = FaceFinder(min_face=min_face)
     return {"dlib HOG (the previous prediction path)": lambda bgr: dlib_boxes(bgr, min_face),
-            "BlazeFace short-range alone": one_model(blazeface(SHORT_RANGE), SHORT_RANGE_SCORE),
-            "BlazeFace full-range alone": one_model(blazeface(FULL_RANGE), FULL_RANGE_SCORE),
+            "BlazeFace short-range alone": one_model("short", SHORT_RANGE_SCORE),
+            "BlazeFace full-range alone": one_model("full", FULL_RANGE_SCORE),
             "the face finder (deploy/faces.py)": lambda bgr: [f.box for f in finder(bgr)]}
 
 

@@ -255,28 +255,26 @@ def blazeface_java(tmp_path_factory):
 
 def test_the_apps_decoding_finds_what_the_desktop_finder_finds(blazeface_java, tmp_path):
     """BlazeFace.java, run by a JDK on the models' outputs for each of its passes, against deploy/faces.py's
-    FaceFinder on the same pictures with the same passes (the phone runs no tiles): the same faces, boxes, scores,
-    keypoints and crops."""
+    FaceFinder on the same pictures with the same passes (the phone's full-range pass is on the model's own 192 px
+    input): the same faces, boxes, scores, keypoints and crops."""
     import cv2
     import numpy as np
     from skimage import data
 
-    from deploy.faces import FULL_RANGE, MODELS, SHORT_RANGE, Face, FaceFinder, blazeface, fer2013_transform, \
-        model_input, square_view
+    from deploy.faces import Face, FaceFinder, blazeface, fer2013_transform
     from masker.photo import mask_photo
 
     astronaut = cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)
     photos = [astronaut, mask_photo(astronaut, "surgical", "blue"), cv2.cvtColor(data.coffee(), cv2.COLOR_RGB2BGR),
               np.ascontiguousarray(cv2.resize(astronaut, (900, 500))[:, ::-1])]
     photos += [cv2.imread(str(path)) for path in realmask_photos(12)]
-    finder = FaceFinder(tiles=False)
+    finder = FaceFinder(full_range_face=None)
     compared = 0
     for index, photo in enumerate(photos):
         rgb = cv2.cvtColor(photo, cv2.COLOR_BGR2RGB)
         lines = [f"{rgb.shape[1]} {rgb.shape[0]}"]
-        for left, top, side, kind in finder.views(*rgb.shape[:2]):
-            name = SHORT_RANGE if kind == "short" else FULL_RANGE
-            raw, logits = blazeface(name).outputs(model_input(square_view(rgb, left, top, side), MODELS[name][0]))
+        for view in finder.views(*rgb.shape[:2]):
+            raw, logits = blazeface(view.model_name).outputs(view.input(rgb))
             lines += [" ".join(f"{v:.9g}" for v in raw.ravel()), " ".join(f"{v:.9g}" for v in logits)]
         (tmp_path / "in.txt").write_text("\n".join(lines) + "\n")
         result = subprocess.run(blazeface_java + [str(tmp_path / "in.txt")], capture_output=True, text=True)

@@ -24,9 +24,9 @@ HEADS = {"face_status": ["masked", "unmasked", "no_face"], "masked": ["angry", "
          "unmasked": ["angry", "fear", "happy", "surprise"]}
 
 
-def export_fused(folder, heads=HEADS, seed=0):
+def export_fused(folder, heads=HEADS, seed=0, no_face_logit=-20.0):
     """A FaceCNN_x0_5 of these heads, its random head's weights spread wide enough that its heads answer
-    unevenly, exported as engine.export writes a fused model."""
+    unevenly, exported as engine.export writes a fused model; its no-face logit is no_face_logit on every input."""
     folder.mkdir(parents=True)
     overrides = [f"Arch.class_num={sum(map(len, heads.values()))}", "Global.dataset=null",
                  f"Global.save_inference_dir={folder}", f"Global.output_dir={folder}"]
@@ -38,7 +38,7 @@ def export_fused(folder, heads=HEADS, seed=0):
     model.eval()
     # Random weights answer every input alike. The status logits get the direction along which these faces'
     # features spread most, centred on their mean, so that about half of them are called masked, and no face is
-    # taken for no face.
+    # taken for no face (unless no_face_logit says otherwise).
     x = np.stack([np.repeat((face[None] / 255.0 - 0.5) / 0.5, 3, axis=0) for face in faces()]).astype(np.float32)
     features = model.features(paddle.to_tensor(x)).mean([2, 3]).numpy()
     spread = features - features.mean(axis=0)
@@ -48,7 +48,7 @@ def export_fused(folder, heads=HEADS, seed=0):
     weight = rng.normal(0, 3 * gain * spread.std(), model.fc.weight.shape)
     weight[:, :2] = np.stack([direction, -direction], axis=1) * gain
     bias = np.zeros(model.fc.bias.shape)
-    bias[:3] = [-(features.mean(axis=0) @ direction) * gain, (features.mean(axis=0) @ direction) * gain, -20]
+    bias[:3] = [-(features.mean(axis=0) @ direction) * gain, (features.mean(axis=0) @ direction) * gain, no_face_logit]
     weight[:, 2] = 0
     model.fc.weight.set_value(weight.astype(np.float32))
     model.fc.bias.set_value(bias.astype(np.float32))
@@ -117,12 +117,22 @@ def test_a_photo_takes_its_status_from_the_status_crop_and_its_expression_from_t
                                atol=1e-5)
 
 
-def test_a_face_status_model_beside_the_fused_one_checks_a_photos_faces(fused_dir, tmp_path):
-    """The shipped face-status graph beside fused/: a photo's found faces take their no-face check and mask status
-    from it; crops still take everything from the fused graph's one pass."""
-    folder = tmp_path / "inference"
-    shutil.copytree(fused_dir, folder)
+def with_face_status(fused_folder, folder):
+    """fused_folder's models with the shipped face-status graph beside them, in folder."""
+    shutil.copytree(fused_folder, folder)
     shutil.copytree(ROOT / "inference" / "face_status", folder / "face_status")
+    return folder
+
+
+def test_a_face_status_model_beside_the_fused_one_checks_the_faces_it_is_unsure_of(fused_dir, tmp_path):
+    """The shipped face-status graph beside fused/: a photo's found faces whose fused pass gives P(no_face) of
+    FUSED_SURE_FACE or more take their no-face check and mask status from it (here every face: this fused graph
+    takes everything for no face); crops still take everything from the fused graph's one pass."""
+    unsure = tmp_path / "unsure"
+    export_fused(unsure / FUSED_MODEL, no_face_logit=20.0)
+    for name in ("inference.pdmodel", "inference.pdiparams", "inference.yml"):
+        shutil.copy(fused_dir / name, unsure / name)
+    folder = with_face_status(unsure, tmp_path / "inference")
     predictor = Predictor(folder, batch_size=32)
     assert predictor.photo_status_model is not predictor.status_model
     assert "a photo's faces checked by" in predictor.describe() and "inference/face_status/" in predictor.describe()
@@ -142,7 +152,24 @@ def test_a_face_status_model_beside_the_fused_one_checks_a_photos_faces(fused_di
     predictor.time_stages(lambda stage, seconds: passes.append(stage))
     crops = predictor.predict_probs(faces())
     assert passes.count("graph") == 1
-    np.testing.assert_allclose(crops, Predictor(fused_dir).predict_probs(faces()), atol=1e-6)
+    np.testing.assert_allclose(crops, Predictor(unsure).predict_probs(faces()), atol=1e-6)
+
+
+def test_a_face_the_fused_graph_is_sure_of_skips_the_face_status_graph(fused_dir, tmp_path):
+    """This fused graph gives P(no_face) ~ 0 on every face: a photo's face then costs the fused graph's one pass,
+    which gives its status and expression both from the expression crop; the face-status graph does not run."""
+    predictor = Predictor(with_face_status(fused_dir, tmp_path / "inference"))
+    checks = []
+    predictor.photo_status_model.observe_stage = lambda stage, seconds: checks.append(stage)
+    photo = cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)
+    found = predictor.predict_faces(photo)
+    assert len(found) == 1 and checks == []
+    answer = graph_answer(predictor, fused_dir / FUSED_MODEL, [cv2.cvtColor(crop(photo, found[0].face),
+                                                                            cv2.COLOR_BGR2GRAY)])[0]
+    score = answer[0] / (answer[0] + answer[1])
+    assert found[0].prediction.mask_score == pytest.approx(score, abs=1e-5)
+    np.testing.assert_allclose(found[0].prediction.probs, answer[3:7] if score >= MASKED_FROM else answer[7:11],
+                               atol=1e-5)
 
 
 def test_without_routing_the_folder_answers_with_its_own_model(fused_dir, inference_dir):

@@ -27,8 +27,7 @@ def test_the_photo_profile_names_every_pass_and_the_whole_path(tmp_path):
     stages = profile["ms_per_photo"]
     assert profile["finder_threads"] == 1
     assert {"decode", "finder, wall", "finder: short-range whole", "finder: short-range padded",
-            "finder: full-range whole",
-            "finder: full-range tiles", "of which graphs",
+            "finder: full-range scaled", "of which graphs",
             "whole path (finder, face status, expression)"} <= set(stages)
     assert all(ms > 0 for ms in stages.values()) and profile["median_size"] == [800, 800]
     assert len(profile_table(profile)) == 4 + len(stages)

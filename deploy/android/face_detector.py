@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from basics import UserError
-from deploy.faces import FULL_RANGE, MODELS, SHORT_RANGE, blazeface, model_input, model_path, square_view
+from deploy.faces import FULL_RANGE, SHORT_RANGE, View, blazeface, model_path
 
 # The models the app runs: both of the desktop finder's.
 DETECTOR_MODELS = (SHORT_RANGE, FULL_RANGE)
@@ -75,5 +75,6 @@ def model_views(name: str, photos) -> np.ndarray:
     zero-padded, as the model's input (NHWC float32)."""
     import cv2
 
-    return np.stack([model_input(square_view(cv2.cvtColor(photo, cv2.COLOR_BGR2RGB), 0, 0, max(photo.shape[:2])),
-                                 MODELS[name][0]) for photo in photos])
+    kind = "short" if name == SHORT_RANGE else "full"
+    return np.stack([View.square(kind, 0, 0, max(photo.shape[:2])).input(cv2.cvtColor(photo, cv2.COLOR_BGR2RGB))
+                     for photo in photos])
