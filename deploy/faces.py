@@ -9,12 +9,12 @@ thresholds were chosen: docs/predictor.md.
 Passes over a photo, merged by a weighted non-maximum suppression:
 - the short-range model (128 px input) on the whole photo: close-ups, faces filling much of the frame; and on the
   photo in a black border, for faces that fill it or are cut by its edge;
-- the full-range model on the whole photo, scaled so that a face worth classifying (min_face px) is about 19 px
-  on its input: 320 x 224 px for a 400 x 276 photo, where its own 192 px input would leave such a face under the
-  model's reach. Its input is resized by rewriting the sizes of the model's upsampling layers (resized_model).
-  This one pass replaced the model's 192 px pass plus 2 x 2 (up to 3 x 3) tiles: on the validation photos, after
-  the face-status check, 0.904 of the masked faces found at a precision of 0.942, against 0.904 at 0.907, in
-  three passes a photo instead of 7 (docs/face_finding.md).
+- the full-range model on the whole photo on its own 192 px input, and, where a face worth classifying (min_face
+  px) would be too small there, on the photo scaled so that such a face is about 19 px on its input (320 x 224 px
+  for a 400 x 276 photo), and at steps of 0.65 of that scale down to its own input's. Its input is resized by
+  rewriting the sizes of the model's upsampling layers (resized_model). These passes replaced 2 x 2 (up to 3 x 3)
+  tiles of its own input: on the validation photos, after the face-status check, 0.904 of the masked faces found at
+  a precision of 0.923 against 0.904 at 0.907, in 4 passes a 400 px photo instead of 7 (docs/face_finding.md).
 """
 import copy
 import importlib.util
@@ -40,11 +40,6 @@ from basics import FACE_SIZE, UserError
 # of the coffee's foam passed for a masked face; masked recall there 0.851 against 0.872).
 SHORT_RANGE_SCORE = 0.5
 FULL_RANGE_SCORE = 0.35
-# The full-range model's pass on the photo scaled for small faces (FULL_RANGE_FACE) scores many masked faces lower
-# than its own 192 px input does; alone, the highest score at which it found as many masked faces of the validation
-# photos as the 192 px pass and its tiles had (0.904 of 94) was 0.25 (0.3: 0.894; 0.2: 0.915), at a precision of
-# 0.942 against 0.907 (docs/face_finding.md). At 0.2 it also boxed the masked astronaut's suit.
-SCALED_FULL_RANGE_SCORE = 0.25
 # The short-range model is for close-ups: its boxes smaller than this share of the view's side are dropped (on
 # small faces it misplaces them; 0.12 keeps the 160 px faces of a 900 px group photo).
 SHORT_RANGE_MIN_SHARE = 0.12
@@ -60,13 +55,17 @@ NMS_IOU = 0.3
 # short-range model is at home; the detection there that overlaps the last box most, at least FOLLOW_IOU, is it.
 FOLLOW_WINDOW = 2.0
 FOLLOW_IOU = 0.3
-# The full-range model finds faces down to about 1/16 of its input's side (12 of its 192 px), and better when they
-# are larger: its pass scales the photo so that a face of the finder's min_face px is this many px on its input
-# (never under its own 192 px a side, nor over FULL_RANGE_MAX_SIDE, the reach of the 3 x 3 tiles it replaces).
-# 19.2 px is the 2 x 2 tiles' scale on the 400 px photos of realmask (at 16 px fewer masked faces of the
-# validation photos were found; docs/face_finding.md).
+# The full-range model finds faces down to about 1/16 of its input's side (12 of its 192 px). Beside its pass on
+# its own input, it runs on the photo scaled so that a face of the finder's min_face px is FULL_RANGE_FACE px on its
+# input (its input's longer side at most FULL_RANGE_MAX_SIDE, the reach of the 3 x 3 tiles these passes replaced),
+# and on each FULL_RANGE_STEP of that scale down to its own input's: it scores a masked face very differently from
+# one scale to the next, and finds more of them over several. 19.2 px is the 2 x 2 tiles' scale on realmask's
+# 400 px photos. On the validation photos, after the face-status check, the scaled pass alone found 0.894 of the
+# masked faces (at 16 px: 0.851), beside the 192 px pass (steps of 0.65: two full-range passes a 400 px photo)
+# 0.904 at a precision of 0.923, as many as the 192 px pass and its tiles (0.904 at 0.907); docs/face_finding.md.
 FULL_RANGE_FACE = 19.2
 FULL_RANGE_MAX_SIDE = 480
+FULL_RANGE_STEP = 0.65
 # Half the classifier's input: a smaller face would be upscaled more than twice, to a blur.
 MIN_FACE = FACE_SIZE // 2
 # BlazeFace boxes the face from brows to mouth; people (and ../shared/realmask's annotators) box the head down to
@@ -303,10 +302,10 @@ class FaceFinder:
     on an interpreter of its own with one thread (docs/benchmarks.md)."""
 
     def __init__(self, min_face: int = MIN_FACE, short_range_score: float = SHORT_RANGE_SCORE,
-                 full_range_score: float = None, full_range_face: float = FULL_RANGE_FACE,
+                 full_range_score: float = FULL_RANGE_SCORE, full_range_face: float = FULL_RANGE_FACE,
                  threads: int = 1):
         for name, value in (("short_range_score", short_range_score), ("full_range_score", full_range_score)):
-            if value is not None and not 0.0 <= value <= 1.0:
+            if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} must be within 0-1, got {value}")
         if type(threads) is not int or threads < 1:
             raise ValueError(f"threads must be a whole number of at least 1, got {threads!r}")
@@ -335,12 +334,6 @@ class FaceFinder:
             self.pool_pid = os.getpid()
         return list(self.pool.map(run, items))
 
-    def full_range_score_of(self, view) -> float:
-        """The full-range detections a view keeps: full_range_score where given, else the pass's own default."""
-        if self.full_range_score is not None:
-            return self.full_range_score
-        return SCALED_FULL_RANGE_SCORE if view.scaled else FULL_RANGE_SCORE
-
     def with_min_face(self, min_face: int) -> "FaceFinder":
         """The same finder (its models are shared) for another smallest face."""
         other = copy.copy(self)
@@ -349,18 +342,24 @@ class FaceFinder:
 
     def views(self, height: int, width: int) -> list:
         """The passes over a photo of that size: the short-range model on the whole photo and on the photo in a
-        black border (CLOSE_UP_PAD), and the full-range model on the whole photo, scaled so that a face of min_face
-        px is full_range_face px on its input (at least its own 192 px, at most FULL_RANGE_MAX_SIDE)."""
+        black border (CLOSE_UP_PAD); the full-range model on the whole photo on its own 192 px input, and, where a
+        face of min_face px would be smaller there than full_range_face px, on the photo scaled up to that (at most
+        FULL_RANGE_MAX_SIDE) and on each FULL_RANGE_STEP of that scale down to its own input's."""
         side = max(height, width)
         pad = int(np.floor(CLOSE_UP_PAD * side + 0.5))  # as Java's Math.round (the app's BlazeFace.passes)
-        views = [View.square("short", 0, 0, side), View.square("short", -pad, -pad, side + 2 * pad)]
-        own = MODELS[FULL_RANGE][0]
-        if self.full_range_face is None or self.full_range_face / max(self.min_face, 1) <= own / side:
-            return views + [View.square("full", 0, 0, side)]
+        views = [View.square("short", 0, 0, side), View.square("short", -pad, -pad, side + 2 * pad),
+                 View.square("full", 0, 0, side)]
+        if self.full_range_face is None:
+            return views
+        own_scale = MODELS[FULL_RANGE][0] / side
         scale = min(self.full_range_face / max(self.min_face, 1), FULL_RANGE_MAX_SIDE / side)
-        shape = tuple(32 * int(np.ceil(n * scale / 32)) for n in (height, width))
-        # First, so that with two threads the short-range passes run beside it.
-        return [View("full", 0, 0, int(round(shape[1] / scale)), int(round(shape[0] / scale)), shape)] + views
+        scaled = []
+        while scale > own_scale / FULL_RANGE_STEP ** 0.5:
+            shape = tuple(32 * int(np.ceil(n * scale / 32)) for n in (height, width))
+            scaled.append(View("full", 0, 0, int(round(shape[1] / scale)), int(round(shape[0] / scale)), shape))
+            scale *= FULL_RANGE_STEP
+        # The largest first, so that with two threads the others run beside it.
+        return scaled + views
 
     def __call__(self, image: np.ndarray) -> list:
         return self.find(image)[0]
@@ -375,7 +374,7 @@ class FaceFinder:
 
         def detect(slot, view):
             started = time.perf_counter()
-            min_score = self.short_range_score if view.kind == "short" else self.full_range_score_of(view)
+            min_score = self.short_range_score if view.kind == "short" else self.full_range_score
             return view.detect(rgb, min_score, slot), time.perf_counter() - started
 
         found = []
