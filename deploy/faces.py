@@ -57,7 +57,9 @@ FOLLOW_WINDOW = 2.0
 FOLLOW_IOU = 0.3
 # The full-range model finds faces down to about 1/16 of its input's side (12 of its 192 px). Beside its pass on
 # its own input, it runs on the photo scaled so that a face of the finder's min_face px is FULL_RANGE_FACE px on its
-# input (its input's longer side at most FULL_RANGE_MAX_SIDE, the reach of the 3 x 3 tiles these passes replaced),
+# input (its input's longer side at most FULL_RANGE_MAX_SIDE, the reach of the 3 x 3 tiles these passes replaced;
+# at 384 a 640 x 480 photo took 21 ms to search instead of 32, but 5 of 8 large grey faces on a 900 px canvas were
+# found instead of 7, tests/test_predictor.py),
 # and on each FULL_RANGE_STEP of that scale down to its own input's: it scores a masked face very differently from
 # one scale to the next, and finds more of them over several. 19.2 px is the 2 x 2 tiles' scale on realmask's
 # 400 px photos. On the validation photos, after the face-status check, the scaled pass alone found 0.894 of the
