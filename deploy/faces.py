@@ -14,7 +14,7 @@ Passes over a photo, merged by a weighted non-maximum suppression:
   for a 400 x 276 photo), and at steps of 0.65 of that scale down to its own input's. Its input is resized by
   rewriting the sizes of the model's upsampling layers (resized_model). These passes replaced 2 x 2 (up to 3 x 3)
   tiles of its own input: on the validation photos, after the face-status check, 0.904 of the masked faces found at
-  a precision of 0.923 against 0.904 at 0.907, in 4 passes a 400 px photo instead of 7 (docs/face_finding.md).
+  a precision of 0.923 against 0.904 at 0.907, in 4 passes a 400 px photo instead of 7 (docs/history.md).
 """
 import copy
 import importlib.util
@@ -57,14 +57,13 @@ FOLLOW_WINDOW = 2.0
 FOLLOW_IOU = 0.3
 # The full-range model finds faces down to about 1/16 of its input's side (12 of its 192 px). Beside its pass on
 # its own input, it runs on the photo scaled so that a face of the finder's min_face px is FULL_RANGE_FACE px on its
-# input (its input's longer side at most FULL_RANGE_MAX_SIDE, the reach of the 3 x 3 tiles these passes replaced;
-# at 384 a 640 x 480 photo took 21 ms to search instead of 32, but 5 of 8 large grey faces on a 900 px canvas were
-# found instead of 7, tests/test_predictor.py),
-# and on each FULL_RANGE_STEP of that scale down to its own input's: it scores a masked face very differently from
-# one scale to the next, and finds more of them over several. 19.2 px is the 2 x 2 tiles' scale on realmask's
-# 400 px photos. On the validation photos, after the face-status check, the scaled pass alone found 0.894 of the
-# masked faces (at 16 px: 0.851), beside the 192 px pass (steps of 0.65: two full-range passes a 400 px photo)
-# 0.904 at a precision of 0.923, as many as the 192 px pass and its tiles (0.904 at 0.907); docs/face_finding.md.
+# input, and on each FULL_RANGE_STEP of that scale down to its own input's: it scores a masked face very differently
+# from one scale to the next, and finds more of them over several. On the validation photos, after the face-status
+# check, masked faces found: one scaled pass alone 0.894 (at 16 px: 0.851); with the 192 px pass (steps of 0.65:
+# two full-range passes a 400 px photo) 0.904 at a precision of 0.923, as many as the 192 px pass and the tiles it
+# replaced (0.904 at 0.907). 19.2 px is those tiles' scale on realmask's 400 px photos; FULL_RANGE_MAX_SIDE their
+# reach (at 384, a 640 x 480 photo took 21 ms to search instead of 32, but 5 of 8 large grey faces on a 900 px
+# canvas were found instead of 7: tests/test_predictor.py). docs/history.md, 2026-12-07 afternoon.
 FULL_RANGE_FACE = 19.2
 FULL_RANGE_MAX_SIDE = 480
 FULL_RANGE_STEP = 0.65
@@ -198,7 +197,7 @@ class _BlazeFace:
 def model_input(region: np.ndarray, shape) -> np.ndarray:
     """An RGB uint8 region of a photo as a BlazeFace input of shape (height, width): resized (area-averaged when
     shrinking), in [-1, 1]."""
-    height, width = (shape, shape) if np.isscalar(shape) else shape
+    height, width = shape
     shrinking = region.shape[1] > width
     x = cv2.resize(region, (width, height), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
     return x.astype(np.float32) / 127.5 - 1.0

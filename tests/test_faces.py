@@ -52,8 +52,8 @@ def faces_as_tuples(faces):
 
 
 def test_the_scaled_pass_finds_small_faces_that_the_models_own_input_misses(astronaut):
-    """Six faces of 25-40 px in a 640 x 480 photo: the full-range model on the photo scaled for min_face finds every
-    one; on its own 192 px input (the phone's pass) it finds none."""
+    """Six faces of about 30 px in a 640 x 480 photo: the full-range model on the photo scaled for min_face finds
+    every one; on its own 192 px input (the phone's pass) it finds none."""
     head = astronaut[30:230, 130:330]
     photo = np.full((480, 640, 3), 90, np.uint8)
     for x, y in ((60, 80), (250, 60), (450, 100), (100, 300), (330, 320), (520, 330)):
@@ -67,20 +67,14 @@ def test_the_scaled_pass_finds_small_faces_that_the_models_own_input_misses(astr
 
 
 def test_the_full_range_model_runs_on_any_input_of_multiples_of_32():
-    from deploy.faces import FULL_RANGE, blazeface, resized_model
+    from deploy.faces import FULL_RANGE, blazeface, model_path, resized_model
 
     model = blazeface(FULL_RANGE, 0, (224, 320))
     raw, logits = model.outputs(np.zeros((224, 320, 3), np.float32))
     assert raw.shape == (56 * 80, 16) and logits.shape == (56 * 80,) == model.anchors.shape[:1]
-    assert resized_model(FULL_RANGE, 192, 192) == model_path_bytes(FULL_RANGE)
+    assert resized_model(FULL_RANGE, 192, 192) == model_path(FULL_RANGE).read_bytes()
     with pytest.raises(ValueError, match="multiple of 32"):
         blazeface(FULL_RANGE, 0, (200, 320))
-
-
-def model_path_bytes(name):
-    from deploy.faces import model_path
-
-    return model_path(name).read_bytes()
 
 
 def test_views_run_at_once_find_what_one_after_another_finds(astronaut):

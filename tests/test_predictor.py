@@ -127,7 +127,7 @@ def test_faces_in_a_composed_photo(model_dir, fer2013_dir):
     found = predictor.predict_faces(canvas)
     # BlazeFace finds 7 of these 8 upscaled grey faces on the flat canvas (measured; 6 with its 192 px pass and tiles);
     # each found one must be right.
-    assert len(faces) == 8 and len(found) >= 6 and all(isinstance(f, FacePrediction) for f in found)
+    assert len(faces) == 8 and len(found) >= 7 and all(isinstance(f, FacePrediction) for f in found)
     for face, detected in zip(found, finder(canvas)):
         left, top, right, bottom = face.box
         cx, cy = (left + right) / 2, (top + bottom) / 2

@@ -94,7 +94,7 @@ public final class BlazeFace {
         }
     }
 
-    /** The passes over a picture of that size: deploy/faces.py's FaceFinder.views without the tiles. */
+    /** The passes over a picture of that size: deploy/faces.py's FaceFinder(full_range_face=None).views. */
     static List<Pass> passes(int width, int height) {
         int side = Math.max(width, height);
         int pad = Math.round(CLOSE_UP_PAD * side);

@@ -19,7 +19,8 @@ import java.util.List;
 
 /**
  * The desktop face finder's two BlazeFace models (deploy/faces.py), converted to Paddle Lite .nb files by
- * deploy/android/package_model.py, run by Paddle Lite's Java API with the desktop finder's passes except the tiles
+ * deploy/android/package_model.py, run by Paddle Lite's Java API with the desktop finder's passes on the models' own
+ * inputs (the desktop adds scaled full-range passes)
  * (BlazeFace.passes), and merged by BlazeFace.java: masked and unmasked faces, with the keypoints the FER2013 crop is
  * made from. Not thread-safe: call it from one thread.
  */
