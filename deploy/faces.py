@@ -239,8 +239,10 @@ class View:
         return model_input(photo_region(rgb, self.left, self.top, self.width, self.height), self.shape)
 
     def detect(self, rgb: np.ndarray, min_score: float, slot: int = 0):
-        """(boxes, scores, keypoints) in rgb's pixels, of the detections scoring min_score."""
-        model = blazeface(self.model_name, slot, self.shape)
+        """(boxes, scores, keypoints) in rgb's pixels, of the detections scoring min_score. slot: which of the
+        model's interpreters; a scaled pass has one (its shape comes once a photo, and each new shape costs an
+        interpreter: 20-60 ms)."""
+        model = blazeface(self.model_name, 0 if self.scaled else slot, self.shape)
         step = (self.width / self.shape[1], self.height / self.shape[0])
         return model.decode(*model.outputs(self.input(rgb)), step, (self.left, self.top), min_score)
 
