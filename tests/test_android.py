@@ -52,6 +52,25 @@ def test_assets_have_the_names_and_formats_the_sdk_expects(packaged, inference_d
     assert set(ops) <= {"ResizeImage", "CropImage", "NormalizeImage", "ToCHWImage"}
     labels = (assets / "labels" / "fer_expression_labels.txt").read_text(encoding="utf-8").splitlines()
     assert labels == config["PostProcess"]["Topk"]["label_list"] == ["angry", "fear", "happy", "surprise"]
+    assert (assets / "labels" / "fer_expression_heads.txt").read_text().splitlines() == ["expression 0 4"]
+
+
+def test_a_fused_model_goes_to_the_app_with_its_heads_and_every_score(tmp_path):
+    """The shipped fused graph's assets: its heads for Heads.java, and a config that asks FastDeploy for all eleven
+    scores (inference.yml's Topk keeps 4, which would leave the app without the other heads)."""
+    from deploy.preprocess import read_inference_config
+
+    fused = ROOT / "inference" / "fused"
+    config = read_inference_config(fused)
+    labels = [str(label) for label in config["PostProcess"]["label_list"]]
+    packager.copy_assets(fused, tmp_path, config, labels)
+    assert (tmp_path / packager.HEADS_ASSET).read_text().splitlines() == ["face_status 0 3", "masked 3 7",
+                                                                          "unmasked 7 11"]
+    written = yaml.safe_load((tmp_path / packager.MODEL_ASSET_DIR / "inference_cls.yaml").read_text())
+    assert written["PostProcess"] == {"Topk": {"topk": 11, "label_list": labels}}
+    assert written["PreProcess"] == yaml.safe_load((fused / "inference.yml").read_text())["PreProcess"]
+    assert (tmp_path / packager.MODEL_ASSET_DIR / "inference.pdmodel").read_bytes() == \
+        (fused / "inference.pdmodel").read_bytes()
 
 
 def test_paddle_lite_supports_every_op_on_arm_and_writes_the_nb(packaged):
@@ -114,6 +133,7 @@ def test_java_reads_the_asset_names_the_packager_writes():
     source = (JAVA / "ExpressionClassifier.java").read_text()
     assert java_constant(source, "MODEL_ASSET_DIR") == f'"{packager.MODEL_ASSET_DIR}"'
     assert java_constant(source, "LABELS_ASSET") == f'"{packager.LABELS_ASSET}"'
+    assert java_constant(source, "HEADS_ASSET") == f'"{packager.HEADS_ASSET}"'
     java_files = {java_constant(source, name).strip('"') for name in ("MODEL_FILE", "PARAMS_FILE", "CONFIG_FILE")}
     assert java_files == set(packager.MODEL_FILES.values())
     # The SDK calls the demo uses.
@@ -290,3 +310,49 @@ def test_the_apps_decoding_finds_what_the_desktop_finder_finds(blazeface_java, t
             np.testing.assert_allclose(got[17:23], fer2013_transform(as_java_found).ravel(), rtol=1e-4, atol=1e-3)
             compared += 1
     assert compared >= 4, "too few faces to compare"
+
+
+@pytest.fixture(scope="module")
+def heads_java(tmp_path_factory):
+    javac, java = shutil.which("javac"), shutil.which("java")
+    if javac is None or java is None:
+        pytest.skip("no JDK on this machine")
+    out = tmp_path_factory.mktemp("heads_java")
+    result = subprocess.run([javac, "-d", str(out), str(JAVA / "Heads.java"),
+                             str(ROOT / "tests" / "java" / "HeadsCheck.java")], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    return [java, "-cp", str(out), "com.maskedfer.expression.HeadsCheck"]
+
+
+def test_the_app_reads_the_fused_graph_as_the_desktop_predictor_does(heads_java, tmp_path):
+    """Heads.java on the shipped fused graph's scores for real face crops, given as FastDeploy gives them (class id
+    and score, best first): the same expression, score, mask status and P(no face) as deploy/predictor.py's
+    Predictor on that folder (the phone has no face-status graph: the fused graph's own head answers)."""
+    import cv2
+
+    from deploy.predictor import MASKED_FROM, NO_FACE_THRESHOLD, Predictor
+    from masker.photo import mask_photo
+
+    java_source = (JAVA / "Heads.java").read_text()
+    assert float(java_constant(java_source, "MASKED_FROM").rstrip("f")) == MASKED_FROM
+    assert float(java_constant(java_source, "NO_FACE_THRESHOLD").rstrip("f")) == NO_FACE_THRESHOLD
+    fused = ROOT / "inference" / "fused"
+    predictor = Predictor(fused)
+    faces = packager.photo_faces()
+    faces += [cv2.cvtColor(cv2.resize(mask_photo(cv2.cvtColor(face, cv2.COLOR_GRAY2BGR)), (48, 48)),
+                           cv2.COLOR_BGR2GRAY) for face in faces]
+    probs = predictor.fused.predict_probs(faces)
+    labels = predictor.fused.labels
+    lines = [" ".join(labels), "3", "face_status 0 3", "masked 3 7", "unmasked 7 11"]
+    lines += [" ".join(f"{i}:{row[i]:.9g}" for i in np.argsort(-row)) for row in probs]
+    (tmp_path / "in.txt").write_text("\n".join(lines) + "\n")
+    result = subprocess.run(heads_java + [str(tmp_path / "in.txt")], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    answers = [row.split() for row in result.stdout.splitlines()]
+    expected = predictor.predict(faces)
+    status = predictor.face_status(faces)
+    assert len(answers) == len(expected) == 8 and {a.masked for a in expected} == {True, False}
+    for (label, score, masked, mask_score, no_face), want, (want_no_face, _) in zip(answers, expected, status):
+        assert label == want.label and float(score) == pytest.approx(want.score, abs=1e-6)
+        assert masked == str(want.masked).lower() and float(mask_score) == pytest.approx(want.mask_score, abs=1e-6)
+        assert float(no_face) == pytest.approx(want_no_face, abs=1e-6)

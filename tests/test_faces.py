@@ -77,6 +77,19 @@ def test_the_full_range_model_runs_on_any_input_of_multiples_of_32():
         blazeface(FULL_RANGE, 0, (200, 320))
 
 
+def test_the_finder_finds_a_photos_faces_under_python_310_too(py310, astronaut, tmp_path):
+    """The FastDeploy server and CLI run the finder in .venv310: its scaled pass needs the tflite schema there."""
+    import subprocess
+
+    cv2.imwrite(str(tmp_path / "astronaut.png"), astronaut)
+    script = ("import sys, cv2; from deploy.faces import FaceFinder; finder = FaceFinder(); "
+              "photo = cv2.imread(sys.argv[1]); assert finder.views(*photo.shape[:2])[0].scaled; "
+              "print(len(finder(photo)))")
+    result = subprocess.run([str(py310), "-c", script, str(tmp_path / "astronaut.png")], cwd=ROOT,
+                            capture_output=True, text=True)
+    assert result.returncode == 0 and result.stdout.split()[-1] == "1", result.stderr[-2000:]
+
+
 def test_views_run_at_once_find_what_one_after_another_finds(astronaut):
     """Two threads run the passes and followed faces at once, on interpreters of their own: the same faces,
     in the same order, as one thread."""

@@ -3,7 +3,9 @@
 
 1. Copies inference.pdmodel / inference.pdiparams / inference.yml into the app's assets under the names
    FastDeploy's Android SDK demo loads (models/<name>/inference.pdmodel, inference.pdiparams,
-   inference_cls.yaml) and writes the labels, one per line, to labels/<name>_labels.txt.
+   inference_cls.yaml) and writes the labels, one per line, to labels/<name>_labels.txt, and the graph's heads,
+   "name start end" a line, to labels/<name>_heads.txt (Heads.java). A fused model's (inference/fused/: face
+   status and both expression heads) config asks for every class's score, so that the app reads each head.
 2. Runs Paddle Lite's `paddle_lite_opt` (the cp310 wheel in .venv310) with --valid_targets=arm: it must list
    every op of the model as supported, else this command fails and names the unsupported ops.
 3. Writes the optimized <name>.nb for apps that use Paddle Lite's own Java API (MobileConfig).
@@ -24,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import yaml
 
 from basics import UserError, atomic_write_text, written_atomically
 from deploy.android import face_detector
@@ -36,6 +39,7 @@ ROOT = ANDROID_DIR.parents[1]
 MODEL_NAME = "fer_expression"
 MODEL_ASSET_DIR = f"models/{MODEL_NAME}"
 LABELS_ASSET = f"labels/{MODEL_NAME}_labels.txt"
+HEADS_ASSET = f"labels/{MODEL_NAME}_heads.txt"
 MODEL_FILES = {"inference.pdmodel": "inference.pdmodel", "inference.pdiparams": "inference.pdiparams",
                "inference.yml": "inference_cls.yaml"}
 
@@ -119,7 +123,15 @@ def convert_to_nb(opt: str, model_file: Path, params_file: Path, nb_file: Path, 
         os.replace(written, nb_file)
 
 
-def copy_assets(model_dir: Path, assets: Path, labels: list) -> list:
+def heads_lines(config, labels, model_dir) -> list:
+    """The graph's heads as Heads.java reads them: "name start end" (end exclusive), or one head of every class."""
+    from deploy.predictor import read_heads
+
+    heads = read_heads(config, labels, model_dir) or {"expression": (0, len(labels))}
+    return [f"{name} {start} {end}" for name, (start, end) in heads.items()]
+
+
+def copy_assets(model_dir: Path, assets: Path, config: dict, labels: list) -> list:
     target = assets / MODEL_ASSET_DIR
     target.mkdir(parents=True, exist_ok=True)
     written = []
@@ -127,9 +139,13 @@ def copy_assets(model_dir: Path, assets: Path, labels: list) -> list:
         with written_atomically(target / asset_name) as tmp:
             shutil.copyfile(model_dir / source_name, tmp)
         written.append(target / asset_name)
-    labels_file = assets / LABELS_ASSET
-    atomic_write_text(labels_file, "".join(f"{label}\n" for label in labels))
-    written.append(labels_file)
+    if config.get("Heads"):   # FastDeploy keeps Topk's best classes only: the app needs every head's
+        fused = yaml.safe_load((model_dir / "inference.yml").read_text())
+        fused["PostProcess"] = {"Topk": {"topk": len(labels), "label_list": labels}}
+        atomic_write_text(target / MODEL_FILES["inference.yml"], yaml.safe_dump(fused, sort_keys=False))
+    for asset, lines in ((LABELS_ASSET, labels), (HEADS_ASSET, heads_lines(config, labels, model_dir))):
+        atomic_write_text(assets / asset, "".join(f"{line}\n" for line in lines))
+        written.append(assets / asset)
     return written
 
 
@@ -153,7 +169,7 @@ def package_model(model_dir, app_dir=ANDROID_DIR / "app", nb_dir=ANDROID_DIR / "
     ops = check_arm_support(opt, model_file, params_file)
     nb_file = Path(nb_dir) / f"{MODEL_NAME}.nb"
     convert_to_nb(opt, model_file, params_file, nb_file)
-    assets = copy_assets(model_dir, app_dir / "src" / "main" / "assets", labels)
+    assets = copy_assets(model_dir, app_dir / "src" / "main" / "assets", config, labels)
     return PackageResult(assets + package_detector(opt, app_dir / "src" / "main" / "assets"), nb_file, ops)
 
 

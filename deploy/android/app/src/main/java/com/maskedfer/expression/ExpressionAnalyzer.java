@@ -36,16 +36,17 @@ public final class ExpressionAnalyzer {
         this.classifier = classifier;
     }
 
-    /** Every face found in the picture with its expression; boxes are in the picture's pixels. */
+    /** Every face found in the picture with its expression and mask status; boxes are in the picture's pixels. */
     public List<Expression> analyze(Bitmap picture) {
         List<Expression> expressions = new ArrayList<>();
         for (BlazeFace.Face face : finder.find(picture)) {
             Bitmap crop = cropFace(picture, face);
-            ExpressionClassifier.Result result = classifier.classify(crop);
+            Heads.Answer answer = classifier.classify(crop);
             crop.recycle();
-            if (result != null) {
+            // The fused graph's no-face check (the desktop also asks its face-status graph where this is unsure).
+            if (answer != null && !(answer.noFace >= Heads.NO_FACE_THRESHOLD)) {
                 RectF box = new RectF(face.box[0], face.box[1], face.box[2], face.box[3]);
-                expressions.add(new Expression(box, result.label, result.score));
+                expressions.add(new Expression(box, answer.label, answer.score, answer.masked));
             }
         }
         return expressions;

@@ -10,10 +10,11 @@ import com.baidu.paddle.fastdeploy.vision.classification.PaddleClasModel;
 
 import java.io.File;
 import java.io.IOException;
-import java.util.List;
 
 /**
- * The exported PaddleClas model on FastDeploy's Android SDK. Not thread-safe: call it from one thread.
+ * The exported model on FastDeploy's Android SDK: the fused graph (face status and both expression heads in one
+ * pass) as tools/package_android.py packages it by default, or a plain expression model. Not thread-safe: call it
+ * from one thread.
  *
  * <p>The asset names are the ones deploy/android/package_model.py writes (tests/test_android.py checks both agree).
  */
@@ -23,20 +24,10 @@ public final class ExpressionClassifier implements AutoCloseable {
     static final String PARAMS_FILE = "inference.pdiparams";
     static final String CONFIG_FILE = "inference_cls.yaml";
     static final String LABELS_ASSET = "labels/fer_expression_labels.txt";
-
-    /** A label and its probability. */
-    public static final class Result {
-        public final String label;
-        public final float score;
-
-        Result(String label, float score) {
-            this.label = label;
-            this.score = score;
-        }
-    }
+    static final String HEADS_ASSET = "labels/fer_expression_heads.txt";
 
     private final PaddleClasModel model = new PaddleClasModel();
-    private final List<String> labels;
+    private final Heads heads;
 
     public ExpressionClassifier(Context context, int cpuThreads) throws IOException {
         // FastDeploy's native code opens the model by file path.
@@ -44,7 +35,8 @@ public final class ExpressionClassifier implements AutoCloseable {
             Assets.copyOut(context, MODEL_ASSET_DIR + "/" + name);
         }
         File dir = new File(context.getFilesDir(), MODEL_ASSET_DIR);
-        labels = Assets.readLines(context.getAssets(), LABELS_ASSET);
+        heads = new Heads(Assets.readLines(context.getAssets(), LABELS_ASSET),
+                Assets.readLines(context.getAssets(), HEADS_ASSET));
         RuntimeOption option = new RuntimeOption();
         option.setCpuThreadNum(cpuThreads);
         option.setLitePowerMode(LitePowerMode.LITE_POWER_HIGH);
@@ -56,21 +48,17 @@ public final class ExpressionClassifier implements AutoCloseable {
         }
     }
 
-    /** The most probable expression of a face crop (ExpressionAnalyzer makes them: 48x48, gray, ARGB_8888). */
-    public Result classify(Bitmap faceCrop) {
+    /**
+     * A face crop's answer (ExpressionAnalyzer makes the crops: 48x48, gray, ARGB_8888): its expression from the
+     * head its mask status picks, the mask status and P(no face) where the model has a face-status head. The
+     * packaged config asks FastDeploy for every class's score (its Topk is the number of classes).
+     */
+    public Heads.Answer classify(Bitmap faceCrop) {
         ClassifyResult result = model.predict(faceCrop);
         if (!result.initialized() || result.mScores == null || result.mScores.length == 0) {
             return null;
         }
-        int best = 0;
-        for (int i = 1; i < result.mScores.length; i++) {
-            if (result.mScores[i] > result.mScores[best]) {
-                best = i;
-            }
-        }
-        int id = result.mLabelIds[best];
-        String label = id >= 0 && id < labels.size() ? labels.get(id) : "class " + id;
-        return new Result(label, result.mScores[best]);
+        return heads.answer(result.mLabelIds, result.mScores);
     }
 
     @Override

@@ -67,7 +67,8 @@ public final class OverlayView extends View {
                 box.set(getWidth() - box.right, box.top, getWidth() - box.left, box.bottom);
             }
             canvas.drawRect(box, boxPaint);
-            String text = String.format(Locale.US, "%s %.2f", expression.label, expression.score);
+            String text = String.format(Locale.US, "%s %.2f%s", expression.label, expression.score,
+                    expression.masked == null ? "" : expression.masked ? " (mask)" : " (no mask)");
             float textWidth = textPaint.measureText(text);
             float baseline = Math.max(box.top - 8, textPaint.getTextSize());
             canvas.drawRect(box.left, baseline - textPaint.getTextSize(), box.left + textWidth + 8,
