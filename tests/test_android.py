@@ -261,16 +261,21 @@ def realmask_photos(count):
     return sorted(folder.glob("*.jpg"))[:count] if folder.is_dir() else []
 
 
-@pytest.fixture(scope="module")
-def blazeface_java(tmp_path_factory):
+def java_harness(tmp_path_factory, app_class: str) -> list:
+    """The command that runs tests/java/<app_class>Check.java on the app's <app_class>.java, compiled by the JDK."""
     javac, java = shutil.which("javac"), shutil.which("java")
     if javac is None or java is None:
         pytest.skip("no JDK on this machine")
-    out = tmp_path_factory.mktemp("java")
-    result = subprocess.run([javac, "-d", str(out), str(JAVA / "BlazeFace.java"),
-                             str(ROOT / "tests" / "java" / "BlazeFaceCheck.java")], capture_output=True, text=True)
+    out = tmp_path_factory.mktemp(f"{app_class}_java")
+    result = subprocess.run([javac, "-d", str(out), str(JAVA / f"{app_class}.java"),
+                             str(ROOT / "tests" / "java" / f"{app_class}Check.java")], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
-    return [java, "-cp", str(out), "com.maskedfer.expression.BlazeFaceCheck"]
+    return [java, "-cp", str(out), f"com.maskedfer.expression.{app_class}Check"]
+
+
+@pytest.fixture(scope="module")
+def blazeface_java(tmp_path_factory):
+    return java_harness(tmp_path_factory, "BlazeFace")
 
 
 def test_the_apps_decoding_finds_what_the_desktop_finder_finds(blazeface_java, tmp_path):
@@ -314,14 +319,7 @@ def test_the_apps_decoding_finds_what_the_desktop_finder_finds(blazeface_java, t
 
 @pytest.fixture(scope="module")
 def heads_java(tmp_path_factory):
-    javac, java = shutil.which("javac"), shutil.which("java")
-    if javac is None or java is None:
-        pytest.skip("no JDK on this machine")
-    out = tmp_path_factory.mktemp("heads_java")
-    result = subprocess.run([javac, "-d", str(out), str(JAVA / "Heads.java"),
-                             str(ROOT / "tests" / "java" / "HeadsCheck.java")], capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
-    return [java, "-cp", str(out), "com.maskedfer.expression.HeadsCheck"]
+    return java_harness(tmp_path_factory, "Heads")
 
 
 def test_the_app_reads_the_fused_graph_as_the_desktop_predictor_does(heads_java, tmp_path):
