@@ -90,11 +90,12 @@ class FreshMask:
 
 
 # The mean grey (0-255) of real masks in photos, at the percentiles REAL_MASK_PERCENTILES: the middle of the mask
-# (from 0.3 to 0.8 of the way from the nose bridge to the chin, 16 px wide) of the 297 masked faces of 40 px or more
+# (from 0.3 to 0.8 of the way from the nose bridge to the chin, 16 px wide) of the 298 masked faces of 40 px or more
 # that the face finder finds in the tuning photos of ../shared/realmask (studies/real_masks.py's real_mask_greys),
-# 2026-12-07.
+# 2026-12-07 afternoon, with the finder's scaled full-range passes. The realistic-mask runs of docs/history.md drew
+# from the 297 faces of its tiles, (28, 50, 95, 127, 144, 157, 169, 180, 195, 213, 225).
 REAL_MASK_PERCENTILES = (5, 10, 20, 30, 40, 50, 60, 70, 80, 90, 95)
-REAL_MASK_GREYS = (28, 50, 95, 127, 144, 157, 169, 180, 195, 213, 225)
+REAL_MASK_GREYS = (28, 49, 94, 125, 141, 157, 169, 179, 195, 213, 224)
 
 
 def worn(gray: np.ndarray, luma: np.ndarray, alpha: np.ndarray, rng: np.random.Generator) -> np.ndarray:
