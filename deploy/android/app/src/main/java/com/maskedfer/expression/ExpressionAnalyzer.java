@@ -43,7 +43,8 @@ public final class ExpressionAnalyzer {
             Bitmap crop = cropFace(picture, face);
             Heads.Answer answer = classifier.classify(crop);
             crop.recycle();
-            // The fused graph's no-face check (the desktop also asks its face-status graph where this is unsure).
+            // The fused graph's no-face check (the desktop also asks its face-status graph where this is unsure);
+            // a plain model's noFace is NaN, and every face it answers is kept.
             if (answer != null && !(answer.noFace >= Heads.NO_FACE_THRESHOLD)) {
                 RectF box = new RectF(face.box[0], face.box[1], face.box[2], face.box[3]);
                 expressions.add(new Expression(box, answer.label, answer.score, answer.masked));
