@@ -320,6 +320,9 @@ class FaceFinder:
         self.threads, self.pool, self.pool_pid = threads, None, None
         self.free_slots = queue.SimpleQueue()   # an interpreter slot for each view running
         for slot in range(threads):
+            # Loaded now, so that a missing model or runtime is a clear error here (tools/check_env.py), not at
+            # the first photo.
+            blazeface(SHORT_RANGE, slot), blazeface(FULL_RANGE, slot)
             self.free_slots.put(slot)
 
     def _each(self, work, items) -> list:

