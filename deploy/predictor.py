@@ -38,6 +38,11 @@ MASKED_FROM = 0.6
 FUSED_SURE_FACE = 0.1
 
 
+def _gray(crops) -> list:
+    """BGR face crops as the gray images the models take."""
+    return [cv2.cvtColor(c, cv2.COLOR_BGR2GRAY) for c in crops]
+
+
 @dataclass
 class Prediction:
     label: str
@@ -320,31 +325,33 @@ class Predictor:
                 self.observe_stage("find", time.perf_counter() - started)
         else:
             faces, too_small = list(faces), []
-        gray = lambda crops: [cv2.cvtColor(c, cv2.COLOR_BGR2GRAY) for c in crops]  # noqa: E731
         if not faces and not too_small:
             return FoundFaces(min_face=min_face)
-        crops = gray(crop(image, face) for face in faces + too_small)
+        crops = _gray(crop(image, face) for face in faces)
         probs = None
         if self.routes and status is None:  # one batch: the small faces pass the no-face check before they are reported
-            found = faces + too_small
-            status = np.zeros((len(found), 2), np.float32)
-            unsure = np.ones(len(found), bool)
-            if self.fused is not None and self.photo_status_model is not self.status_model:
-                probs = self.fused.predict_probs(crops)
-                status = self._status_of(self.status_model.columns(probs), self.status_model.labels)
-                unsure = status[:, 0] >= FUSED_SURE_FACE
-            if unsure.any():
-                status[unsure] = self.face_status(gray(status_crop(image, f) for f, u in zip(found, unsure) if u))
+            status, probs = self._found_status(image, faces + too_small, crops)
             keep = status[:, 0] < NO_FACE_THRESHOLD
             too_small = [face for face, k in zip(too_small, keep[len(faces):]) if k]
-            keep, status = keep[:len(faces)], status[:len(faces)]
-            faces, status = [face for face, k in zip(faces, keep) if k], status[keep]
-            crops, probs = [c for c, k in zip(crops, keep) if k], None if probs is None else probs[:len(keep)][keep]
-        else:
-            crops = crops[:len(faces)]
+            keep = keep[:len(faces)]
+            faces, crops = [f for f, k in zip(faces, keep) if k], [c for c, k in zip(crops, keep) if k]
+            status, probs = status[:len(keep)][keep], None if probs is None else probs[:len(keep)][keep]
         predictions = self.predict(crops, status, fused_probs=probs) if crops else []
         return FoundFaces([FacePrediction(face.box, prediction, face) for face, prediction in zip(faces, predictions)],
                           [face.box for face in too_small], min_face)
+
+    def _found_status(self, image, found, crops):
+        """(face_status's answer for each face found in the photo, the fused graph's answer on their expression
+        crops or None). crops: the expression crops of the first of them. With a face-status graph beside a fused
+        one, the fused pass answers the faces it is sure of (FUSED_SURE_FACE) and the graph the others."""
+        if self.fused is None or self.photo_status_model is self.status_model:
+            return self.face_status(_gray(status_crop(image, face) for face in found)), None
+        probs = self.fused.predict_probs(crops + _gray(crop(image, face) for face in found[len(crops):]))
+        status = self._status_of(self.status_model.columns(probs), self.status_model.labels)
+        unsure = status[:, 0] >= FUSED_SURE_FACE
+        if unsure.any():
+            status[unsure] = self.face_status(_gray(status_crop(image, f) for f, u in zip(found, unsure) if u))
+        return status, probs
 
     def prediction_of(self, probs, mask_score=None) -> Prediction:
         """The Prediction (label, score, top-k, mask status) of one row of class probabilities."""
