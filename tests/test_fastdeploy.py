@@ -86,6 +86,16 @@ def test_the_backend_runs_on_every_core_unless_told(py310, model_dir):
     assert (default, one) == (cores, 1)
 
 
+def test_the_backend_stops_openmp_spinning_soon(py310, model_dir):
+    """As the paddle backend: FastDeploy's Paddle runtime's OpenMP threads spin 5 ms after each inference, not
+    200 (deploy.backends.OPENMP_BLOCKTIME_MS)."""
+    script = ("import ctypes, sys, numpy as np; from deploy.backends.fastdeploy_runtime import FastDeployBackend; "
+              "FastDeployBackend(sys.argv[1]).run([np.zeros((48, 48, 3), np.uint8)]); "
+              "lib = next(line.split()[-1] for line in open('/proc/self/maps') if 'libiomp5' in line); "
+              "print(ctypes.CDLL(lib).kmp_get_blocktime())")
+    assert int(run_py310(py310, "-c", script, model_dir).split()[-1]) == 5
+
+
 def test_cli_and_bench_under_py310(py310, model_dir, fer2013_dir, tmp_path):
     faces = [str(p) for p in fer2013_faces(fer2013_dir, 3)]
     run_py310(py310, "tools/predict.py", "--model-dir", model_dir, "--backend", "fastdeploy", *faces,

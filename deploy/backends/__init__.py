@@ -21,6 +21,20 @@ def cpu_threads_or_all(cpu_threads=None) -> int:
     return cpu_threads or os.cpu_count() or 1
 
 
+# Intel OpenMP (libiomp5, which Paddle Inference and FastDeploy's Paddle runtime bring) keeps its threads spinning
+# this many ms after each parallel region; its default is 200. A photo's classification then left the second core
+# spinning while the face finder's passes of the next photo ran, and the finder took 17-23 ms a photo instead of
+# 13: on 200 realmask photos, the whole path took 22.0-23.0 ms a photo at 5 against 25.9-29.4 at the default (22.4-
+# 24.9 at 1, 24.4-29.2 at 20; docs/history.md, 2026-12-07 evening).
+OPENMP_BLOCKTIME_MS = 5
+
+
+def limit_openmp_spinning() -> None:
+    """KMP_BLOCKTIME for the CPU backends, unless the user set it: read when the OpenMP runtime starts, at the
+    first inference, so a backend sets it before it runs."""
+    os.environ.setdefault("KMP_BLOCKTIME", str(OPENMP_BLOCKTIME_MS))
+
+
 # Each imported only when chosen: paddle, onnxruntime and fastdeploy live in different environments.
 BACKENDS = Registry("backend", lazy={
     "paddle": "deploy.backends.paddle_inference:PaddleInferenceBackend",

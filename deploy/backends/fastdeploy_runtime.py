@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from deploy.backends import BackendError, ConfigError, cpu_threads_or_all
+from deploy.backends import BackendError, ConfigError, cpu_threads_or_all, limit_openmp_spinning
 from deploy.backends.paddle_inference import model_files
 from deploy.preprocess import read_inference_config
 
@@ -35,6 +35,7 @@ class FastDeployBackend:
             option.use_gpu(gpu_id)
         else:
             option.use_cpu()
+            limit_openmp_spinning()
         # Every core unless told, as the other backends: FastDeploy's own default (-1) ran the fused graph's batch
         # of one in 1.05-1.17 ms, against 0.81-0.84 on two threads set (docs/benchmarks.md).
         option.set_cpu_thread_num(cpu_threads_or_all(cpu_threads))

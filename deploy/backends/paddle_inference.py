@@ -3,7 +3,7 @@ from pathlib import Path
 
 import numpy as np
 
-from deploy.backends import BackendError, ConfigError, cpu_threads_or_all
+from deploy.backends import BackendError, ConfigError, cpu_threads_or_all, limit_openmp_spinning
 from deploy.preprocess import EXPORT_HINT
 
 
@@ -45,6 +45,7 @@ class PaddleInferenceBackend:
                                               use_static=False, use_calib_mode=False)
         else:
             config.disable_gpu()
+            limit_openmp_spinning()
             if mkldnn:
                 # 219 ms -> 21 ms per Xception65 image on this project's CPU (measured by the lead).
                 config.enable_mkldnn()
