@@ -74,6 +74,11 @@ def decode_image(data: bytes, max_pixels: int = MAX_PIXELS, max_aspect: float = 
     side over the shortest) and MIN_SIDE before any pixel is decoded, so a small file that claims 100000x100000
     pixels (a decompression bomb) costs nothing.
     """
+    return decode_pixels(open_image(data, max_pixels, max_aspect))
+
+
+def open_image(data: bytes, max_pixels: int = MAX_PIXELS, max_aspect: float = None) -> Image.Image:
+    """decode_image's first half: the image's header read and its size checked, no pixel decoded yet."""
     if not data:
         raise BadImage(400, "the file is empty; send an image file (JPEG, PNG, BMP, ...)")
     try:
@@ -95,6 +100,11 @@ def decode_image(data: bytes, max_pixels: int = MAX_PIXELS, max_aspect: float = 
         raise BadImage(422, f"the image is {width}x{height}, more than {max_aspect:g} times longer than wide; "
                             "/predict classifies one face crop (about square): send a crop, or a photo to "
                             "/predict?faces=1")
+    return image
+
+
+def decode_pixels(image: Image.Image) -> np.ndarray:
+    """decode_image's second half: the pixels of open_image's image, as BGR uint8."""
     try:
         image.load()
         image = ImageOps.exif_transpose(image)  # phone photos store their rotation in EXIF

@@ -145,8 +145,11 @@ def test_bad_uploads(client, name, body, status, words):
     assert words in response.json()["detail"]
 
 
-def test_truncated_images(client, photo):
-    for encoded in (jpeg(photo), cv2.imencode(".png", photo)[1].tobytes()):
+def test_truncated_images(client, photo, face_jpeg):
+    """Photos (decoded on a thread) and face crops (decoded on the event loop: INLINE_DECODE_PIXELS) alike."""
+    crop = cv2.imdecode(np.frombuffer(face_jpeg, np.uint8), cv2.IMREAD_COLOR)
+    for encoded in (jpeg(photo), cv2.imencode(".png", photo)[1].tobytes(), face_jpeg,
+                    cv2.imencode(".png", crop)[1].tobytes()):
         response = client.post("/predict", files={"file": ("cut.jpg", encoded[:len(encoded) // 2], "image/jpeg")})
         assert response.status_code == 400, response.text
         assert "truncated" in response.json()["detail"]
