@@ -61,11 +61,15 @@ FOLLOW_IOU = 0.3
 # from one scale to the next, and finds more of them over several. On the validation photos, after the face-status
 # check, masked faces found: one scaled pass alone 0.894 (at 16 px: 0.851); with the 192 px pass (steps of 0.65:
 # two full-range passes a 400 px photo) 0.904 at a precision of 0.923, as many as the 192 px pass and the tiles it
-# replaced (0.904 at 0.907). 19.2 px is those tiles' scale on realmask's 400 px photos; FULL_RANGE_MAX_SIDE their
-# reach (at 384, a 640 x 480 photo took 21 ms to search instead of 32, but 5 of 8 large grey faces on a 900 px
-# canvas were found instead of 7: tests/test_predictor.py). docs/history.md, 2026-12-07 afternoon.
+# replaced (0.904 at 0.907). 19.2 px is those tiles' scale on realmask's 400 px photos (docs/history.md, 2026-12-07
+# afternoon). FULL_RANGE_MAX_SIDE bounds the scaled input, so that a large photo or frame costs at most that. With
+# each tuning photo pasted at its own size into a 1280 x 720 grey frame, after the face-status check, masked faces
+# found at 480: 0.755 (validation) and 0.808 (the other tuning photos); at 640: 0.809 and 0.852, at a precision of
+# 0.772 and 0.747 (480: 0.716, 0.742), 43 -> 57 ms a frame to search; in 1920 x 1080, 0.511 -> 0.681 (validation).
+# At 800, 0.830 in 720p for 75 ms. At 384, 5 of 8 large grey faces on a 900 px canvas were found instead of 7
+# (tests/test_predictor.py). docs/history.md, 2026-12-07 evening.
 FULL_RANGE_FACE = 19.2
-FULL_RANGE_MAX_SIDE = 480
+FULL_RANGE_MAX_SIDE = 640
 FULL_RANGE_STEP = 0.65
 # Half the classifier's input: a smaller face would be upscaled more than twice, to a blur.
 MIN_FACE = FACE_SIZE // 2
