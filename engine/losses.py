@@ -69,14 +69,15 @@ def labelled_rows(logits, labels):
     return rows_where(logits, labels, labels != UNLABELLED)
 
 
-def rows_where(logits, labels, keep):
-    """The rows of (logits, labels) where the boolean `keep` holds; None when it holds nowhere."""
+def rows_where(first, second, keep):
+    """The rows of two tensors of one batch (logits and labels, or two models' logits) where the boolean `keep`
+    holds; None when it holds nowhere."""
     if bool(keep.all()):
-        return logits, labels
+        return first, second
     if not bool(keep.any()):
         return None
     index = paddle.nonzero(keep).flatten()
-    return paddle.gather(logits, index), paddle.gather(labels, index)
+    return paddle.gather(first, index), paddle.gather(second, index)
 
 
 @LOSSES.register
@@ -155,10 +156,10 @@ class DistillationKLDivLoss(paddle.nn.Layer):
             student_logits = _output(outputs, student, "DistillationKLDivLoss")
             teacher_logits = _output(outputs, teacher, "DistillationKLDivLoss").detach()
             if keep is not None:
-                if not bool(keep.any()):
+                rows = rows_where(student_logits, teacher_logits, keep)
+                if rows is None:
                     continue
-                student_logits, teacher_logits = (rows_where(logits, labels, keep)[0]
-                                                  for logits in (student_logits, teacher_logits))
+                student_logits, teacher_logits = rows
             taught, end = teacher_logits.shape[-1], self.offset + teacher_logits.shape[-1]
             if student_logits.shape[-1] < end:
                 offset = f"class_offset {self.offset} plus " if self.offset else ""
