@@ -34,8 +34,8 @@ PATHS = ("/", "/predict", "/healthz", "/metrics", "/openapi.json", "/docs")
 STATIC = Path(__file__).resolve().parent / "static"
 # Images of up to this many pixels (a face crop) are decoded on the event loop's thread: a 48 px JPEG takes 0.13 ms
 # there, less than the hop to a worker thread under load; at c=4 the server answered 480-495 requests/s against
-# 398-454 (side by side, 2026-12-07 evening). A larger one (128 px: 0.21 ms) goes to a thread,
-# so that the loop keeps reading other requests.
+# 398-454 (side by side, 2026-12-07 evening). Larger ones (128 px already takes 0.21 ms) go to a thread, so that
+# the loop keeps reading other requests meanwhile.
 INLINE_DECODE_PIXELS = 128 * 128
 # uvicorn's own error log, so that a failed request's traceback lands where the server's other errors do.
 log = logging.getLogger("uvicorn.error")
