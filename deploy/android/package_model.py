@@ -140,8 +140,7 @@ def copy_assets(model_dir: Path, assets: Path, config: dict, labels: list) -> li
             shutil.copyfile(model_dir / source_name, tmp)
         written.append(target / asset_name)
     if config.get("Heads"):   # FastDeploy keeps Topk's best classes only: the app needs every head's
-        fused = yaml.safe_load((model_dir / "inference.yml").read_text())
-        fused["PostProcess"] = {"Topk": {"topk": len(labels), "label_list": labels}}
+        fused = {**config, "PostProcess": {"Topk": {"topk": len(labels), "label_list": labels}}}
         atomic_write_text(target / MODEL_FILES["inference.yml"], yaml.safe_dump(fused, sort_keys=False))
     for asset, lines in ((LABELS_ASSET, labels), (HEADS_ASSET, heads_lines(config, labels, model_dir))):
         atomic_write_text(assets / asset, "".join(f"{line}\n" for line in lines))
