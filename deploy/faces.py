@@ -513,8 +513,27 @@ def crop(image: np.ndarray, face: Face, size: int = FACE_SIZE, transform=fer2013
     matrix = transform(face, size)
     shrink = float(np.sqrt(abs(np.linalg.det(matrix[:, :2]))))
     if shrink < 0.5:
-        image = cv2.GaussianBlur(image, (0, 0), 0.25 / shrink)
+        sigma = 0.25 / shrink
+        # Only the part of the photo that the crop reads is blurred (a 12 MP photo's blur took 26 ms a crop), with
+        # a margin of the kernel's radius, so that the result is the whole photo's blur to the bit.
+        left, top, right, bottom = source_box(matrix, size, margin=int(np.ceil(4 * sigma)) + 2)
+        left, top = max(left, 0), max(top, 0)
+        right, bottom = min(right, image.shape[1]), min(bottom, image.shape[0])
+        if right > left and bottom > top:
+            image = cv2.GaussianBlur(image[top:bottom, left:right], (0, 0), sigma, borderType=cv2.BORDER_REFLECT_101)
+            matrix = matrix.copy()
+            matrix[:, 2] += matrix[:, :2] @ (left, top)
     return cv2.warpAffine(image, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+def source_box(matrix: np.ndarray, size: int, margin: int = 0) -> tuple:
+    """(left, top, right, bottom) px of the photo that a size x size warp by `matrix` (photo -> crop) samples,
+    widened by margin px on each side."""
+    corners = np.array([[0, 0], [size - 1, 0], [0, size - 1], [size - 1, size - 1]], np.float64)
+    inverse = cv2.invertAffineTransform(matrix)
+    points = corners @ inverse[:, :2].T + inverse[:, 2]
+    low, high = np.floor(points.min(axis=0)) - margin, np.ceil(points.max(axis=0)) + 1 + margin
+    return int(low[0]), int(low[1]), int(high[0]), int(high[1])
 
 
 def status_crop(image: np.ndarray, face: Face, size: int = FACE_SIZE) -> np.ndarray:

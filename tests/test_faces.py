@@ -1,12 +1,15 @@
 """The face finder (deploy/faces.py) and the shipped predictor's mask status and routing, on real photos: the
 astronaut and coffee from scikit-image, masked by our own masker, and ../shared/realmask where it is present."""
+import time
+
 import cv2
 import numpy as np
 import pytest
 from skimage import data
 
 from conftest import ROOT, SHARED, skip_unless_ci
-from deploy.faces import TILT_KEPT_DEGREES, FaceFinder, crop, status_crop, weighted_nms
+from deploy.faces import (TILT_KEPT_DEGREES, Face, FaceFinder, crop, fer2013_transform, status_crop,
+                          status_transform, weighted_nms)
 from deploy.predictor import Predictor
 from masker.photo import mask_photo
 
@@ -182,6 +185,51 @@ def test_a_turned_face_keeps_fer2013s_tilt_and_is_levelled_beyond_it(astronaut):
         for wrong in ((degrees, degrees + tilt) if levelled else (0,)):
             assert correlation(got, upright_turned(expected)) > correlation(got, upright_turned(wrong)) + 0.05, \
                 degrees
+
+
+def whole_photo_blurred_crop(image, face, transform):
+    """crop()'s definition: the whole photo blurred where the crop shrinks it by more than half, then warped."""
+    matrix = transform(face, 48)
+    shrink = float(np.sqrt(abs(np.linalg.det(matrix[:, :2]))))
+    if shrink < 0.5:
+        image = cv2.GaussianBlur(image, (0, 0), 0.25 / shrink)
+    return cv2.warpAffine(image, matrix, (48, 48), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+@pytest.mark.parametrize("transform", [fer2013_transform, status_transform])
+def test_a_crop_is_the_whole_photo_blurred_to_the_bit_also_where_the_face_is_cut_by_an_edge(astronaut, transform):
+    big = cv2.resize(astronaut, None, fx=4, fy=4, interpolation=cv2.INTER_CUBIC)
+    face = FaceFinder()(big)[0]
+    left, top, right, bottom = face.box
+    # the face as found, then the photo cut through the face on each side in turn
+    photos = [(big, face)]
+    for cut in ((left + right) // 2, None), (None, (top + bottom) // 2):
+        x, y = cut
+        moved = Face(tuple(np.subtract(face.box, (x or 0, y or 0, x or 0, y or 0))), face.score,
+                     face.keypoints - (x or 0, y or 0))
+        photos += [(big[:, x:] if x else big[y:], moved), (big[:, :x] if x else big[:y], face)]
+    for photo, found in photos:
+        assert np.array_equal(crop(photo, found, transform=transform),
+                              whole_photo_blurred_crop(photo, found, transform))
+
+
+def test_a_crop_costs_the_same_in_a_12_mp_photo_as_round_its_face(astronaut):
+    """A crop blurs only what it reads: 34 ms a crop in a 4032 x 3024 photo against 2 ms when it blurred it all
+    (2026-12-07); here within 4 times the same face's crop from a tight region round it."""
+    big = np.zeros((3024, 4032, 3), np.uint8)
+    big[1000:2536, 1000:2536] = cv2.resize(astronaut, (1536, 1536), interpolation=cv2.INTER_CUBIC)
+    face = FaceFinder()(big)[0]
+    region = big[900:2636, 900:2636]
+    near = Face(tuple(np.subtract(face.box, 900)), face.score, face.keypoints - 900)
+
+    def best_of(photo, found):
+        times = []
+        for _ in range(7):
+            started = time.perf_counter()
+            crop(photo, found)
+            times.append(time.perf_counter() - started)
+        return min(times)
+    assert best_of(big, face) < 4 * best_of(region, near)
 
 
 def test_pasted_fer2013_faces_are_cropped_back_closer_to_their_own_framing(fer2013_dir):
