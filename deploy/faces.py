@@ -71,6 +71,12 @@ FOLLOW_IOU = 0.3
 FULL_RANGE_FACE = 19.2
 FULL_RANGE_MAX_SIDE = 640
 FULL_RANGE_STEP = 0.65
+# A photo larger than the search needs (a phone's 12 MP, a 1080p frame) is searched on a copy shrunk once, area-
+# averaged, to this many times the largest scale any pass takes it at, instead of each pass shrinking the whole
+# photo (and the short-range passes a black-bordered copy of it, 110 MB for 12 MP): every pass still averages at
+# least this many pixels a side into one of its input's. Photos up to 2 x FULL_RANGE_MAX_SIDE px a side (all of
+# realmask's) are searched as they are. A 4032 x 3024 photo: 305 ms to search before, docs/history.md.
+SEARCH_OVERSAMPLING = 2.0
 # Half the classifier's input: a smaller face would be upscaled more than twice, to a blur.
 MIN_FACE = FACE_SIZE // 2
 # BlazeFace boxes the face from brows to mouth; people (and ../shared/realmask's annotators) box the head down to
@@ -350,11 +356,13 @@ class FaceFinder:
         other.min_face = checked_min_face(min_face)
         return other
 
-    def views(self, height: int, width: int) -> list:
+    def views(self, height: int, width: int, min_face: float = None) -> list:
         """The passes over a photo of that size: the short-range model on the whole photo and on the photo in a
         black border (CLOSE_UP_PAD); the full-range model on the whole photo on its own 192 px input, and, where a
-        face of min_face px would be smaller there than full_range_face px, on the photo scaled up to that (at most
-        FULL_RANGE_MAX_SIDE) and on each FULL_RANGE_STEP of that scale down to its own input's."""
+        face of min_face px (the finder's by default) would be smaller there than full_range_face px, on the photo
+        scaled up to that (at most FULL_RANGE_MAX_SIDE) and on each FULL_RANGE_STEP of that scale down to its own
+        input's."""
+        min_face = self.min_face if min_face is None else min_face
         side = max(height, width)
         pad = int(np.floor(CLOSE_UP_PAD * side + 0.5))  # as Java's Math.round (the app's BlazeFace.passes)
         views = [View.square("short", 0, 0, side), View.square("short", -pad, -pad, side + 2 * pad),
@@ -362,7 +370,7 @@ class FaceFinder:
         if self.full_range_face is None:
             return views
         own_scale = MODELS[FULL_RANGE][0] / side
-        scale = min(self.full_range_face / max(self.min_face, 1), FULL_RANGE_MAX_SIDE / side)
+        scale = min(self.full_range_face / max(min_face, 1), FULL_RANGE_MAX_SIDE / side)
         scaled = []
         while scale > own_scale / FULL_RANGE_STEP ** 0.5:
             shape = tuple(32 * int(np.ceil(n * scale / 32)) for n in (height, width))
@@ -371,6 +379,15 @@ class FaceFinder:
         # The largest first, so that with two threads the others run beside it.
         return scaled + views
 
+    def search_scale(self, height: int, width: int) -> float:
+        """The scale of the copy that find() searches a photo of that size on: 1 (the photo itself), or less
+        where every pass shrinks the photo by more than SEARCH_OVERSAMPLING; always 1 without the scaled passes
+        (full_range_face None), which the phone app's finder mirrors."""
+        if self.full_range_face is None:
+            return 1.0
+        largest = max(view.shape[1] / view.width for view in self.views(height, width))
+        return min(1.0, SEARCH_OVERSAMPLING * largest)
+
     def __call__(self, image: np.ndarray) -> list:
         return self.find(image)[0]
 
@@ -378,9 +395,18 @@ class FaceFinder:
         """(faces of min_face px or more, faces found under min_face px), each list largest first. The small ones
         are too small to classify, and a user is told so rather than 'no face'. timings: a dict that each pass's
         seconds are added to ("short-range whole", "short-range padded", "full-range scaled" or "full-range
-        whole"; "merge" for the suppression)."""
+        whole"; "merge" for the suppression; "shrunk copy" for a large photo's, SEARCH_OVERSAMPLING)."""
+        height, width = image.shape[:2]
+        shrink = self.search_scale(height, width)
+        if shrink < 1:
+            clock = time.perf_counter()
+            image = cv2.resize(image, (max(int(round(width * shrink)), 1), max(int(round(height * shrink)), 1)),
+                               interpolation=cv2.INTER_AREA)
+            if timings is not None:
+                timings["shrunk copy"] = timings.get("shrunk copy", 0.0) + time.perf_counter() - clock
         rgb = _rgb(image)
-        views = self.views(*rgb.shape[:2])
+        to_photo = np.array([width / rgb.shape[1], height / rgb.shape[0]], np.float32)
+        views = self.views(*rgb.shape[:2], min_face=self.min_face * rgb.shape[1] / width)
 
         def detect(slot, view):
             started = time.perf_counter()
@@ -392,6 +418,8 @@ class FaceFinder:
             if view.kind == "short":  # on small faces the short-range model misplaces its boxes
                 keep = (boxes[:, 2] - boxes[:, 0]) >= SHORT_RANGE_MIN_SHARE * view.width
                 boxes, scores, keypoints = boxes[keep], scores[keep], keypoints[keep]
+            if shrink < 1:
+                boxes, keypoints = boxes * np.tile(to_photo, 2), keypoints * to_photo
             found.append((boxes, scores, keypoints))
             if timings is not None:    # each pass's own time; where views ran at once, they add up to more
                 name = f"{view.kind}-range " + ("padded" if view.left < 0 else "scaled" if view.scaled else "whole")
