@@ -62,7 +62,7 @@ def _to_rgb8(image: Image.Image) -> np.ndarray:
     if image.mode == "F":
         gray = np.asarray(image).clip(0, 255).astype(np.uint8)
         return np.repeat(gray[:, :, None], 3, axis=2)
-    return np.asarray(image.convert("RGB"))
+    return np.asarray(image if image.mode == "RGB" else image.convert("RGB"))
 
 
 def decode_image(data: bytes, max_pixels: int = MAX_PIXELS, max_aspect: float = None) -> np.ndarray:
@@ -107,12 +107,15 @@ def decode_pixels(image: Image.Image) -> np.ndarray:
     """decode_image's second half: the pixels of open_image's image, as BGR uint8."""
     try:
         image.load()
-        image = ImageOps.exif_transpose(image)  # phone photos store their rotation in EXIF
+        # Phone photos store their rotation in EXIF. In place: otherwise an unrotated photo is copied, and every
+        # copy of a 12 MP photo costs about 9 ms (as did a convert to RGB of an RGB image; the channels are
+        # swapped by OpenCV, 12 ms, where numpy's reversed copy took 90).
+        ImageOps.exif_transpose(image, in_place=True)
         rgb = _to_rgb8(image)
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as err:
         raise BadImage(400, f"the image could not be decoded, it is truncated or corrupt ({err}); "
                             "send the complete file")
-    return np.ascontiguousarray(rgb[:, :, ::-1])
+    return cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
 
 
 def read_image_file(path, max_pixels: int = MAX_PIXELS) -> np.ndarray:

@@ -323,3 +323,36 @@ def test_a_48_megapixel_photo_needs_max_pixels(tmp_path):
     allowed = run_tool(sys.executable, *tool, "--max-pixels", "50000000")
     assert allowed.returncode == 0, allowed.stderr[-2000:]
     assert "over the limit" not in allowed.stdout + allowed.stderr
+
+
+def test_every_encoding_decodes_to_the_pixels_pil_gives_turned_upright_in_bgr(face_gray):
+    from PIL import ImageOps
+
+    from deploy.images import decode_image
+
+    for name, data in encodings(face_gray).items():
+        image = ImageOps.exif_transpose(Image.open(io.BytesIO(data)))
+        if image.mode in ("I;16", "I"):
+            expected = np.repeat((np.asarray(image).astype(np.uint32) >> 8).astype(np.uint8)[:, :, None], 3, axis=2)
+        else:
+            expected = np.asarray(image.convert("RGB"))[:, :, ::-1]
+        assert np.array_equal(decode_image(data), expected), name
+
+
+def test_a_12_mp_jpeg_decodes_about_as_fast_as_opencvs_own_decoder(astronaut):
+    """Taking PIL's pixels cost copies: of the unrotated photo, of RGB converted to RGB, and numpy's reversed
+    channels (245 ms for this photo against OpenCV's 107, 2026-12-07)."""
+    from deploy.images import decode_image
+
+    photo = cv2.resize(astronaut, (4032, 3024), interpolation=cv2.INTER_CUBIC)
+    data = cv2.imencode(".jpg", photo, [cv2.IMWRITE_JPEG_QUALITY, 90])[1].tobytes()
+
+    def best_of(decode):
+        times = []
+        for _ in range(3):
+            started = time.perf_counter()
+            decode()
+            times.append(time.perf_counter() - started)
+        return min(times)
+    ours = best_of(lambda: decode_image(data))
+    assert ours < 1.5 * best_of(lambda: cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR))
