@@ -7,13 +7,15 @@ from pathlib import Path
 import numpy as np
 
 
-def photo_profile(predictor, photos, repeats: int = 2) -> dict:
+def photo_profile(predictor, photos, repeats: int = 2, size: tuple = None) -> dict:
     """{stage: ms per photo} (the fastest of `repeats` passes over all photos, stage by stage), with "whole path"
-    the Predictor.predict_faces of the decoded photo as users run it, and the photos' count and median size."""
+    the Predictor.predict_faces of the decoded photo as users run it, and the photos' count and median size.
+    size: (width, height) to scale every photo to first (JPEG at quality 90), for photos as large as a phone's."""
     from deploy.images import decode_image
 
-    paths = [Path(p) for p in photos]
-    data = [p.read_bytes() for p in paths]
+    data = [Path(p).read_bytes() for p in photos]
+    if size is not None:
+        data = [scaled_jpeg(d, size) for d in data]
     images = [decode_image(d) for d in data]
     predictor.predict_faces(images[0])                     # the models loaded and warm
     best = defaultdict(lambda: float("inf"))
@@ -56,4 +58,29 @@ def profile_table(profile) -> list:
              "overlap these add up to more than its wall time):", "",
              "| stage | ms per photo |", "|---|---:|"]
     lines += [f"| {stage} | {ms} |" for stage, ms in profile["ms_per_photo"].items()]
+    return lines
+
+
+def scaled_jpeg(data: bytes, size: tuple) -> bytes:
+    """A photo's file scaled to size (width, height), as a JPEG of quality 90."""
+    import cv2
+
+    from deploy.images import decode_image
+
+    image = decode_image(data)
+    grows = size[0] > image.shape[1]
+    scaled = cv2.resize(image, tuple(size), interpolation=cv2.INTER_CUBIC if grows else cv2.INTER_AREA)
+    return cv2.imencode(".jpg", scaled, [cv2.IMWRITE_JPEG_QUALITY, 90])[1].tobytes()
+
+
+SIZE_STAGES = ("decode", "finder, wall", "classify (crops, face status, expression)",
+               "whole path (finder, face status, expression)")
+
+
+def sizes_table(profiles) -> list:
+    """{(width, height): photo_profile} as one table, a row a size."""
+    lines = ["| photo size | " + " | ".join(SIZE_STAGES) + " |", "|---|" + "---:|" * len(SIZE_STAGES)]
+    for (width, height), profile in profiles.items():
+        ms = profile["ms_per_photo"]
+        lines.append(f"| {width} x {height} | " + " | ".join(str(ms.get(stage, "")) for stage in SIZE_STAGES) + " |")
     return lines

@@ -9,6 +9,7 @@
     python tools/benchmark.py engines                                      the pool and one process against Ray
     python tools/benchmark.py video [--model-dir DIR]                      video frames/s: 480p-1080p, 1-6 faces
     python tools/benchmark.py photos [--realmask ../shared/realmask]       a photo's time, stage by stage
+    python tools/benchmark.py photos --limit 10 --sizes 640x480 4032x3024  the same photos scaled, one row a size
 
 The report: masking images/s (1 and 2 workers, and face-mask 0.3.0 on the same faces; the fastest of 3 runs) and
 the time per step, training images/s per config (1 and 2 threads), face finding in real photos (ms per photo and
@@ -112,6 +113,8 @@ def parse_args(argv=None):
     photos.add_argument("--realmask", default=str(ROOT.parent / "shared" / "realmask"))
     photos.add_argument("--model-dir", default="inference")
     photos.add_argument("--limit", type=int, help="the first N photos only")
+    photos.add_argument("--sizes", nargs="+", type=photo_size, default=(), metavar="WxH",
+                        help="instead: the photos scaled to each size (e.g. 640x480 4032x3024), one row a size")
     faces = sections.add_parser("faces", help="finding faces in real photos", formatter_class=HelpFormatter)
     faces.add_argument("--realmask", default=str(ROOT.parent / "shared" / "realmask"))
     faces.add_argument("--model-dir", default="inference")
@@ -293,19 +296,33 @@ def video_section(args) -> int:
     return 0
 
 
-def photo_rows(realmask, model_dir, limit=None):
+def photo_rows(realmask, model_dir, limit=None, sizes=()):
     from deploy.predictor import Predictor
-    from studies.photo_profile import photo_profile, profile_table
+    from studies.photo_profile import photo_profile, profile_table, sizes_table
 
     photos = sorted((Path(realmask) / "photos").glob("*.jpg"))[:limit]
     if not photos:
         return [f"(skipped: no photos at {realmask}/photos)"]
-    return profile_table(photo_profile(Predictor(model_dir), photos))
+    predictor = Predictor(model_dir)
+    if sizes:
+        return [f"{len(photos)} photos, each scaled to each size; ms per photo, the fastest of 2 passes:", "",
+                *sizes_table({size: photo_profile(predictor, photos, size=size) for size in sizes})]
+    return profile_table(photo_profile(predictor, photos))
 
 
 def photos_section(args) -> int:
-    print("\n".join(photo_rows(args.realmask, args.model_dir, args.limit)))
+    print("\n".join(photo_rows(args.realmask, args.model_dir, args.limit, args.sizes)))
     return 0
+
+
+PHOTO_SIZES = ((640, 480), (1280, 960), (1920, 1080), (4032, 3024))
+
+
+def photo_size(text: str) -> tuple:
+    width, _, height = text.partition("x")
+    if not (width.isdigit() and height.isdigit() and int(width) >= 48 and int(height) >= 48):
+        raise argparse.ArgumentTypeError(f"{text!r}: give a size as WIDTHxHEIGHT px, each 48 or more, e.g. 4032x3024")
+    return int(width), int(height)
 
 
 def faces_section(args) -> int:
@@ -329,6 +346,8 @@ def report(args) -> int:
                  lambda: face_finding_rows(args.realmask, args.model_dir)),
                 ("A real photo's time, stage by stage (realmask/photos, Paddle Inference, 2 threads)",
                  lambda: photo_rows(args.realmask, args.model_dir)),
+                ("Photos up to a phone's 12 MP (realmask/photos scaled up)",
+                 lambda: photo_rows(args.realmask, args.model_dir, 10, PHOTO_SIZES)),
                 (f"HTTP server on `{args.model_dir}` (paddle backend, loopback)",
                  lambda: server_rows(args.model_dir)),
                 ("Video (`tools/predict.py --video`: a full search every 5 frames, faces followed between), "
