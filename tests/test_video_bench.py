@@ -31,3 +31,23 @@ def test_the_photo_profile_names_every_pass_and_the_whole_path(tmp_path):
             "whole path (finder, face status, expression)"} <= set(stages)
     assert all(ms > 0 for ms in stages.values()) and profile["median_size"] == [800, 800]
     assert len(profile_table(profile)) == 4 + len(stages)
+
+
+def test_the_photo_sizes_table_scales_each_photo_and_times_the_shrunk_copy(tmp_path):
+    import cv2
+    import skimage.data
+
+    from deploy.predictor import Predictor
+    from studies.photo_profile import photo_profile, sizes_table
+    from tools.benchmark import parse_args
+
+    photo = tmp_path / "astronaut.jpg"
+    cv2.imwrite(str(photo), cv2.cvtColor(skimage.data.astronaut(), cv2.COLOR_RGB2BGR))
+    predictor = Predictor(ROOT / "inference", cpu_threads=1)
+    profiles = {size: photo_profile(predictor, [photo], repeats=1, size=size) for size in ((640, 480), (2000, 1500))}
+    assert [p["median_size"] for p in profiles.values()] == [[640, 480], [2000, 1500]]
+    assert "finder: shrunk copy" in profiles[(2000, 1500)]["ms_per_photo"]
+    assert "finder: shrunk copy" not in profiles[(640, 480)]["ms_per_photo"]
+    table = sizes_table(profiles)
+    assert len(table) == 4 and table[3].startswith("| 2000 x 1500 |")
+    assert parse_args(["photos", "--sizes", "640x480", "4032x3024"]).sizes == [(640, 480), (4032, 3024)]
