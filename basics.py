@@ -35,6 +35,17 @@ IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".
 FACE_SIZE = 48
 
 
+def head_columns(head_sizes: dict) -> dict:
+    """{head: (first column, end)} of a graph whose heads answer in consecutive columns, in the order of
+    head_sizes ({head: its number of classes}): the training config's Global.heads and an exported inference.yml's
+    Heads both lay their heads out so."""
+    columns, start = {}, 0
+    for name, size in head_sizes.items():
+        columns[name] = (start, start + size)
+        start += size
+    return columns
+
+
 def is_image_file(path) -> bool:
     return os.path.splitext(str(path))[1].lower() in IMAGE_SUFFIXES
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from basics import head_columns
 from deploy.backends import cpu_threads_or_all, create_backend
 from deploy.faces import MIN_FACE, Face, FaceFinder, crop, status_crop
 from deploy.images import as_bgr
@@ -139,10 +140,7 @@ class Classifier:
 def read_heads(config, labels, model_dir):
     """inference.yml's Heads (engine/export.py: {head: its labels}, in the graph's order) as {head: (first column,
     end)}; {} for a model of one head."""
-    heads, start = {}, 0
-    for name, names in (config.get("Heads") or {}).items():
-        heads[name] = (start, start + len(names))
-        start += len(names)
+    heads = head_columns({name: len(names) for name, names in (config.get("Heads") or {}).items()})
     if heads and [str(label) for names in config["Heads"].values() for label in names] != labels:
         raise ConfigError(f"{model_dir}/inference.yml: its Heads' labels, in order, must be PostProcess's label_list")
     return heads

@@ -5,7 +5,7 @@ import cv2
 import numpy as np
 from paddle.io import DataLoader, Dataset, DistributedBatchSampler
 
-from basics import UserError
+from basics import UserError, head_columns
 
 from .config import ConfigError
 from .logger import log
@@ -67,15 +67,13 @@ def label_list(config):
 def head_slices(config):
     """Global.heads (this project's: {head name: its label map}, in the order of the model's classes) as
     {name: (first class, end, labels)}; the heads' classes must add up to Arch.class_num."""
-    slices, start = {}, 0
-    for name, path in config["Global"]["heads"].items():
-        labels = read_label_map(path)
-        slices[name] = (start, start + len(labels), labels)
-        start += len(labels)
-    if start != config["Arch"]["class_num"]:
-        raise ConfigError(f"Global.heads list {start} classes in all, but Arch.class_num is "
+    labels = {name: read_label_map(path) for name, path in config["Global"]["heads"].items()}
+    total = sum(len(names) for names in labels.values())
+    if total != config["Arch"]["class_num"]:
+        raise ConfigError(f"Global.heads list {total} classes in all, but Arch.class_num is "
                           f"{config['Arch']['class_num']}: make them agree")
-    return slices
+    columns = head_columns({name: len(names) for name, names in labels.items()})
+    return {name: (*columns[name], labels[name]) for name in labels}
 
 
 def eval_head(config):

@@ -55,3 +55,11 @@ def test_unwritable_names_the_path_and_creates_nothing(tmp_path):
         locked = tmp_path / "locked"
         locked.mkdir(mode=0o500)
         assert "no write permission" in unwritable(locked / "out.csv")
+
+
+def test_heads_answer_in_consecutive_columns_in_their_order():
+    from basics import head_columns
+
+    assert head_columns({"face_status": 3, "masked": 4, "unmasked": 4}) == {
+        "face_status": (0, 3), "masked": (3, 7), "unmasked": (7, 11)}
+    assert head_columns({}) == {}
