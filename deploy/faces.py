@@ -75,7 +75,7 @@ FULL_RANGE_STEP = 0.65
 # averaged, to this many times the largest scale any pass takes it at, instead of each pass shrinking the whole
 # photo (and the short-range passes a black-bordered copy of it, 110 MB for 12 MP): every pass still averages at
 # least this many pixels a side into one of its input's. Photos up to 2 x FULL_RANGE_MAX_SIDE px a side (all of
-# realmask's) are searched as they are. A 4032 x 3024 photo: 305 ms to search before, docs/history.md.
+# realmask's) are searched as they are. A 4032 x 3024 photo: 363 ms to search before, 101 now (docs/history.md).
 SEARCH_OVERSAMPLING = 2.0
 # Half the classifier's input: a smaller face would be upscaled more than twice, to a blur.
 MIN_FACE = FACE_SIZE // 2
