@@ -74,6 +74,7 @@ def benchmark(model_dir, backend: str = "paddle", batch_size: int = 32, single_r
         throughput.append(batch_size * batch_runs / sum(seconds))
     return {"backend": backend, "model_dir": str(model_dir), "batch_size": batch_size, "routed": predictor.routes,
             "cpu_threads": cpu_threads_or_all(backend_options.get("cpu_threads")),
+            "precision": predictor.backend.precision,
             "p50_ms": round(statistics.median(p50), 3), "p95_ms": round(statistics.median(p95), 3),
             "throughput_ips": round(statistics.median(throughput), 1),
             "runs": {"single": single_runs, "batch": batch_runs, "repeats": repeats, "warmup": warmup},

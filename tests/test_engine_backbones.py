@@ -96,7 +96,7 @@ def exported(tmp_path_factory):
 def test_exported_model_averages_as_the_dygraph_model(exported):
     model_dir, config = exported
     images = faces()
-    probs = Predictor(model_dir).predict_probs(images)
+    probs = Predictor(model_dir, precision="fp32").predict_probs(images)
     assert probs.shape == (6, 4) and np.allclose(probs.sum(axis=1), 1, atol=1e-5)
     model = build_model(config)
     load_weights(model, config["Global"]["pretrained_model"])
@@ -109,7 +109,7 @@ def test_fastdeploy_and_paddle_lite_run_the_exported_averaging(exported, py310, 
     exported, _ = exported
     images = faces()
     np.testing.assert_allclose(fastdeploy_probs(py310, exported, images, tmp_path, runtime="paddle"),
-                               Predictor(exported).predict_probs(images), atol=1e-4)
+                               Predictor(exported, precision="fp32").predict_probs(images), atol=1e-4)
     opt = str(py310.parent / "paddle_lite_opt")
     support = packager.check_arm_support(opt, exported / "inference.pdmodel", exported / "inference.pdiparams")
     assert not support.unsupported, support.unsupported
@@ -193,7 +193,7 @@ def test_a_grown_facecnn_exports_and_converts_for_the_phone(py310, tmp_path):
     images = faces()
     model.eval()
     expected = as_deployed(model, config)(paddle.to_tensor(as_input(images))).numpy()
-    np.testing.assert_allclose(Predictor(model_dir).predict_probs(images), expected, atol=1e-4)
+    np.testing.assert_allclose(Predictor(model_dir, precision="fp32").predict_probs(images), expected, atol=1e-4)
     opt = str(py310.parent / "paddle_lite_opt")
     support = packager.check_arm_support(opt, model_dir / "inference.pdmodel", model_dir / "inference.pdiparams")
     assert not support.unsupported, support.unsupported

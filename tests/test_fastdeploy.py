@@ -66,7 +66,7 @@ def test_fastdeploy_scores_match_paddle_inference(which, runtime, py310, inferen
     assert not report["paddle_imported"] and report["numpy"].startswith("1.")
     fastdeploy_probs = np.load(out)
     images = [cv2.imread(f, cv2.IMREAD_UNCHANGED) for f in files]
-    paddle_probs = Predictor(folder).predict_probs(images)
+    paddle_probs = Predictor(folder, precision="fp32").predict_probs(images)
     assert fastdeploy_probs.shape == paddle_probs.shape == (16, 4)
     np.testing.assert_allclose(fastdeploy_probs, paddle_probs, atol=1e-4)
     labels, scores = np.array(report["top1"]).T
@@ -101,7 +101,7 @@ def test_cli_and_bench_under_py310(py310, model_dir, fer2013_dir, tmp_path):
     run_py310(py310, "tools/predict.py", "--model-dir", model_dir, "--backend", "fastdeploy", *faces,
               "--json", tmp_path / "p.json")
     report = json.loads((tmp_path / "p.json").read_text())
-    expected = Predictor(model_dir).predict([cv2.imread(f) for f in faces])
+    expected = Predictor(model_dir, precision="fp32").predict([cv2.imread(f) for f in faces])
     assert [p["label"] for p in report["predictions"]] == [p.label for p in expected]
     bench = json.loads(run_py310(py310, "tools/benchmark.py", "predictor", "--model-dir", model_dir, "--backend", "fastdeploy",
                                  "--single-runs", 5, "--batch-runs", 2, "--repeats", 1).strip().splitlines()[-1])

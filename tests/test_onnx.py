@@ -24,7 +24,7 @@ def onnx_model_dir(inference_dir, tmp_path_factory):
 
 def test_onnx_agrees_with_paddle_inference_on_real_faces(onnx_model_dir, fer2013_dir):
     images = [cv2.imread(str(p)) for p in fer2013_faces(fer2013_dir, 32)]
-    paddle_probs = Predictor(onnx_model_dir, backend="paddle", batch_size=16).predict_probs(images)
+    paddle_probs = Predictor(onnx_model_dir, backend="paddle", batch_size=16, precision="fp32").predict_probs(images)
     onnx_probs = Predictor(onnx_model_dir, backend="onnx", batch_size=16).predict_probs(images)
     assert paddle_probs.std(axis=0).max() > 0.05  # different faces get different answers
     np.testing.assert_allclose(onnx_probs, paddle_probs, atol=1e-4)
@@ -49,7 +49,7 @@ def test_onnx_agrees_on_odd_sizes_and_gray(onnx_model_dir):
     rng = np.random.default_rng(1)
     images = [rng.integers(0, 256, shape, dtype=np.uint8) for shape in [(48, 48), (100, 64, 3), (64, 130), (49, 51, 3)]]
     np.testing.assert_allclose(Predictor(onnx_model_dir, backend="onnx").predict_probs(images),
-                               Predictor(onnx_model_dir, backend="paddle").predict_probs(images), atol=1e-4)
+                               Predictor(onnx_model_dir, precision="fp32").predict_probs(images), atol=1e-4)
 
 
 def test_export_tool_on_the_fixture_model(inference_dir, tmp_path):
@@ -62,7 +62,7 @@ def test_export_tool_on_the_fixture_model(inference_dir, tmp_path):
     assert not list(model_dir.glob("*.partial"))
     image = [np.full((48, 48), 99, np.uint8)]
     np.testing.assert_allclose(Predictor(model_dir, backend="onnx").predict_probs(image),
-                               Predictor(model_dir).predict_probs(image), atol=1e-4)
+                               Predictor(model_dir, precision="fp32").predict_probs(image), atol=1e-4)
 
 
 def test_export_tool_without_a_model(tmp_path):

@@ -253,3 +253,50 @@ def test_the_benchmark_times_the_routed_predictor_on_masked_and_unmasked_faces()
     result = benchmark(ROOT / "inference", route=True, batch_size=4, single_runs=3, batch_runs=1, repeats=1,
                        warmup=1)
     assert result["routed"] and 0 < result["p50_ms"] and result["throughput_ips"] > 0
+
+
+SHIPPED = ROOT / "inference"
+
+
+def supports_bfloat16() -> bool:
+    from paddle.base import core
+    return bool(core.supports_bfloat16())
+
+
+@pytest.mark.skipif(not supports_bfloat16(), reason="this CPU has no AVX-512: MKLDNN runs no bfloat16 here")
+def test_bfloat16_answers_as_float32_does_within_its_rounding():
+    """The paddle backend's precision: bf16 computes the shipped fused graph in bfloat16 (its answers move), within
+    the rounding of bfloat16's 8-bit mantissa; auto is bf16 exactly where the CPU computes it natively."""
+    from paddle.base import core
+
+    from deploy.android.package_model import photo_faces
+
+    faces = photo_faces()
+    answers = {}
+    for precision in ("fp32", "bf16", "auto"):
+        predictor = Predictor(SHIPPED, precision=precision)
+        answers[precision] = predictor.fused.predict_probs(faces)
+        native = core.supports_bfloat16_fast_performance()
+        assert predictor.fused.backend.precision == {"fp32": "fp32", "bf16": "bf16"}.get(
+            precision, "bf16" if native else "fp32")
+    moved = np.abs(answers["bf16"] - answers["fp32"]).max()
+    assert 1e-5 < moved < 0.05, moved
+
+
+def test_precision_is_checked_before_the_model_loads():
+    with pytest.raises(ConfigError, match="choose auto, fp32, bf16"):
+        Predictor(SHIPPED, precision="fp16")
+    with pytest.raises(ConfigError, match="drop mkldnn=False"):
+        Predictor(SHIPPED, precision="bf16", mkldnn=False)
+    with pytest.raises(ConfigError, match="the onnx backend has no option precision"):
+        Predictor(SHIPPED, backend="onnx", precision="fp32")
+
+
+def test_the_command_line_prints_no_bfloat16_passes(tmp_path):
+    """Paddle's bfloat16 passes write each step to stderr; a user's command line shows the answers only."""
+    face = tmp_path / "face.png"
+    cv2.imwrite(str(face), np.full((48, 48), 128, np.uint8))
+    result = subprocess.run([sys.executable, "tools/predict.py", "--precision", "bf16", str(face)], cwd=ROOT,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "face.png" in result.stdout and "bfloat16" not in result.stderr.lower(), result.stderr[-2000:]

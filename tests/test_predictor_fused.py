@@ -1,5 +1,6 @@
 """A fused model folder (inference.yml's Heads: face status and both expression heads in one graph): the Predictor
-routes every face with one pass of it, as it routes with three separate models."""
+routes every face with one pass of it, as it routes with three separate models. Paddle Inference runs in float32
+here, where the graph's own answer is the reference (bfloat16 is tests/test_predictor.py's)."""
 import shutil
 import subprocess
 import sys
@@ -82,7 +83,7 @@ def graph_answer(predictor, folder, images):
 
 
 def test_the_fused_model_routes_each_face_with_one_pass(fused_dir):
-    predictor = Predictor(fused_dir, batch_size=32)
+    predictor = Predictor(fused_dir, batch_size=32, precision="fp32")
     assert predictor.routes and predictor.fused is not None
     assert "heads of one graph" in predictor.describe() and f"inference/{FUSED_MODEL}/" in predictor.describe()
     passes = []
@@ -103,7 +104,7 @@ def test_the_fused_model_routes_each_face_with_one_pass(fused_dir):
 
 
 def test_a_photo_takes_its_status_from_the_status_crop_and_its_expression_from_the_expression_crop(fused_dir):
-    predictor = Predictor(fused_dir)
+    predictor = Predictor(fused_dir, precision="fp32")
     photo = cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)
     found = predictor.predict_faces(photo)
     assert len(found) == 1
@@ -133,7 +134,7 @@ def test_a_face_status_model_beside_the_fused_one_checks_the_faces_it_is_unsure_
     for name in ("inference.pdmodel", "inference.pdiparams", "inference.yml"):
         shutil.copy(fused_dir / name, unsure / name)
     folder = with_face_status(unsure, tmp_path / "inference")
-    predictor = Predictor(folder, batch_size=32)
+    predictor = Predictor(folder, batch_size=32, precision="fp32")
     assert predictor.photo_status_model is not predictor.status_model
     assert "a photo's faces checked by" in predictor.describe() and "inference/face_status/" in predictor.describe()
     photo = cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)
@@ -152,13 +153,13 @@ def test_a_face_status_model_beside_the_fused_one_checks_the_faces_it_is_unsure_
     predictor.time_stages(lambda stage, seconds: passes.append(stage))
     crops = predictor.predict_probs(faces())
     assert passes.count("graph") == 1
-    np.testing.assert_allclose(crops, Predictor(unsure).predict_probs(faces()), atol=1e-6)
+    np.testing.assert_allclose(crops, Predictor(unsure, precision="fp32").predict_probs(faces()), atol=1e-6)
 
 
 def test_a_face_the_fused_graph_is_sure_of_skips_the_face_status_graph(fused_dir, tmp_path):
     """This fused graph gives P(no_face) ~ 0 on every face: a photo's face then costs the fused graph's one pass,
     which gives its status and expression both from the expression crop; the face-status graph does not run."""
-    predictor = Predictor(with_face_status(fused_dir, tmp_path / "inference"))
+    predictor = Predictor(with_face_status(fused_dir, tmp_path / "inference"), precision="fp32")
     checks = []
     predictor.photo_status_model.observe_stage = lambda stage, seconds: checks.append(stage)
     photo = cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)
@@ -174,14 +175,14 @@ def test_a_face_the_fused_graph_is_sure_of_skips_the_face_status_graph(fused_dir
 
 def test_without_routing_the_folder_answers_with_its_own_model(fused_dir, inference_dir):
     images = faces(4)
-    alone = Predictor(fused_dir, route=False)
+    alone = Predictor(fused_dir, route=False, precision="fp32")
     assert not alone.routes and alone.fused is None
-    np.testing.assert_allclose(alone.predict_probs(images), Predictor(inference_dir, route=False).predict_probs(images),
-                               atol=1e-6)
+    own = Predictor(inference_dir, route=False, precision="fp32")
+    np.testing.assert_allclose(alone.predict_probs(images), own.predict_probs(images), atol=1e-6)
     # A fused folder by itself: routed by its heads, or its masked head alone.
-    itself = Predictor(fused_dir / FUSED_MODEL)
+    itself = Predictor(fused_dir / FUSED_MODEL, precision="fp32")
     assert itself.routes and f"{FUSED_MODEL}/)" in itself.describe()
-    masked_head = Predictor(fused_dir / FUSED_MODEL, route=False).predict_probs(images)
+    masked_head = Predictor(fused_dir / FUSED_MODEL, route=False, precision="fp32").predict_probs(images)
     np.testing.assert_allclose(masked_head, graph_answer(itself, fused_dir / FUSED_MODEL, images)[:, 3:7], atol=1e-5)
 
 
@@ -206,6 +207,6 @@ def test_every_backend_routes_a_fused_folder_alike(fused_dir, py310, tmp_path):
                                capture_output=True, text=True)
     assert converted.returncode == 0 and f"wrote {folder / FUSED_MODEL / 'inference.onnx'}" in converted.stdout
     images = faces()
-    expected = Predictor(folder).predict_probs(images)
+    expected = Predictor(folder, precision="fp32").predict_probs(images)
     np.testing.assert_allclose(Predictor(folder, backend="onnx").predict_probs(images), expected, atol=1e-5)
     np.testing.assert_allclose(fastdeploy_probs(py310, folder, images, tmp_path), expected, atol=1e-5)

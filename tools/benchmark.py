@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from basics import HelpFormatter, UserError  # noqa: E402
+from deploy.backends import PRECISIONS  # noqa: E402
 from masker import DEFAULT_CLASSES  # noqa: E402
 
 TRAIN_CONFIGS = ("configs/masked_fer/FaceCNN_cpu.yaml", "configs/masked_fer/PPLCNet_x1_0.yaml",
@@ -76,6 +77,7 @@ def parse_args(argv=None):
     predictor.add_argument("--repeats", type=int, default=3, help="repeats; the median is reported")
     predictor.add_argument("--warmup", type=int, default=5, help="untimed calls first")
     predictor.add_argument("--cpu-threads", type=int, help="backend threads (default: all cores)")
+    predictor.add_argument("--precision", choices=PRECISIONS, help="the paddle backend's on CPU (default: auto)")
     predictor.add_argument("--route", action="store_true",
                            help="the whole predictor: face status, then the masked or unmasked model, on a batch of "
                                 "masked and unmasked faces")
@@ -113,6 +115,7 @@ def parse_args(argv=None):
     photos.add_argument("--realmask", default=str(ROOT.parent / "shared" / "realmask"))
     photos.add_argument("--model-dir", default="inference")
     photos.add_argument("--limit", type=int, help="the first N photos only")
+    photos.add_argument("--precision", choices=PRECISIONS, help="the paddle backend's on CPU (default: auto)")
     photos.add_argument("--sizes", nargs="+", type=photo_size, default=(), metavar="WxH",
                         help="instead: the photos scaled to each size (e.g. 640x480 4032x3024), one row a size")
     faces = sections.add_parser("faces", help="finding faces in real photos", formatter_class=HelpFormatter)
@@ -245,7 +248,8 @@ def predictor_section(args) -> int:
     print(json.dumps(benchmark(args.model_dir, args.backend, batch_size=args.batch_size, single_runs=args.single_runs,
                                batch_runs=args.batch_runs, repeats=args.repeats, warmup=args.warmup,
                                cpu_threads=args.cpu_threads, route=args.route,
-                               images=list(np.load(args.faces)) if args.faces else None)))
+                               images=list(np.load(args.faces)) if args.faces else None,
+                               **precision_option(args.precision))))
     return 0
 
 
@@ -296,14 +300,19 @@ def video_section(args) -> int:
     return 0
 
 
-def photo_rows(realmask, model_dir, limit=None, sizes=()):
+def precision_option(precision) -> dict:
+    """The paddle backend's precision option where one is asked for (other backends have none)."""
+    return {"precision": precision} if precision else {}
+
+
+def photo_rows(realmask, model_dir, limit=None, sizes=(), precision=None):
     from deploy.predictor import Predictor
     from studies.photo_profile import photo_profile, profile_table, sizes_table
 
     photos = sorted((Path(realmask) / "photos").glob("*.jpg"))[:limit]
     if not photos:
         return [f"(skipped: no photos at {realmask}/photos)"]
-    predictor = Predictor(model_dir)
+    predictor = Predictor(model_dir, **precision_option(precision))
     if sizes:
         return [f"{len(photos)} photos, each scaled to each size; ms per photo, the fastest of 2 passes:", "",
                 *sizes_table({size: photo_profile(predictor, photos, size=size) for size in sizes})]
@@ -311,7 +320,7 @@ def photo_rows(realmask, model_dir, limit=None, sizes=()):
 
 
 def photos_section(args) -> int:
-    print("\n".join(photo_rows(args.realmask, args.model_dir, args.limit, args.sizes)))
+    print("\n".join(photo_rows(args.realmask, args.model_dir, args.limit, args.sizes, args.precision)))
     return 0
 
 

@@ -219,7 +219,7 @@ def check_lite_runtime(model_dir, images, paddle_lite_opt=None, python310=None) 
     from deploy.predictor import Classifier
 
     model_dir = Path(model_dir)
-    predictor = Classifier(model_dir)
+    predictor = Classifier(model_dir, precision="fp32")   # Lite computes in float32, as the reference must
     expected = predictor.predict_probs(images)
     got = run_lite_x86(paddle_lite_opt or find_paddle_lite_opt(), model_dir / "inference.pdmodel",
                        model_dir / "inference.pdiparams", predictor.preprocess.batch(images), python310)[0]

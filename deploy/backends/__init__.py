@@ -21,6 +21,11 @@ def cpu_threads_or_all(cpu_threads=None) -> int:
     return cpu_threads or os.cpu_count() or 1
 
 
+# What the paddle backend computes in on a CPU (its option `precision`): bf16 where the CPU computes it natively
+# (auto), or always fp32 or bf16 (paddle_inference.bfloat16_on_cpu).
+PRECISIONS = ("auto", "fp32", "bf16")
+
+
 # Intel OpenMP (libiomp5, which Paddle Inference and FastDeploy's Paddle runtime bring) keeps its threads spinning
 # this many ms after each parallel region; its default is 200. A photo's classification then left the second core
 # spinning while the face finder's passes of the next photo ran, and the finder took 17-23 ms a photo instead of

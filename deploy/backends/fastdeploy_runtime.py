@@ -16,6 +16,7 @@ RUNTIMES = ("paddle", "ort", "openvino")
 
 class FastDeployBackend:
     takes_images = True
+    precision = "fp32"   # what the graph computes in
 
     def __init__(self, model_dir, device="cpu", batch_size=8, cpu_threads=None, runtime="paddle", gpu_id=0):
         try:

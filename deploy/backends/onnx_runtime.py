@@ -8,6 +8,7 @@ from deploy.backends import BackendError, cpu_threads_or_all
 
 class OnnxRuntimeBackend:
     takes_images = False
+    precision = "fp32"   # what the graph computes in
 
     def __init__(self, model_dir, device="cpu", batch_size=8, cpu_threads=None, gpu_id=0):
         try:

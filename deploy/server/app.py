@@ -52,13 +52,15 @@ class Settings:
     max_pixels: int = 40_000_000
     max_aspect: float = 10.0
     cpu_threads: int = None     # the backends' and the face finder's threads; None: every core
+    precision: str = None       # the paddle backend's on CPU (deploy.backends.PRECISIONS); None: its default
 
 
 def load_predictor(settings: Settings):
     # Imported here so that the server imports in environments without paddle (the fastdeploy backend's).
     from deploy.predictor import Predictor
+    precision = {"precision": settings.precision} if settings.precision else {}
     return Predictor(settings.model_dir, backend=settings.backend, device=settings.device,
-                     batch_size=settings.max_batch, cpu_threads=settings.cpu_threads)
+                     batch_size=settings.max_batch, cpu_threads=settings.cpu_threads, **precision)
 
 
 def reclaim_signals():
