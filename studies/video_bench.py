@@ -33,10 +33,11 @@ def clip(path: Path, width: int, height: int, faces: int, frames: int = 60, fps:
 
 
 def video_fps(model_dir, resolutions=tuple(RESOLUTIONS), faces=(1, 3, 6), cores=(1, 2), frames: int = 60,
-              repeats: int = 2) -> list:
+              repeats: int = 2, precision: str = None) -> list:
     """Rows of (resolution, faces, cores, frames/s, faces found per frame): each clip `repeats` times, the
     fastest kept, after one warm-up run on the first; cores is the backends' and the face finder's thread count
-    (frames are decoded on a thread of their own in every case)."""
+    (frames are decoded on a thread of their own in every case); precision: the paddle backend's (its default: None)."""
+    from deploy.backends import precision_option
     from deploy.faces import FaceFinder
     from deploy.predictor import Predictor
     from deploy.video import predict_video
@@ -46,7 +47,8 @@ def video_fps(model_dir, resolutions=tuple(RESOLUTIONS), faces=(1, 3, 6), cores=
         clips = {(r, n): clip(Path(tmp) / f"{r}_{n}.avi", *RESOLUTIONS[r], n, frames) for r in resolutions
                  for n in faces}
         for threads in cores:
-            predictor = Predictor(model_dir, cpu_threads=threads, finder=FaceFinder(threads=threads))
+            predictor = Predictor(model_dir, cpu_threads=threads, finder=FaceFinder(threads=threads),
+                                  **precision_option(precision))
             predict_video(predictor, str(next(iter(clips.values()))), max_frames=10, report=lambda line: None,
                           progress=False)
             for (resolution, count), path in clips.items():

@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from basics import HelpFormatter, UserError  # noqa: E402
-from deploy.backends import PRECISIONS  # noqa: E402
+from deploy.backends import PRECISION_HELP, PRECISIONS, precision_option  # noqa: E402
 from masker import DEFAULT_CLASSES  # noqa: E402
 
 TRAIN_CONFIGS = ("configs/masked_fer/FaceCNN_cpu.yaml", "configs/masked_fer/PPLCNet_x1_0.yaml",
@@ -77,7 +77,7 @@ def parse_args(argv=None):
     predictor.add_argument("--repeats", type=int, default=3, help="repeats; the median is reported")
     predictor.add_argument("--warmup", type=int, default=5, help="untimed calls first")
     predictor.add_argument("--cpu-threads", type=int, help="backend threads (default: all cores)")
-    predictor.add_argument("--precision", choices=PRECISIONS, help="the paddle backend's on CPU (default: auto)")
+    predictor.add_argument("--precision", choices=PRECISIONS, help=PRECISION_HELP)
     predictor.add_argument("--route", action="store_true",
                            help="the whole predictor: face status, then the masked or unmasked model, on a batch of "
                                 "masked and unmasked faces")
@@ -111,11 +111,12 @@ def parse_args(argv=None):
     video = sections.add_parser("video", help="video frames/s through the whole path", formatter_class=HelpFormatter)
     video.add_argument("--model-dir", default="inference")
     video.add_argument("--frames", type=int, default=60, help="frames of each clip")
+    video.add_argument("--precision", choices=PRECISIONS, help=PRECISION_HELP)
     photos = sections.add_parser("photos", help="where a real photo's time goes", formatter_class=HelpFormatter)
     photos.add_argument("--realmask", default=str(ROOT.parent / "shared" / "realmask"))
     photos.add_argument("--model-dir", default="inference")
     photos.add_argument("--limit", type=int, help="the first N photos only")
-    photos.add_argument("--precision", choices=PRECISIONS, help="the paddle backend's on CPU (default: auto)")
+    photos.add_argument("--precision", choices=PRECISIONS, help=PRECISION_HELP)
     photos.add_argument("--sizes", nargs="+", type=photo_size, default=(), metavar="WxH",
                         help="instead: the photos scaled to each size (e.g. 640x480 4032x3024), one row a size")
     faces = sections.add_parser("faces", help="finding faces in real photos", formatter_class=HelpFormatter)
@@ -289,20 +290,15 @@ def engines_section(args) -> int:
     return 0
 
 
-def video_rows(model_dir, frames: int = 60):
+def video_rows(model_dir, frames: int = 60, precision=None):
     from studies.video_bench import video_fps, video_table
 
-    return video_table(video_fps(model_dir, frames=frames))
+    return video_table(video_fps(model_dir, frames=frames, precision=precision))
 
 
 def video_section(args) -> int:
-    print("\n".join(video_rows(args.model_dir, args.frames)))
+    print("\n".join(video_rows(args.model_dir, args.frames, args.precision)))
     return 0
-
-
-def precision_option(precision) -> dict:
-    """The paddle backend's precision option where one is asked for (other backends have none)."""
-    return {"precision": precision} if precision else {}
 
 
 def photo_rows(realmask, model_dir, limit=None, sizes=(), precision=None):

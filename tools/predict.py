@@ -24,7 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from basics import HelpFormatter, UserError, unwritable  # noqa: E402
-from deploy.backends import BACKENDS, PRECISIONS  # noqa: E402
+from deploy.backends import BACKENDS, PRECISION_HELP, PRECISIONS, precision_option  # noqa: E402
 from deploy.photos import collect_images, predict_images  # noqa: E402
 from deploy.faces import MIN_FACE  # noqa: E402
 from deploy.images import MAX_PIXELS  # noqa: E402
@@ -45,9 +45,7 @@ def parse_args(argv=None):
     parser.add_argument("--tensorrt", action="store_true", help="paddle backend on gpu: use TensorRT")
     parser.add_argument("--cpu-threads", type=int,
                         help="CPU threads of the backend and of the face finder (default: all cores)")
-    parser.add_argument("--precision", choices=PRECISIONS,
-                        help="paddle backend on CPU: bf16 where the CPU computes it natively (auto, the default), "
-                             "or fp32 or bf16 always")
+    parser.add_argument("--precision", choices=PRECISIONS, help=PRECISION_HELP)
     parser.add_argument("--batch-size", type=int, default=8, help="images per model call")
     parser.add_argument("--topk", type=int, help="labels per prediction (default: inference.yml's PostProcess.topk)")
     parser.add_argument("--faces", action="store_true", help="detect faces in ordinary photos and classify each")
@@ -127,8 +125,7 @@ def main(argv=None) -> int:
     options = {"cpu_threads": args.cpu_threads}
     if args.tensorrt:
         options["tensorrt"] = True
-    if args.precision:
-        options["precision"] = args.precision
+    options.update(precision_option(args.precision))
     try:
         predictor = Predictor(args.model_dir, backend=args.backend, device=args.device, batch_size=args.batch_size,
                               topk=args.topk, route=not args.single_model, **options)

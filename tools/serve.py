@@ -15,7 +15,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from basics import HelpFormatter, UserError  # noqa: E402
-from deploy.backends import PRECISIONS  # noqa: E402
+from deploy.backends import PRECISION_HELP, PRECISIONS  # noqa: E402
 from deploy.server.app import SETTINGS_ENV, Settings, create_app, load_predictor  # noqa: E402
 
 SHIPPED_MODEL = Path(__file__).resolve().parents[1] / "inference"
@@ -33,9 +33,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=1, help="server processes, each with its own model")
     parser.add_argument("--cpu-threads", type=int,
                         help="CPU threads of each process's backends and face finder (default: all cores)")
-    parser.add_argument("--precision", choices=PRECISIONS,
-                        help="paddle backend on CPU: bf16 where the CPU computes it natively (auto, the default), "
-                             "or fp32 or bf16 always")
+    parser.add_argument("--precision", choices=PRECISIONS, help=PRECISION_HELP)
     parser.add_argument("--max-upload-mb", type=float, default=defaults.max_upload_mb,
                         help="larger request bodies are refused with 413")
     parser.add_argument("--max-pixels", type=int, default=defaults.max_pixels,

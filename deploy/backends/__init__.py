@@ -24,6 +24,14 @@ def cpu_threads_or_all(cpu_threads=None) -> int:
 # What the paddle backend computes in on a CPU (its option `precision`): bf16 where the CPU computes it natively
 # (auto), or always fp32 or bf16 (paddle_inference.bfloat16_on_cpu).
 PRECISIONS = ("auto", "fp32", "bf16")
+PRECISION_HELP = ("the paddle backend's on CPU: bf16 where the CPU computes it natively (auto, the default), or fp32 "
+                  "or bf16 always")
+
+
+def precision_option(precision=None) -> dict:
+    """The backend options for a precision a user asked for (--precision), none for None: only the paddle backend
+    takes one."""
+    return {"precision": precision} if precision else {}
 
 
 # Intel OpenMP (libiomp5, which Paddle Inference and FastDeploy's Paddle runtime bring) keeps its threads spinning

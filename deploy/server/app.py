@@ -58,9 +58,10 @@ class Settings:
 def load_predictor(settings: Settings):
     # Imported here so that the server imports in environments without paddle (the fastdeploy backend's).
     from deploy.predictor import Predictor
-    precision = {"precision": settings.precision} if settings.precision else {}
+    from deploy.backends import precision_option
     return Predictor(settings.model_dir, backend=settings.backend, device=settings.device,
-                     batch_size=settings.max_batch, cpu_threads=settings.cpu_threads, **precision)
+                     batch_size=settings.max_batch, cpu_threads=settings.cpu_threads,
+                     **precision_option(settings.precision))
 
 
 def reclaim_signals():
