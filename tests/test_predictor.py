@@ -189,6 +189,11 @@ def test_benchmark_reports_latency_and_throughput(inference_dir):
                                  repeats=2, warmup=1)
     assert 0 < result["p50_ms"] <= result["p95_ms"] and result["throughput_ips"] > 0
     assert result["backend"] == "paddle" and result["batch_size"] == 4
+    stated = subprocess.run([sys.executable, "tools/benchmark.py", "predictor", "--model-dir", str(inference_dir),
+                             "--precision", "fp32", "--single-runs", "2", "--batch-runs", "1", "--repeats", "1",
+                             "--warmup", "1"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert stated.returncode == 0, stated.stderr[-2000:]
+    assert json.loads(stated.stdout.splitlines()[-1])["precision"] == "fp32"
 
 
 def test_a_large_photo_gives_the_same_face(inference_dir):
