@@ -1,8 +1,8 @@
 """Serve an exported model over HTTP (the shipped inference/ unless --model-dir names another).
 
     python tools/serve.py [--model-dir inference/] [--host 127.0.0.1] [--port 8080] [--backend paddle|onnx|fastdeploy]
-        [--workers N] [--cpu-threads N] [--max-upload-mb N] [--max-pixels N] [--max-aspect R] [--max-batch N]
-        [--max-wait-ms MS]
+        [--workers N] [--cpu-threads N] [--precision auto|fp32|bf16] [--max-upload-mb N] [--max-pixels N]
+        [--max-aspect R] [--max-batch N] [--max-wait-ms MS]
 """
 import argparse
 import dataclasses

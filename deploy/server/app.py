@@ -57,8 +57,8 @@ class Settings:
 
 def load_predictor(settings: Settings):
     # Imported here so that the server imports in environments without paddle (the fastdeploy backend's).
-    from deploy.predictor import Predictor
     from deploy.backends import precision_option
+    from deploy.predictor import Predictor
     return Predictor(settings.model_dir, backend=settings.backend, device=settings.device,
                      batch_size=settings.max_batch, cpu_threads=settings.cpu_threads,
                      **precision_option(settings.precision))
