@@ -71,8 +71,11 @@ def check_prediction(body: dict, labels: list) -> None:
 
 
 def test_healthz(client):
+    from paddle.base import core
+
     body = client.get("/healthz").json()
     assert body["status"] == "ok" and body["backend"] == "paddle"
+    assert body["precision"] == ("bf16" if core.supports_bfloat16_fast_performance() else "fp32")
     assert body["labels"] == ["angry", "fear", "happy", "surprise"]
 
 
@@ -317,7 +320,7 @@ def test_fastdeploy_backend_under_python310(py310, inference_dir, face_jpeg):
     paddle_answer = Predictor(inference_dir, precision="fp32").predict([decode_image(face_jpeg)])[0]
     with running_server(inference_dir, backend="fastdeploy", python=py310) as url:
         health = httpx.get(f"{url}/healthz").json()
-        assert health["backend"] == "fastdeploy"
+        assert health["backend"] == "fastdeploy" and health["precision"] == "fp32"
         response = httpx.post(f"{url}/predict", json={"data": {"image": base64.b64encode(face_jpeg).decode()}},
                               timeout=60)
         # The face finder runs in .venv310 too (tflite-runtime), so ?faces=1 works on the FastDeploy backend.

@@ -221,8 +221,8 @@ def create_app(settings: Settings, predictor=None) -> FastAPI:
 
     @app.get("/healthz", response_model=Health, summary="Liveness and the model being served")
     async def healthz():
-        return Health(status="ok", backend=settings.backend, model_dir=str(settings.model_dir),
-                      model=state["predictor"].describe(), labels=state["labels"])
+        return Health(status="ok", backend=settings.backend, precision=state["predictor"].backend.precision,
+                      model_dir=str(settings.model_dir), model=state["predictor"].describe(), labels=state["labels"])
 
     @app.get("/metrics", response_class=PlainTextResponse, summary="Request counts and latency (Prometheus)")
     async def prometheus_metrics():

@@ -63,6 +63,8 @@ class FacesResponse(BaseModel):
 class Health(BaseModel):
     status: str
     backend: str
+    precision: str = Field(description="What the graphs compute in: fp32, or bf16 (the paddle backend's bfloat16 "
+                                       "convolutions, by default on a CPU that computes them natively).")
     model_dir: str
     model: str = Field(description="The models served, by name, and which faces each answers.")
     labels: List[str]
