@@ -140,8 +140,12 @@ class ImageNetDataset(Dataset):
     def _image(self, root, index):
         """The image `index` under `root`, transformed with the draws of (seed, epoch, index), as CHW float32; None
         when it cannot be read."""
+        return self._read(root / self.files[index], index)
+
+    def _read(self, path, index):
+        """The image file at `path`, transformed with the draws of sample `index`; None when it cannot be read."""
         try:
-            return self._transformed(self.ops, (root / self.files[index]).read_bytes(), index)
+            return self._transformed(self.ops, path.read_bytes(), index)
         except (OSError, ValueError):
             return None
 
@@ -214,35 +218,57 @@ class PairedImageNetDataset(ImageNetDataset):
 
 
 # The keys of one list of MultiListDataset.lists.
-LIST_KEYS = {"image_root", "cls_label_path", "label_offset", "repeat"}
+LIST_KEYS = {"image_root", "cls_label_path", "label_offset", "repeat", "pair_root"}
 
 
 @DATASETS.register
 class MultiListDataset(ImageNetDataset):
     """This project's: the images of several PaddleClas lists as one dataset, for a model with several heads
     (Global.heads) that learns from every list at once. Each of `lists` is {image_root, cls_label_path,
-    label_offset: the first class of its head (default 0), repeat: how many times an epoch sees it (default 1)}."""
+    label_offset: the first class of its head (default 0), repeat: how many times an epoch sees it (default 1),
+    pair_root: a folder holding each image's pair under the same relative path, as PairedImageNetDataset's}. Where a
+    list has a pair_root, every sample is an image and its pair, [2, C, H, W] under the same draws, for the teachers
+    that see the pair; a list without one gives each image as its own pair."""
 
     def __init__(self, lists: LIST, transform_ops=(), class_num=None, seed=0):
         if not lists or not all(isinstance(item, dict) for item in lists):
-            raise ConfigError("MultiListDataset.lists: a list of {image_root, cls_label_path, label_offset, repeat}")
-        self.files, self.labels = [], []
+            raise ConfigError("MultiListDataset.lists: a list of {image_root, cls_label_path, label_offset, repeat, "
+                              "pair_root}")
+        self.files, self.labels, self.pairs = [], [], []
         for number, item in enumerate(lists):
             where = f"MultiListDataset.lists item {number}"
             unknown = set(item) - LIST_KEYS
             if unknown or not {"image_root", "cls_label_path"} <= set(item):
                 raise ConfigError(f"{where}: give image_root and cls_label_path (and optionally label_offset, "
-                                  f"repeat); got the keys {sorted(item)}")
+                                  f"repeat, pair_root); got the keys {sorted(item)}")
             offset, repeat = item.get("label_offset", 0), item.get("repeat", 1)
             if not (type(offset) is int and offset >= 0 and type(repeat) is int and repeat >= 1):
                 raise ConfigError(f"{where}: label_offset must be an int >= 0 and repeat an int >= 1, got "
                                   f"{offset!r} and {repeat!r}")
             files, labels = read_list(item["cls_label_path"], item["image_root"], class_num, (), offset)
+            pairs = [None] * len(files)
+            if item.get("pair_root"):
+                pairs = [Path(item["pair_root"]) / f for f in files]
+                missing = [path for path in pairs if not path.is_file()]
+                if missing:
+                    raise DataError(f"{where}: {len(missing)} of {len(files)} images have no pair under "
+                                    f"{item['pair_root']} (first: {missing[0]}): point pair_root at the dataset "
+                                    "with the same file names (make data writes dataset/masked and dataset/unmasked)")
             self.files += [str(Path(item["image_root"]) / f) for f in files] * repeat
             self.labels += labels * repeat
+            self.pairs += pairs * repeat
+        self.paired = any(pair is not None for pair in self.pairs)
         self.image_root = Path()
         self.ops = build_transforms(transform_ops)
         self.seed, self.epoch = seed, 0
+
+    def __getitem__(self, index):
+        sample = super().__getitem__(index)
+        if sample is None or not self.paired:
+            return sample
+        image, label, index = sample
+        pair = image if self.pairs[index] is None else self._read(self.pairs[index], index)
+        return None if pair is None else (np.stack([image, pair]), label, index)
 
 
 class ResumableBatchSampler(DistributedBatchSampler):

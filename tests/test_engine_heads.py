@@ -84,6 +84,34 @@ def test_the_list_of_lists_offsets_and_repeats_each_list(data, tmp_path):
     assert image.shape == (3, 48, 48) and label == 6
 
 
+def test_a_list_with_a_pair_root_gives_each_image_with_its_pair_under_the_same_draws(data, tmp_path):
+    """pair_root (configs/fused/FaceCNN_fused_privileged.yaml): every sample becomes [image, pair]; the pair is the
+    file of the same name under pair_root, flipped with its image, and a list without pair_root pairs each image
+    with itself."""
+    pairs = tmp_path / "pairs"
+    for line in (data / "train_list.txt").read_text().splitlines():
+        name = line.split()[0]
+        (pairs / name).parent.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(pairs / name), 255 - cv2.imread(str(data / name), cv2.IMREAD_GRAYSCALE))
+    config = load_config(TINY, headed_overrides(data, tmp_path, ("a", "b"), [
+        f"DataLoader.Train.dataset.lists=[{{image_root: {data}, cls_label_path: {data / 'status_list.txt'}}}, "
+        f"{{image_root: {data}, cls_label_path: {data / 'train_list.txt'}, label_offset: 3, pair_root: {pairs}}}]"]))
+    dataset = build_loader(config, "Train").dataset
+    first, _, _ = dataset[0]
+    assert first.shape == (2, 3, 48, 48) and np.array_equal(first[0], first[1])
+    flips = set()
+    for epoch in range(6):
+        dataset.set_epoch(epoch)
+        (image, pair), label, _ = dataset[len(dataset) - 1]
+        # JPEG rounding aside, the pair is the image's negative, under the same flip: in [-1, 1], minus the image.
+        assert label == 6 and np.abs(image + pair).mean() < 0.05
+        flips.add(float(image[0, :, :24].mean() > image[0, :, 24:].mean()))
+    assert len(flips) == 2, "the flips never varied, so the test could not tell a shared draw from none"
+    (pairs / (data / "train_list.txt").read_text().split()[0]).unlink()
+    with pytest.raises(DataError, match=r"1 of 48 images have no pair under .*pairs"):
+        build_loader(config, "Train")
+
+
 @pytest.mark.parametrize("lists, message", [
     ("[{image_root: DATA, cls_label_path: DATA/train_list.txt, offset: 3}]", r"got the keys \['cls_label_path', "),
     ("[{image_root: DATA, cls_label_path: DATA/train_list.txt, repeat: 0}]", "repeat an int >= 1"),
