@@ -245,6 +245,8 @@ class MultiListDataset(ImageNetDataset):
             if not (type(offset) is int and offset >= 0 and type(repeat) is int and repeat >= 1):
                 raise ConfigError(f"{where}: label_offset must be an int >= 0 and repeat an int >= 1, got "
                                   f"{offset!r} and {repeat!r}")
+            if not isinstance(item.get("pair_root", ""), str):
+                raise ConfigError(f"{where}: pair_root must be a folder's path, got {item['pair_root']!r}")
             files, labels = read_list(item["cls_label_path"], item["image_root"], class_num, (), offset)
             pairs = [None] * len(files)
             if item.get("pair_root"):

@@ -118,6 +118,8 @@ def test_a_list_with_a_pair_root_gives_each_image_with_its_pair_under_the_same_d
     ("[{image_root: DATA, cls_label_path: DATA/train_list.txt, label_offset: 4}]",
      r"label 7 \(with label_offset 4\) is outside 0..6"),
     ("[{image_root: DATA, cls_label_path: DATA/none.txt}]", "none.txt not found"),
+    ("[{image_root: DATA, cls_label_path: DATA/train_list.txt, pair_root: [DATA]}]",
+     "pair_root must be a folder's path"),
 ])
 def test_a_bad_list_of_lists_names_the_fix(data, tmp_path, lists, message):
     config = load_config(TINY, headed_overrides(data, tmp_path, ("a", "b"), [
