@@ -158,6 +158,18 @@ class ImageNetDataset(Dataset):
         return None if img is None else (img, np.int64(self.labels[index]), np.int64(index))
 
 
+def pair_paths(pair_root: Path, files, list_path, where: str = "") -> list:
+    """Each listed file's pair: the file of the same relative path under pair_root; a DataError that names the fix
+    where any is missing."""
+    pairs = [pair_root / f for f in files]
+    missing = [path for path in pairs if not path.is_file()]
+    if missing:
+        raise DataError(f"{where}{len(missing)} of {len(files)} images of {list_path} have no pair under {pair_root} "
+                        f"(first: {missing[0]}): point pair_root at the dataset with the same file names (make data "
+                        "writes dataset/masked and dataset/unmasked)")
+    return pairs
+
+
 @DATASETS.register
 class PairedImageNetDataset(ImageNetDataset):
     """This project's extension of ImageNetDataset: each listed image has a pair of the same relative path under
@@ -178,11 +190,7 @@ class PairedImageNetDataset(ImageNetDataset):
                               "(e.g. ./dataset/unmasked/)")
         super().__init__(image_root, cls_label_path, transform_ops, class_num, seed, teacher_only_classes)
         self.pair_root = Path(pair_root)
-        missing = [f for f in self.files if not (self.pair_root / f).is_file()]
-        if missing:
-            raise DataError(f"{len(missing)} of {len(self.files)} images of {cls_label_path} have no pair under "
-                            f"{self.pair_root} (first: {self.pair_root / missing[0]}): point pair_root at the "
-                            "dataset with the same file names (make data writes dataset/masked and dataset/unmasked)")
+        pair_paths(self.pair_root, self.files, cls_label_path)
         self.masker = masker and self._masker(masker)
 
     def _masker(self, name):
@@ -248,14 +256,8 @@ class MultiListDataset(ImageNetDataset):
             if not isinstance(item.get("pair_root", ""), str):
                 raise ConfigError(f"{where}: pair_root must be a folder's path, got {item['pair_root']!r}")
             files, labels = read_list(item["cls_label_path"], item["image_root"], class_num, (), offset)
-            pairs = [None] * len(files)
-            if item.get("pair_root"):
-                pairs = [Path(item["pair_root"]) / f for f in files]
-                missing = [path for path in pairs if not path.is_file()]
-                if missing:
-                    raise DataError(f"{where}: {len(missing)} of {len(files)} images have no pair under "
-                                    f"{item['pair_root']} (first: {missing[0]}): point pair_root at the dataset "
-                                    "with the same file names (make data writes dataset/masked and dataset/unmasked)")
+            pairs = pair_paths(Path(item["pair_root"]), files, item["cls_label_path"], f"{where}: ") \
+                if item.get("pair_root") else [None] * len(files)
             self.files += [str(Path(item["image_root"]) / f) for f in files] * repeat
             self.labels += labels * repeat
             self.pairs += pairs * repeat
@@ -268,9 +270,9 @@ class MultiListDataset(ImageNetDataset):
         sample = super().__getitem__(index)
         if sample is None or not self.paired:
             return sample
-        image, label, index = sample
+        image = sample[0]
         pair = image if self.pairs[index] is None else self._read(self.pairs[index], index)
-        return None if pair is None else (np.stack([image, pair]), label, index)
+        return None if pair is None else (np.stack([image, pair]), *sample[1:])
 
 
 class ResumableBatchSampler(DistributedBatchSampler):

@@ -108,7 +108,7 @@ def test_a_list_with_a_pair_root_gives_each_image_with_its_pair_under_the_same_d
         flips.add(float(image[0, :, :24].mean() > image[0, :, 24:].mean()))
     assert len(flips) == 2, "the flips never varied, so the test could not tell a shared draw from none"
     (pairs / (data / "train_list.txt").read_text().split()[0]).unlink()
-    with pytest.raises(DataError, match=r"1 of 48 images have no pair under .*pairs"):
+    with pytest.raises(DataError, match=r"item 1: 1 of 48 images of .*train_list.txt have no pair under .*pairs"):
         build_loader(config, "Train")
 
 
